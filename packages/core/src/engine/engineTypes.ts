@@ -1,0 +1,101 @@
+import type { EventEmitter } from 'eventemitter3';
+import type { Clock } from '../clock';
+import type { SyncEngineEvents } from '../events/syncEvents';
+import type { AccountKey, AccountState, Job, JobTrigger, LogEntry, RequestedSyncMode } from '../job/job';
+import type { SyncSource } from '../source/syncSource';
+import type { GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';
+
+export interface StartInput extends AccountKey {
+  /** `auto` (default) picks incremental when the account has a cursor, full otherwise. */
+  mode?: RequestedSyncMode;
+  /** Default `manual`. */
+  trigger?: JobTrigger;
+}
+
+export type StartResult =
+  | { job: Job; started: true }
+  | { job: Job; started: false; reason: 'alreadyRunning' };
+
+export interface SyncEngineOptions {
+  /** Where jobs, logs, checkpoints and (by default) the synced data live. */
+  store: SyncStore;
+  /** The sources jobs can run, by `source.id`. */
+  sources: readonly SyncSource<never>[] | readonly SyncSource[];
+  /** Injected time (default: the system clock). */
+  clock?: Clock;
+  /** Identifies this worker in leases and logs (default: a random id). */
+  workerId?: string;
+  /**
+   * Run a worker loop in this process that claims and runs queued jobs (default `true`). Set
+   * `false` for a web process when separate worker processes run the jobs.
+   */
+  worker?: boolean;
+  /** Jobs run at once by this engine's worker (default 2), under `p-queue`. */
+  concurrency?: number;
+  /** How often an idle worker looks for queued or expired jobs, in ms (default 1,000). */
+  pollIntervalMs?: number;
+  /** Lease time-to-live in ms (default 60,000). */
+  leaseMs?: number;
+  /** Heartbeat (lease renewal) interval in ms (default 10,000). */
+  heartbeatMs?: number;
+  /** Resume a job whose worker died (default `true`); when `false` such a job becomes `interrupted`. */
+  autoResume?: boolean;
+  /** Claims of one job before a dead worker's job is marked `interrupted` (default 3). */
+  maxAttempts?: number;
+  retry?: {
+    /** Retries after the first attempt (default 6). */
+    retries?: number;
+    /** First back-off in ms (default 1,000). */
+    minDelayMs?: number;
+    /** Longest back-off in ms (default 60,000). */
+    maxDelayMs?: number;
+  };
+  progress?: {
+    /** Least time between two progress events to listeners, in ms (default 250). */
+    emitIntervalMs?: number;
+    /** Least time between two progress writes to the store per job, in ms (default 1,000). */
+    writeIntervalMs?: number;
+  };
+  eta?: {
+    /** Half-life of the rate smoothing in ms (default 20,000). */
+    halfLifeMs?: number;
+    /** Signal needed before an ETA is shown, in ms (default 5,000). */
+    minSignalMs?: number;
+  };
+}
+
+export interface StopOptions {
+  /** Resolve at the latest after this many ms (default 30,000). */
+  timeoutMs?: number;
+}
+
+/**
+ * The engine: start, cancel and retry jobs, read them, and (unless `worker: false`) run them in the
+ * background. Emits the typed events of `SyncEngineEvents`.
+ */
+export interface SyncEngine extends EventEmitter<SyncEngineEvents> {
+  readonly store: SyncStore;
+  readonly workerId: string;
+  /** Ids of the registered sources. */
+  readonly sourceIds: readonly string[];
+  /** Idempotent and race-proof: one active job per account however many callers. */
+  start(input: StartInput): Promise<StartResult>;
+  /** Cancels a queued job at once, a running one within a batch or heartbeat. `NOT_FOUND`, `CONFLICT` when finished otherwise. */
+  cancel(jobId: string): Promise<Job>;
+  /** A new job resuming from the account's checkpoint. `NOT_FOUND`; `CONFLICT` unless failed, cancelled or interrupted. */
+  retry(jobId: string): Promise<StartResult>;
+  getJob(jobId: string): Promise<Job | null>;
+  getActiveJob(key: AccountKey): Promise<Job | null>;
+  listJobs(query?: ListJobsQuery): Promise<Job[]>;
+  getLogs(jobId: string, query?: GetLogsQuery): Promise<LogEntry[]>;
+  getAccountState(key: AccountKey): Promise<AccountState | null>;
+  /** Starts the worker loop (done by the constructor unless `worker: false`). */
+  startWorker(): void;
+  /**
+   * Stops claiming, lets running jobs save their checkpoint, releases their leases so another
+   * worker resumes at once, and resolves when drained or at the timeout.
+   */
+  stop(options?: StopOptions): Promise<void>;
+  /** @internal for tests: one claim-and-run pass of the worker; resolves when the claimed jobs end. */
+  runPendingJobs(): Promise<number>;
+}

@@ -1,0 +1,166 @@
+import type { Job, LogEntry, TerminalJobStatus } from '../job/job';
+import { isTerminalStatus } from '../job/job';
+
+/**
+ * ONE protocol end to end: the engine emits these events, the HTTP layer sends them as SSE frames
+ * and polling answers, and the browser client folds them with `applyEvent`. Browser-safe.
+ */
+
+/** The progress fields of a job, sent often and cheaply. */
+export type JobProgress = Pick<
+  Job,
+  | 'phase'
+  | 'mode'
+  | 'counters'
+  | 'categoryCounts'
+  | 'percent'
+  | 'ratePerSec'
+  | 'etaSeconds'
+  | 'currentItem'
+  | 'updatedAt'
+>;
+
+/** The whole job, first thing on a new connection (and each polling answer). */
+export interface SnapshotEvent {
+  type: 'snapshot';
+  jobId: string;
+  job: Job;
+}
+
+/** A status change (queued → running, attempt resumed, interrupted …) with the whole job. */
+export interface StatusEvent {
+  type: 'status';
+  jobId: string;
+  job: Job;
+}
+
+/** Throttled progress: several per second at most, always on phase changes and at the end. */
+export interface ProgressEvent {
+  type: 'progress';
+  jobId: string;
+  progress: JobProgress;
+}
+
+/** One new log line. */
+export interface LogEvent {
+  type: 'log';
+  jobId: string;
+  entry: LogEntry;
+}
+
+/** The job finished. `job.status` says how. */
+export interface TerminalEvent<TStatus extends TerminalJobStatus = TerminalJobStatus> {
+  type: TStatus;
+  jobId: string;
+  job: Job;
+}
+
+export type CompletedEvent = TerminalEvent<'completed'>;
+export type FailedEvent = TerminalEvent<'failed'>;
+export type CancelledEvent = TerminalEvent<'cancelled'>;
+export type InterruptedEvent = TerminalEvent<'interrupted'>;
+
+export type SyncEvent =
+  | SnapshotEvent
+  | StatusEvent
+  | ProgressEvent
+  | LogEvent
+  | CompletedEvent
+  | FailedEvent
+  | CancelledEvent
+  | InterruptedEvent;
+
+export type SyncEventType = SyncEvent['type'];
+
+/** The engine's typed event map (eventemitter3): event name → listener. */
+export interface SyncEngineEvents {
+  status: (event: StatusEvent) => void;
+  progress: (event: ProgressEvent) => void;
+  log: (event: LogEvent) => void;
+  completed: (event: CompletedEvent) => void;
+  failed: (event: FailedEvent) => void;
+  cancelled: (event: CancelledEvent) => void;
+  interrupted: (event: InterruptedEvent) => void;
+}
+
+/** What an observer of one job holds. */
+export interface JobViewState {
+  job: Job | null;
+  /** Log lines in seq order, each exactly once (the oldest are dropped past `maxLogs`). */
+  logs: readonly LogEntry[];
+  /** The highest log seq seen: the resume point of a stream (`Last-Event-ID`). */
+  lastSeq: number;
+}
+
+export const emptyJobViewState: JobViewState = Object.freeze({ job: null, logs: Object.freeze([]), lastSeq: 0 });
+
+export interface ApplyEventOptions {
+  /** Keep at most this many log lines (default 10,000). */
+  maxLogs?: number;
+}
+
+const DEFAULT_MAX_LOGS = 10_000;
+
+/** Builds the event that tells a job's terminal status, or `null` while it is not terminal. */
+export function terminalEventOf(job: Job): TerminalEvent | null {
+  if (!isTerminalStatus(job.status)) return null;
+  return { type: job.status, jobId: job.id, job } as TerminalEvent;
+}
+
+/** True for the event types that end a job's stream. */
+export const isTerminalEvent = (event: SyncEvent): event is TerminalEvent =>
+  event.type === 'completed' ||
+  event.type === 'failed' ||
+  event.type === 'cancelled' ||
+  event.type === 'interrupted' ||
+  ((event.type === 'status' || event.type === 'snapshot') && isTerminalStatus(event.job.status));
+
+/**
+ * Folds one event into the state. Pure: returns the same object when the event changes nothing
+ * (duplicates, stale or foreign events), so observers can compare snapshots by identity.
+ *
+ * Rules: events of another job are ignored once a job is known; a log line is kept once (by seq);
+ * a finished job never goes back to running (a late progress or status frame is ignored); a
+ * snapshot replaces the job unless it is older than what we hold.
+ */
+export function applyEvent(state: JobViewState, event: SyncEvent, options: ApplyEventOptions = {}): JobViewState {
+  if (state.job && state.job.id !== event.jobId) return state;
+  switch (event.type) {
+    case 'log': {
+      if (event.entry.seq <= state.lastSeq) return state;
+      const maxLogs = options.maxLogs ?? DEFAULT_MAX_LOGS;
+      const logs = [...state.logs, event.entry];
+      if (logs.length > maxLogs) logs.splice(0, logs.length - maxLogs);
+      const job =
+        state.job && state.job.lastLogSeq < event.entry.seq ? { ...state.job, lastLogSeq: event.entry.seq } : state.job;
+      return { job, logs, lastSeq: event.entry.seq };
+    }
+    case 'progress': {
+      const current = state.job;
+      if (!current || isTerminalStatus(current.status)) return state;
+      if (current.updatedAt > event.progress.updatedAt) return state;
+      return { ...state, job: { ...current, ...event.progress } };
+    }
+    default: {
+      const incoming = event.job;
+      const current = state.job;
+      if (current) {
+        if (isTerminalStatus(current.status) && !isTerminalStatus(incoming.status)) return state;
+        if (incoming.updatedAt < current.updatedAt && !isTerminalStatus(incoming.status)) return state;
+        if (incoming === current) return state;
+      }
+      return { ...state, job: incoming };
+    }
+  }
+}
+
+/** Folds many events (e.g. a polling answer's logs). */
+export function applyEvents(
+  state: JobViewState,
+  events: Iterable<SyncEvent>,
+  options: ApplyEventOptions = {},
+): JobViewState {
+  let next = state;
+  for (const event of events) next = applyEvent(next, event, options);
+  return next;
+}

@@ -1,0 +1,90 @@
+import type { Clock } from '../clock';
+import type { AccountKey, Job, JobCounters, JobPhase, LogInput, LogLevel, SyncMode } from '../job/job';
+import type { SinkWrite } from '../store/sink';
+import type { ListStagedQuery, StageChange, StagedItem } from '../store/syncStore';
+
+/** Counter increments a batch reports (`total` is set separately). */
+export type CounterIncrements = Partial<Omit<JobCounters, 'total'>>;
+
+/**
+ * What a source yields: the data of one batch and the checkpoint that covers it. The engine
+ * commits all of it in one transaction (fenced by the lease), then updates progress, ETA and
+ * events. A batch may carry no data at all (a phase change, a newly known total).
+ */
+export interface SourceBatch<TCheckpoint = unknown> {
+  /** The resume state once this batch is durable. Passed back as `ctx.checkpoint` on resume. */
+  checkpoint: TCheckpoint;
+  /** Data for the sink. */
+  write?: SinkWrite;
+  /** Changes to the account's durable work list (see `StagedItem`). */
+  stage?: StageChange;
+  /** Counter increments for the work in this batch. */
+  counts?: CounterIncrements;
+  /** Category count increments (from the classify hook). */
+  categoryCounts?: Record<string, number>;
+  /** Sets the total (`null` = unknown again). */
+  total?: number | null;
+  /** Enters a phase. A phase change resets the ETA. */
+  phase?: JobPhase;
+  /**
+   * Switches the job's mode (an expired incremental cursor continues as a full sync). The counters
+   * restart from zero in the new mode.
+   */
+  mode?: SyncMode;
+  currentItem?: string | null;
+  /**
+   * The account's new incremental cursor. The engine saves it only when the job completes, so a
+   * crash never lets a later incremental sync skip work that was not done.
+   */
+  cursor?: string;
+  /** Log lines written with the batch (summaries, not one line per item). */
+  logs?: LogInput[];
+}
+
+export interface RetryOptions {
+  /** What is being retried, for the log line ("messages.list page 3"). */
+  label: string;
+  /** Retries after the first attempt (default: the engine's `retry.retries`). */
+  retries?: number;
+}
+
+/** What the engine gives a source for one run. */
+export interface SourceContext<TCheckpoint = unknown> {
+  /** The job as it was when the run started. */
+  readonly job: Job;
+  readonly account: AccountKey;
+  /** The mode to run (the engine resolved `auto`). */
+  readonly mode: SyncMode;
+  /** The account's incremental cursor, `null` before the first completed full sync. */
+  readonly cursor: string | null;
+  /** The source data of the account's checkpoint for this mode, `null` to start from scratch. */
+  readonly checkpoint: TCheckpoint | null;
+  /** Aborted on cancel, lease loss or engine stop: stop fetching and return. */
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+  /** Writes a log line promptly (fenced). Never pass tokens or message content. */
+  log(level: LogLevel, message: string, data?: Record<string, unknown>): void;
+  /**
+   * Runs `operation` with the engine's retry policy: exponential back-off with jitter, a
+   * `Retry-After` hint (`SyncError.retryAfterMs`) honoured, only retryable errors retried, each
+   * retry logged with its reason, and the ETA paused during the back-off.
+   */
+  retry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T>;
+  /** Tells the engine the source is waiting (e.g. quota back-off) so the ETA does not read it as slowness. */
+  reportBackoff(ms: number): void;
+  /** Reads the account's durable work list. */
+  readonly staged: {
+    list(query: ListStagedQuery): Promise<StagedItem[]>;
+    count(): Promise<number>;
+  };
+}
+
+/**
+ * A source knows its provider's API and nothing about persistence: it yields batches, the engine
+ * owns durability, fencing, progress, ETA, logs and cancellation between batches.
+ */
+export interface SyncSource<TCheckpoint = unknown> {
+  /** The name jobs refer to (`gmail`). */
+  readonly id: string;
+  run(context: SourceContext<TCheckpoint>): AsyncIterable<SourceBatch<TCheckpoint>>;
+}

@@ -1,0 +1,277 @@
+import type {
+  AccountKey,
+  AccountState,
+  Job,
+  JobCounters,
+  JobError,
+  JobPhase,
+  JobStatus,
+  JobTrigger,
+  LogEntry,
+  LogInput,
+  SyncCheckpoint,
+  SyncMode,
+  TerminalJobStatus,
+} from '../job/job';
+import type { SinkWrite } from './sink';
+
+/**
+ * Proof that a worker owns a running job. Every worker write carries it; the store applies the
+ * write only while `token` is the job's current lease token AND the lease has not expired (by the
+ * store's clock), and otherwise throws `LeaseLostError` and changes nothing.
+ */
+export interface Lease {
+  jobId: string;
+  workerId: string;
+  /** Random, new on every claim. */
+  token: string;
+}
+
+export interface ClaimedJob {
+  job: Job;
+  lease: Lease;
+}
+
+export interface CreateJobInput extends AccountKey {
+  mode: SyncMode;
+  trigger: JobTrigger;
+  /** Log lines written atomically with the new job (seq 1…). Not written when an active job exists. */
+  logs?: LogInput[];
+}
+
+export type CreateJobResult =
+  /** A new queued job was created. */
+  | { job: Job; created: true }
+  /** A queued or running job already held the account: it is returned unchanged. */
+  | { job: Job; created: false };
+
+export interface ListJobsQuery {
+  source?: string;
+  accountId?: string;
+  statuses?: readonly JobStatus[];
+  /** At most this many (default 50, capped at 500 by every store). */
+  limit?: number;
+}
+
+export interface ClaimInput {
+  workerId: string;
+  leaseMs: number;
+  /** Only claim jobs of these sources (the ones the worker can run). All when omitted. */
+  sources?: readonly string[];
+}
+
+/** The progress fields a worker may set. `percent` and `updatedAt` are derived by the store. */
+export interface ProgressPatch {
+  phase?: JobPhase | null;
+  mode?: SyncMode;
+  counters?: JobCounters;
+  categoryCounts?: Record<string, number>;
+  ratePerSec?: number | null;
+  etaSeconds?: number | null;
+  currentItem?: string | null;
+}
+
+/**
+ * A durable work list per account: ids a source listed and has not fetched yet (Gmail: listed
+ * message ids with their thread). It lets listing itself resume after a crash without holding
+ * 500,000 ids in memory or in one checkpoint blob.
+ */
+export interface StagedItem {
+  id: string;
+  /** Items of one group are read together (Gmail: the thread id); `null` when none. */
+  group: string | null;
+}
+
+export interface StageChange {
+  /** Remove every staged item of the account first. */
+  clear?: boolean;
+  /** Add items (an id already staged is left as it is). */
+  add?: StagedItem[];
+  /** Remove items by id (unknown ids are ignored). */
+  remove?: string[];
+}
+
+export interface ListStagedQuery {
+  /** Return items strictly after this one in (group, id) order; from the start when omitted. */
+  after?: StagedItem;
+  /** At most this many (required; stores cap it at 10,000). */
+  limit: number;
+}
+
+/** One batch, committed in ONE transaction, fenced by the lease. */
+export interface BatchCommit {
+  /** Data for the sink (default `messages`/`labels` tables, or the app's own sink). */
+  write?: SinkWrite;
+  stage?: StageChange;
+  /** `undefined` leaves the account's checkpoint as it is; `null` clears it. */
+  checkpoint?: SyncCheckpoint | null;
+  progress?: ProgressPatch;
+  logs?: LogInput[];
+}
+
+export interface FinishInput {
+  status: TerminalJobStatus;
+  error?: JobError | null;
+  progress?: ProgressPatch;
+  /**
+   * On `completed`: the account's new cursor (when given), the checkpoint is cleared, staged items
+   * are cleared, `lastSyncedAt` is set (and `lastFullSyncAt` for a full sync). On any other status
+   * the checkpoint and staged items are kept so a later job continues.
+   */
+  cursor?: string | null;
+  logs?: LogInput[];
+}
+
+export interface SweepInput {
+  /** Resume expired jobs (back to `queued`) instead of marking them `interrupted`. */
+  autoResume: boolean;
+  /** A job whose `attempt` reached this is marked `interrupted` instead of resumed. */
+  maxAttempts: number;
+}
+
+export interface GetLogsQuery {
+  /** Only lines with `seq > afterSeq` (default 0). */
+  afterSeq?: number;
+  /** At most this many (default 500, capped at 5,000). */
+  limit?: number;
+}
+
+/** A change to a job, as the store tells subscribers in any process. */
+export interface StoreNotice {
+  jobId: string;
+  status: JobStatus;
+  lastLogSeq: number;
+}
+
+export interface StoreCapabilities {
+  /** Several processes may share the store (SQLite file, PostgreSQL). */
+  multiProcess: boolean;
+  /** `subscribe` delivers notices from other processes (PostgreSQL LISTEN/NOTIFY). */
+  crossProcessNotices: boolean;
+}
+
+/**
+ * The one storage contract of syncjob. Every method is atomic. Methods taking a `Lease` are
+ * *fenced*: they change nothing and throw `LeaseLostError` (code `LEASE_LOST`) unless the lease
+ * token is the job's current one, the job is `running` and the lease has not expired.
+ * Unreachable storage surfaces as `SyncError` code `STORE_UNAVAILABLE`.
+ */
+export interface SyncStore {
+  /** `memory`, `sqlite`, `postgres` … */
+  readonly kind: string;
+  readonly capabilities: StoreCapabilities;
+
+  // ── Jobs (control plane: any caller) ────────────────────────────────────────────────────────
+
+  /**
+   * Creates a `queued` job (attempt 0) for the account unless a `queued` or `running` job exists for
+   * it, in which case that job is returned with `created: false`. Race-proof across processes:
+   * concurrent calls create exactly one job. Creates the account state when missing and sets its
+   * `lastJobId`.
+   */
+  createJob(input: CreateJobInput): Promise<CreateJobResult>;
+
+  /** The job, or `null` when no job has this id. */
+  getJob(jobId: string): Promise<Job | null>;
+
+  /** The `queued` or `running` job of the account, or `null` when none. */
+  getActiveJob(key: AccountKey): Promise<Job | null>;
+
+  /** Jobs matching the query, newest first (`createdAt` descending); `[]` when none. */
+  listJobs(query?: ListJobsQuery): Promise<Job[]>;
+
+  /**
+   * Requests cancellation. A `queued` job becomes `cancelled` at once (with `finishedAt`); a
+   * `running` one gets `cancelRequested: true` and its worker stops within a batch or heartbeat; a
+   * finished job is returned unchanged. Returns the job after the change, or `null` when no job has
+   * this id.
+   */
+  requestCancel(jobId: string, logs?: LogInput[]): Promise<Job | null>;
+
+  /**
+   * Handles every `running` job whose lease expired: back to `queued` (to be resumed from the
+   * checkpoint by the next claim) when `autoResume` and `attempt < maxAttempts`; `cancelled` when a
+   * cancel was requested; otherwise `interrupted` with error `LEASE_EXPIRED`. Writes a log line for
+   * each. Each job is changed by exactly one of several concurrent sweepers. Returns the jobs it
+   * changed (`[]` when none).
+   */
+  sweepExpired(input: SweepInput): Promise<Job[]>;
+
+  // ── Worker (fenced) ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Claims the oldest `queued` job: `running`, `attempt + 1`, a new lease token, `leaseExpiresAt =
+   * now + leaseMs`, `startedAt` set on the first claim. Concurrent claims of one job: exactly one
+   * wins. `null` when nothing is queued.
+   */
+  claimJob(input: ClaimInput): Promise<ClaimedJob | null>;
+
+  /** Extends the lease to `now + leaseMs` and records the heartbeat. Returns the job (check `cancelRequested`). */
+  renewLease(lease: Lease, leaseMs: number): Promise<Job>;
+
+  /** Writes progress fields. Returns the updated job. */
+  updateProgress(lease: Lease, patch: ProgressPatch): Promise<Job>;
+
+  /** Writes the sink data, staged items, checkpoint, progress and logs of one batch together. */
+  commitBatch(lease: Lease, commit: BatchCommit): Promise<Job>;
+
+  /** Ends the job with a terminal status, clears its lease and updates the account state (see `FinishInput`). */
+  finishJob(lease: Lease, input: FinishInput): Promise<Job>;
+
+  /**
+   * Gives the job back (graceful shutdown): `queued` again with the lease cleared, so another
+   * worker claims it at once and resumes from the checkpoint; `cancelled` if a cancel was requested.
+   */
+  releaseJob(lease: Lease, logs?: LogInput[]): Promise<Job>;
+
+  // ── Logs ────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Appends lines with seq `lastLogSeq + 1 …`, gap-free under any concurrency. Fenced when a lease
+   * is given; without one (control-plane lines) it appends to any job. Throws `SyncError`
+   * `NOT_FOUND` when no job has this id. Returns the stored lines.
+   */
+  appendLogs(jobId: string, entries: LogInput[], lease?: Lease): Promise<LogEntry[]>;
+
+  /** Lines after `afterSeq` in seq order; `[]` when none (or no such job). */
+  getLogs(jobId: string, query?: GetLogsQuery): Promise<LogEntry[]>;
+
+  // ── Accounts ────────────────────────────────────────────────────────────────────────────────
+
+  /** The account's state, or `null` when no job was ever created for it. */
+  getAccountState(key: AccountKey): Promise<AccountState | null>;
+
+  /** Every account state (of one source when given), ordered by source then accountId. */
+  listAccountStates(query?: { source?: string }): Promise<AccountState[]>;
+
+  /** Staged items of the account in (group, id) order; `[]` when none. */
+  listStaged(key: AccountKey, query: ListStagedQuery): Promise<StagedItem[]>;
+
+  /** Number of staged items of the account. */
+  countStaged(key: AccountKey): Promise<number>;
+
+  // ── Notifications and lifecycle ─────────────────────────────────────────────────────────────
+
+  /**
+   * Calls `listener` when any job changes (status, progress, logs), including changes made by
+   * other processes when `capabilities.crossProcessNotices`. Returns an unsubscribe function.
+   */
+  subscribe(listener: (notice: StoreNotice) => void): () => void;
+
+  /** Releases connections and timers. The store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Helpers shared by the stores' implementations. */
+export const LIMITS = {
+  listJobsDefault: 50,
+  listJobsMax: 500,
+  logsDefault: 500,
+  logsMax: 5000,
+  stagedMax: 10_000,
+} as const;
+
+export const clampLimit = (value: number | undefined, fallback: number, max: number): number => {
+  if (value === undefined || !Number.isFinite(value)) return fallback;
+  return Math.min(max, Math.max(1, Math.floor(value)));
+};

@@ -1,0 +1,43 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/**
+ * In-process tests import workspace packages from source, so a change in `@syncjob/core` is seen by
+ * the adapters' tests without a rebuild. Tests that spawn child processes use the built `dist/`
+ * (`npm test` builds first).
+ */
+const alias = [
+  { find: /^@syncjob\/core$/, replacement: here('./packages/core/src/index.ts') },
+  { find: /^@syncjob\/core\/(client|http|testing)$/, replacement: here('./packages/core/src/$1/index.ts') },
+  { find: /^@syncjob\/gmail-emulator$/, replacement: here('./packages/gmail-emulator/src/index.ts') },
+  { find: /^@syncjob\/gmail-emulator\/msw$/, replacement: here('./packages/gmail-emulator/src/msw.ts') },
+  { find: /^@syncjob\/sqlite$/, replacement: here('./packages/adapters/sqlite/src/index.ts') },
+  { find: /^@syncjob\/postgres$/, replacement: here('./packages/adapters/postgres/src/index.ts') },
+  { find: /^@syncjob\/gmail$/, replacement: here('./packages/adapters/gmail/src/index.ts') },
+];
+
+const project = (name: string, root: string, extra: Record<string, unknown> = {}) => ({
+  resolve: { alias },
+  test: {
+    name,
+    root: here(root),
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    ...extra,
+  },
+});
+
+export default defineConfig({
+  test: {
+    projects: [
+      project('core', './packages/core'),
+      project('sqlite', './packages/adapters/sqlite'),
+      project('postgres', './packages/adapters/postgres'),
+      project('gmail', './packages/adapters/gmail'),
+      project('gmail-emulator', './packages/gmail-emulator'),
+    ],
+  },
+});

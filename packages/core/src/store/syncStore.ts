@@ -13,7 +13,7 @@ import type {
   SyncMode,
   TerminalJobStatus,
 } from '../job/job';
-import type { SinkWrite } from './sink';
+import type { MailLabel, MailMessage, SinkWrite } from './sink';
 
 /**
  * Proof that a worker owns a running job. Every worker write carries it; the store applies the
@@ -250,6 +250,14 @@ export interface SyncStore {
   /** Number of staged items of the account. */
   countStaged(key: AccountKey): Promise<number>;
 
+  // ── Synced data (the default sink) ──────────────────────────────────────────────────────────
+
+  /**
+   * Reads what the default sink stored. When the store was given an app's own sink, these read the
+   * (empty) default tables.
+   */
+  readonly data: MailDataReader;
+
   // ── Notifications and lifecycle ─────────────────────────────────────────────────────────────
 
   /**
@@ -262,6 +270,24 @@ export interface SyncStore {
   close(): Promise<void>;
 }
 
+export interface ListMessagesQuery {
+  /** Messages with an id greater than this, in id order; from the first when omitted. */
+  afterId?: string;
+  /** At most this many (default 50, capped at 10,000). */
+  limit?: number;
+}
+
+/** Reads of the default sink's `messages` and `labels` tables, per account. */
+export interface MailDataReader {
+  /** Stored messages of the account in id order; `[]` when none. */
+  listMessages(key: AccountKey, query?: ListMessagesQuery): Promise<MailMessage[]>;
+  /** The newest stored messages (by `internalDate`, then id), at most `limit` (default 50). */
+  latestMessages(key: AccountKey, limit?: number): Promise<MailMessage[]>;
+  countMessages(key: AccountKey): Promise<number>;
+  /** Stored labels of the account in id order. */
+  listLabels(key: AccountKey): Promise<MailLabel[]>;
+}
+
 /** Helpers shared by the stores' implementations. */
 export const LIMITS = {
   listJobsDefault: 50,
@@ -269,6 +295,8 @@ export const LIMITS = {
   logsDefault: 500,
   logsMax: 5000,
   stagedMax: 10_000,
+  messagesDefault: 50,
+  messagesMax: 10_000,
 } as const;
 
 export const clampLimit = (value: number | undefined, fallback: number, max: number): number => {

@@ -1,0 +1,84 @@
+export type { Clock, TimerHandle } from './clock';
+export { fromIso, sleep, systemClock, toIso } from './clock';
+export type { SyncErrorCode, SyncErrorOptions } from './errors';
+export { CancelledError, isSyncErrorLike, LeaseLostError, SYNC_ERROR_CODES, SyncError, toSyncError } from './errors';
+export type {
+  AccountKey,
+  AccountState,
+  ActiveJobStatus,
+  Job,
+  JobCounters,
+  JobError,
+  JobPhase,
+  JobStatus,
+  JobTrigger,
+  LogEntry,
+  LogInput,
+  LogLevel,
+  RequestedSyncMode,
+  SyncCheckpoint,
+  SyncMode,
+  TerminalJobStatus,
+} from './job/job';
+export {
+  ACTIVE_STATUSES,
+  emptyCounters,
+  isActiveStatus,
+  isTerminalStatus,
+  isUuid,
+  JOB_PHASES,
+  JOB_STATUSES,
+  newId,
+  percentOf,
+  processedCount,
+  TERMINAL_STATUSES,
+} from './job/job';
+export type {
+  ApplyEventOptions,
+  CancelledEvent,
+  CompletedEvent,
+  FailedEvent,
+  InterruptedEvent,
+  JobProgress,
+  JobViewState,
+  LogEvent,
+  ProgressEvent,
+  SnapshotEvent,
+  StatusEvent,
+  SyncEngineEvents,
+  SyncEvent,
+  SyncEventType,
+  TerminalEvent,
+} from './events/syncEvents';
+export { applyEvent, applyEvents, emptyJobViewState, isTerminalEvent, terminalEventOf } from './events/syncEvents';
+export type { LabelChange, MailLabel, MailMessage, SinkWrite, SyncSink } from './store/sink';
+export { isEmptySinkWrite } from './store/sink';
+export type {
+  BatchCommit,
+  ClaimedJob,
+  ClaimInput,
+  CreateJobInput,
+  CreateJobResult,
+  FinishInput,
+  GetLogsQuery,
+  Lease,
+  ListJobsQuery,
+  ListMessagesQuery,
+  ListStagedQuery,
+  MailDataReader,
+  ProgressPatch,
+  StageChange,
+  StagedItem,
+  StoreCapabilities,
+  StoreNotice,
+  SweepInput,
+  SyncStore,
+} from './store/syncStore';
+export { clampLimit, LIMITS } from './store/syncStore';
+export type { MemoryStoreOptions } from './store/memoryStore';
+export { createMemoryStore } from './store/memoryStore';
+export type { CounterIncrements, RetryOptions, SourceBatch, SourceContext, SyncSource } from './source/syncSource';
+export type { EtaEstimate, EtaEstimator, EtaEstimatorOptions } from './eta/etaEstimator';
+export { createEtaEstimator } from './eta/etaEstimator';
+export type { StartInput, StartResult, StopOptions, SyncEngine, SyncEngineOptions } from './engine/engineTypes';
+export { createSyncEngine } from './engine/syncEngine';

@@ -7,7 +7,7 @@ const lines = [
   'When the example app lands, `npm run demo` will:',
   '  1. build the packages it needs;',
   '  2. start the local Gmail API emulator with a synthetic mailbox (about 20,000 messages, legacy quota, sped up);',
-  '  3. start examples/gmail-sync-app on SQLite (a file under the example\'s data folder);',
+  "  3. start examples/gmail-sync-app on SQLite (a file under the example's data folder);",
   '  4. print the URL to open (http://localhost:3000 by default), where the Sync button runs a real sync.',
   '',
   'Nothing was started and nothing was synced.',

@@ -81,7 +81,8 @@ export class SyncError extends Error {
     if (isSyncErrorLike(cause)) {
       return new SyncError(cause.code, cause.message, { cause, retryable: cause.retryable });
     }
-    const message = cause instanceof Error ? cause.message : typeof cause === 'string' ? cause : 'Unknown error';
+    const message =
+      cause instanceof Error ? cause.message : typeof cause === 'string' ? cause : 'Unknown error';
     return new SyncError(fallbackCode, message, { cause });
   }
 }

@@ -1,7 +1,45 @@
 export type { Clock, TimerHandle } from './clock';
 export { fromIso, sleep, systemClock, toIso } from './clock';
+export type {
+  StartInput,
+  StartResult,
+  StopOptions,
+  SyncEngine,
+  SyncEngineOptions,
+} from './engine/engineTypes';
 export type { SyncErrorCode, SyncErrorOptions } from './errors';
-export { CancelledError, isSyncErrorLike, LeaseLostError, SYNC_ERROR_CODES, SyncError, toSyncError } from './errors';
+export {
+  CancelledError,
+  isSyncErrorLike,
+  LeaseLostError,
+  SYNC_ERROR_CODES,
+  SyncError,
+  toSyncError,
+} from './errors';
+export type {
+  ApplyEventOptions,
+  CancelledEvent,
+  CompletedEvent,
+  FailedEvent,
+  InterruptedEvent,
+  JobProgress,
+  JobViewState,
+  LogEvent,
+  ProgressEvent,
+  SnapshotEvent,
+  StatusEvent,
+  SyncEngineEvents,
+  SyncEvent,
+  SyncEventType,
+  TerminalEvent,
+} from './events/syncEvents';
+export {
+  applyEvent,
+  applyEvents,
+  emptyJobViewState,
+  isTerminalEvent,
+  terminalEventOf,
+} from './events/syncEvents';
 export type {
   AccountKey,
   AccountState,
@@ -34,23 +72,12 @@ export {
   TERMINAL_STATUSES,
 } from './job/job';
 export type {
-  ApplyEventOptions,
-  CancelledEvent,
-  CompletedEvent,
-  FailedEvent,
-  InterruptedEvent,
-  JobProgress,
-  JobViewState,
-  LogEvent,
-  ProgressEvent,
-  SnapshotEvent,
-  StatusEvent,
-  SyncEngineEvents,
-  SyncEvent,
-  SyncEventType,
-  TerminalEvent,
-} from './events/syncEvents';
-export { applyEvent, applyEvents, emptyJobViewState, isTerminalEvent, terminalEventOf } from './events/syncEvents';
+  CounterIncrements,
+  RetryOptions,
+  SourceBatch,
+  SourceContext,
+  SyncSource,
+} from './source/syncSource';
 export type { LabelChange, MailLabel, MailMessage, SinkWrite, SyncSink } from './store/sink';
 export { isEmptySinkWrite } from './store/sink';
 export type {
@@ -75,10 +102,3 @@ export type {
   SyncStore,
 } from './store/syncStore';
 export { clampLimit, LIMITS } from './store/syncStore';
-export type { MemoryStoreOptions } from './store/memoryStore';
-export { createMemoryStore } from './store/memoryStore';
-export type { CounterIncrements, RetryOptions, SourceBatch, SourceContext, SyncSource } from './source/syncSource';
-export type { EtaEstimate, EtaEstimator, EtaEstimatorOptions } from './eta/etaEstimator';
-export { createEtaEstimator } from './eta/etaEstimator';
-export type { StartInput, StartResult, StopOptions, SyncEngine, SyncEngineOptions } from './engine/engineTypes';
-export { createSyncEngine } from './engine/syncEngine';

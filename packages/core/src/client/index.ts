@@ -1,5 +1,4 @@
-export type { JobError, Job, JobCounters, JobPhase, JobStatus, LogEntry, LogLevel, SyncMode } from '../job/job';
-export { isTerminalStatus, isActiveStatus, isUuid, percentOf, processedCount } from '../job/job';
+export type { SyncErrorCode } from '../errors';
 export type {
   ApplyEventOptions,
   CancelledEvent,
@@ -16,5 +15,21 @@ export type {
   SyncEventType,
   TerminalEvent,
 } from '../events/syncEvents';
-export { applyEvent, applyEvents, emptyJobViewState, isTerminalEvent, terminalEventOf } from '../events/syncEvents';
-export type { SyncErrorCode } from '../errors';
+export {
+  applyEvent,
+  applyEvents,
+  emptyJobViewState,
+  isTerminalEvent,
+  terminalEventOf,
+} from '../events/syncEvents';
+export type {
+  Job,
+  JobCounters,
+  JobError,
+  JobPhase,
+  JobStatus,
+  LogEntry,
+  LogLevel,
+  SyncMode,
+} from '../job/job';
+export { isActiveStatus, isTerminalStatus, isUuid, percentOf, processedCount } from '../job/job';

@@ -92,7 +92,11 @@ export interface JobViewState {
   lastSeq: number;
 }
 
-export const emptyJobViewState: JobViewState = Object.freeze({ job: null, logs: Object.freeze([]), lastSeq: 0 });
+export const emptyJobViewState: JobViewState = Object.freeze({
+  job: null,
+  logs: Object.freeze([]),
+  lastSeq: 0,
+});
 
 export interface ApplyEventOptions {
   /** Keep at most this many log lines (default 10,000). */
@@ -123,7 +127,11 @@ export const isTerminalEvent = (event: SyncEvent): event is TerminalEvent =>
  * a finished job never goes back to running (a late progress or status frame is ignored); a
  * snapshot replaces the job unless it is older than what we hold.
  */
-export function applyEvent(state: JobViewState, event: SyncEvent, options: ApplyEventOptions = {}): JobViewState {
+export function applyEvent(
+  state: JobViewState,
+  event: SyncEvent,
+  options: ApplyEventOptions = {},
+): JobViewState {
   if (state.job && state.job.id !== event.jobId) return state;
   switch (event.type) {
     case 'log': {
@@ -132,7 +140,9 @@ export function applyEvent(state: JobViewState, event: SyncEvent, options: Apply
       const logs = [...state.logs, event.entry];
       if (logs.length > maxLogs) logs.splice(0, logs.length - maxLogs);
       const job =
-        state.job && state.job.lastLogSeq < event.entry.seq ? { ...state.job, lastLogSeq: event.entry.seq } : state.job;
+        state.job && state.job.lastLogSeq < event.entry.seq
+          ? { ...state.job, lastLogSeq: event.entry.seq }
+          : state.job;
       return { job, logs, lastSeq: event.entry.seq };
     }
     case 'progress': {

@@ -8,7 +8,12 @@ export const ACTIVE_STATUSES = ['queued', 'running'] as const satisfies readonly
 export type ActiveJobStatus = (typeof ACTIVE_STATUSES)[number];
 
 /** Statuses a job never leaves. */
-export const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled', 'interrupted'] as const satisfies readonly JobStatus[];
+export const TERMINAL_STATUSES = [
+  'completed',
+  'failed',
+  'cancelled',
+  'interrupted',
+] as const satisfies readonly JobStatus[];
 export type TerminalJobStatus = (typeof TERMINAL_STATUSES)[number];
 
 export const JOB_STATUSES: readonly JobStatus[] = [...ACTIVE_STATUSES, ...TERMINAL_STATUSES];
@@ -183,4 +188,5 @@ export const newId = (): string => globalThis.crypto.randomUUID();
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 /** True for a syntactically valid UUID (any version 1–8). */
-export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID_PATTERN.test(value);
+export const isUuid = (value: unknown): value is string =>
+  typeof value === 'string' && UUID_PATTERN.test(value);

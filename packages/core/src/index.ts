@@ -78,6 +78,8 @@ export type {
   SourceContext,
   SyncSource,
 } from './source/syncSource';
+export type { MemoryStoreOptions, MemoryTransaction } from './store/memoryStore';
+export { createMemoryStore } from './store/memoryStore';
 export type { LabelChange, MailLabel, MailMessage, SinkWrite, SyncSink } from './store/sink';
 export { isEmptySinkWrite } from './store/sink';
 export type {

@@ -16,6 +16,8 @@ export {
   SyncError,
   toSyncError,
 } from './errors';
+export type { EtaEstimate, EtaEstimator, EtaEstimatorOptions } from './eta/etaEstimator';
+export { createEtaEstimator } from './eta/etaEstimator';
 export type {
   ApplyEventOptions,
   CancelledEvent,

@@ -1,0 +1,182 @@
+import type { SQLInputValue } from 'node:sqlite';
+import {
+  type AccountState,
+  type Job,
+  type JobCounters,
+  type JobError,
+  type JobPhase,
+  type JobStatus,
+  type JobTrigger,
+  type LogEntry,
+  type LogLevel,
+  percentOf,
+  type SyncCheckpoint,
+  type SyncMode,
+  toIso,
+} from '@syncjob/core';
+import type { SqlRow } from './sqliteConnection';
+
+/** A job as stored: times in epoch milliseconds, plus the lease the public `Job` does not show. */
+export interface JobRecord {
+  id: string;
+  source: string;
+  accountId: string;
+  status: JobStatus;
+  phase: JobPhase | null;
+  mode: SyncMode;
+  trigger: JobTrigger;
+  counters: JobCounters;
+  categoryCounts: Record<string, number>;
+  ratePerSec: number | null;
+  etaSeconds: number | null;
+  currentItem: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  updatedAt: number;
+  heartbeatAt: number | null;
+  leaseExpiresAt: number | null;
+  finishedAt: number | null;
+  attempt: number;
+  cancelRequested: boolean;
+  error: JobError | null;
+  lastLogSeq: number;
+  leaseToken: string | null;
+  workerId: string | null;
+}
+
+const num = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+const str = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+const json = <T>(value: unknown): T | null =>
+  value === null || value === undefined ? null : JSON.parse(String(value));
+const iso = (value: number | null): string | null => (value === null ? null : toIso(value));
+
+export function jobRecordFromRow(row: SqlRow): JobRecord {
+  return {
+    id: String(row.id),
+    source: String(row.source),
+    accountId: String(row.account_id),
+    status: row.status as JobStatus,
+    phase: str(row.phase) as JobPhase | null,
+    mode: row.mode as SyncMode,
+    trigger: row.job_trigger as JobTrigger,
+    counters: json<JobCounters>(row.counters)!,
+    categoryCounts: json<Record<string, number>>(row.category_counts) ?? {},
+    ratePerSec: num(row.rate_per_sec),
+    etaSeconds: num(row.eta_seconds),
+    currentItem: str(row.current_item),
+    createdAt: Number(row.created_at),
+    startedAt: num(row.started_at),
+    updatedAt: Number(row.updated_at),
+    heartbeatAt: num(row.heartbeat_at),
+    leaseExpiresAt: num(row.lease_expires_at),
+    finishedAt: num(row.finished_at),
+    attempt: Number(row.attempt),
+    cancelRequested: Number(row.cancel_requested) === 1,
+    error: json<JobError>(row.error),
+    lastLogSeq: Number(row.last_log_seq),
+    leaseToken: str(row.lease_token),
+    workerId: str(row.worker_id),
+  };
+}
+
+/** The public snapshot; `percent` is derived from the counters and status. */
+export function jobFromRecord(record: JobRecord): Job {
+  return {
+    id: record.id,
+    source: record.source,
+    accountId: record.accountId,
+    status: record.status,
+    phase: record.phase,
+    mode: record.mode,
+    trigger: record.trigger,
+    counters: { ...record.counters },
+    categoryCounts: { ...record.categoryCounts },
+    percent: percentOf(record.counters, record.status),
+    ratePerSec: record.ratePerSec,
+    etaSeconds: record.etaSeconds,
+    currentItem: record.currentItem,
+    createdAt: toIso(record.createdAt),
+    startedAt: iso(record.startedAt),
+    updatedAt: toIso(record.updatedAt),
+    heartbeatAt: iso(record.heartbeatAt),
+    leaseExpiresAt: iso(record.leaseExpiresAt),
+    finishedAt: iso(record.finishedAt),
+    attempt: record.attempt,
+    cancelRequested: record.cancelRequested,
+    error: record.error ? { ...record.error } : null,
+    lastLogSeq: record.lastLogSeq,
+  };
+}
+
+export const INSERT_JOB_SQL = `
+  INSERT INTO jobs (id, source, account_id, status, phase, mode, job_trigger, counters, category_counts,
+    rate_per_sec, eta_seconds, current_item, created_at, started_at, updated_at, heartbeat_at,
+    lease_expires_at, finished_at, attempt, cancel_requested, error, last_log_seq, lease_token, worker_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (source, account_id) WHERE status IN ('queued', 'running') DO NOTHING`;
+
+/** Every mutable column, written from a record read in the same write transaction. */
+export const UPDATE_JOB_SQL = `
+  UPDATE jobs SET status = ?, phase = ?, mode = ?, job_trigger = ?, counters = ?, category_counts = ?,
+    rate_per_sec = ?, eta_seconds = ?, current_item = ?, created_at = ?, started_at = ?, updated_at = ?,
+    heartbeat_at = ?, lease_expires_at = ?, finished_at = ?, attempt = ?, cancel_requested = ?, error = ?,
+    last_log_seq = ?, lease_token = ?, worker_id = ?
+  WHERE id = ?`;
+
+const mutableColumns = (record: JobRecord): SQLInputValue[] => [
+  record.status,
+  record.phase,
+  record.mode,
+  record.trigger,
+  JSON.stringify(record.counters),
+  JSON.stringify(record.categoryCounts),
+  record.ratePerSec,
+  record.etaSeconds,
+  record.currentItem,
+  record.createdAt,
+  record.startedAt,
+  record.updatedAt,
+  record.heartbeatAt,
+  record.leaseExpiresAt,
+  record.finishedAt,
+  record.attempt,
+  record.cancelRequested ? 1 : 0,
+  record.error ? JSON.stringify(record.error) : null,
+  record.lastLogSeq,
+  record.leaseToken,
+  record.workerId,
+];
+
+export const insertJobParams = (record: JobRecord): SQLInputValue[] => [
+  record.id,
+  record.source,
+  record.accountId,
+  ...mutableColumns(record),
+];
+
+export const updateJobParams = (record: JobRecord): SQLInputValue[] => [...mutableColumns(record), record.id];
+
+export function logFromRow(row: SqlRow): LogEntry {
+  const entry: LogEntry = {
+    jobId: String(row.job_id),
+    seq: Number(row.seq),
+    at: toIso(Number(row.at)),
+    level: row.level as LogLevel,
+    message: String(row.message),
+  };
+  if (row.data !== null) entry.data = JSON.parse(String(row.data));
+  return entry;
+}
+
+export function accountStateFromRow(row: SqlRow): AccountState {
+  return {
+    source: String(row.source),
+    accountId: String(row.account_id),
+    cursor: str(row.cursor),
+    checkpoint: json<SyncCheckpoint>(row.checkpoint),
+    lastSyncedAt: iso(num(row.last_synced_at)),
+    lastFullSyncAt: iso(num(row.last_full_sync_at)),
+    lastJobId: str(row.last_job_id),
+    updatedAt: toIso(Number(row.updated_at)),
+  };
+}

@@ -1,0 +1,167 @@
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { type Clock, SyncError, sleep } from '@syncjob/core';
+
+/** A row as `node:sqlite` returns it. */
+export type SqlRow = Record<string, unknown>;
+
+/** Primary result codes (the low byte of an extended code) that mean "another connection holds a lock". */
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+/** Primary result codes that mean the database file cannot be used right now. */
+const UNAVAILABLE_CODES: ReadonlySet<number> = new Set([
+  SQLITE_BUSY,
+  SQLITE_LOCKED,
+  8, // READONLY
+  10, // IOERR
+  13, // FULL
+  14, // CANTOPEN
+  15, // PROTOCOL
+]);
+
+/** How often a statement that stayed busy for the whole busy timeout is tried again, and the pauses between. */
+const BUSY_RETRY_DELAYS_MS = [50, 200, 500] as const;
+
+const primaryCode = (error: unknown): number | undefined => {
+  const code = (error as { errcode?: unknown } | null)?.errcode;
+  return typeof code === 'number' ? code & 0xff : undefined;
+};
+
+export const isBusyError = (error: unknown): boolean => {
+  const code = primaryCode(error);
+  return code === SQLITE_BUSY || code === SQLITE_LOCKED;
+};
+
+/** True for a UNIQUE or PRIMARY KEY violation. */
+export const isUniqueViolation = (error: unknown): boolean => {
+  const code = (error as { errcode?: unknown } | null)?.errcode;
+  return code === 2067 || code === 1555;
+};
+
+/**
+ * Turns an SQLite failure that means "the database cannot be used now" into `STORE_UNAVAILABLE`;
+ * anything else (a `SyncError`, an app sink's own error, a bug) is returned as it is.
+ */
+export function toStoreError(error: unknown): unknown {
+  if (error instanceof SyncError) return error;
+  const code = primaryCode(error);
+  if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
+    const busy = code === SQLITE_BUSY || code === SQLITE_LOCKED;
+    return new SyncError(
+      'STORE_UNAVAILABLE',
+      busy
+        ? 'The SQLite database stayed locked by another connection longer than the busy timeout. Retry later, or raise busyTimeoutMs.'
+        : `The SQLite database cannot be used: ${(error as Error).message}. Check the file's path, permissions and free disk space.`,
+      { cause: error },
+    );
+  }
+  if (code === undefined && (error as { code?: unknown } | null)?.code === 'ERR_INVALID_STATE') {
+    return new SyncError('STORE_UNAVAILABLE', 'The SQLite database is closed.', { cause: error });
+  }
+  return error;
+}
+
+/**
+ * Runs `attempt`, and runs it again after a pause while it fails with SQLITE_BUSY/LOCKED. Each try
+ * already waited up to the busy timeout inside SQLite, so this only outlasts unusually long writers
+ * in other processes; after the last try the failure surfaces as `STORE_UNAVAILABLE`.
+ */
+export async function withBusyRetry<T>(attempt: () => T, clock: Clock): Promise<T> {
+  for (const delayMs of BUSY_RETRY_DELAYS_MS) {
+    try {
+      return attempt();
+    } catch (error) {
+      if (!isBusyError(error)) throw toStoreError(error);
+      await sleep(delayMs, { clock });
+    }
+  }
+  try {
+    return attempt();
+  } catch (error) {
+    throw toStoreError(error);
+  }
+}
+
+export interface OpenDatabaseOptions {
+  /** How long SQLite waits for another connection's lock before failing with SQLITE_BUSY. */
+  busyTimeoutMs: number;
+}
+
+/**
+ * Opens a connection with the settings every syncjob connection needs. WAL lets readers in other
+ * processes carry on while one process writes; `synchronous=NORMAL` is durable across application
+ * crashes in WAL mode (only an OS crash can lose the last commits) and much faster than FULL.
+ */
+export function openDatabase(path: string, options: OpenDatabaseOptions): DatabaseSync {
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path, { timeout: options.busyTimeoutMs, enableForeignKeyConstraints: true });
+  } catch (error) {
+    throw toStoreError(error);
+  }
+  try {
+    db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs)}`);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA foreign_keys = ON');
+  } catch (error) {
+    db.close();
+    throw toStoreError(error);
+  }
+  return db;
+}
+
+/**
+ * One `DatabaseSync` plus the statement cache and the transaction discipline of a store instance.
+ */
+export class SqliteConnection {
+  readonly db: DatabaseSync;
+  private readonly statements = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync) {
+    this.db = db;
+  }
+
+  private statement(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  get(sql: string, ...params: SQLInputValue[]): SqlRow | undefined {
+    return this.statement(sql).get(...params);
+  }
+
+  all(sql: string, ...params: SQLInputValue[]): SqlRow[] {
+    return this.statement(sql).all(...params);
+  }
+
+  run(sql: string, ...params: SQLInputValue[]): number {
+    return Number(this.statement(sql).run(...params).changes);
+  }
+
+  /**
+   * Runs `body` in a write transaction. BEGIN IMMEDIATE takes the write lock up front: a deferred
+   * transaction that reads first and writes later could fail with SQLITE_BUSY on the upgrade
+   * (without waiting on the busy timeout) when another process wrote in between. Any failure rolls
+   * everything back.
+   */
+  async transaction<T>(body: () => T | Promise<T>, clock: Clock): Promise<T> {
+    await withBusyRetry(() => this.db.exec('BEGIN IMMEDIATE'), clock);
+    try {
+      const result = await body();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.isOpen && this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw toStoreError(error);
+    }
+  }
+
+  close(): void {
+    this.statements.clear();
+    if (this.db.isOpen) this.db.close();
+  }
+}

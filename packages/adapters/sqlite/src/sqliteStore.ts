@@ -1,0 +1,717 @@
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import {
+  type AccountKey,
+  type AccountState,
+  type BatchCommit,
+  type ClaimedJob,
+  type ClaimInput,
+  type Clock,
+  type CreateJobInput,
+  type CreateJobResult,
+  clampLimit,
+  emptyCounters,
+  type FinishInput,
+  type GetLogsQuery,
+  isEmptySinkWrite,
+  isTerminalStatus,
+  type Lease,
+  LeaseLostError,
+  LIMITS,
+  type ListJobsQuery,
+  type ListStagedQuery,
+  type LogEntry,
+  type LogInput,
+  newId,
+  type ProgressPatch,
+  type StageChange,
+  type StagedItem,
+  type StoreNotice,
+  type SweepInput,
+  SyncError,
+  type SyncSink,
+  type SyncStore,
+  systemClock,
+  toIso,
+} from '@syncjob/core';
+import { defaultSqliteSink } from './defaultSink';
+import {
+  accountStateFromRow,
+  INSERT_JOB_SQL,
+  insertJobParams,
+  type JobRecord,
+  jobFromRecord,
+  jobRecordFromRow,
+  logFromRow,
+  UPDATE_JOB_SQL,
+  updateJobParams,
+} from './jobRecord';
+import { createMailDataReader } from './mailDataReader';
+import { migrateConnection } from './migrations';
+import { Mutex } from './mutex';
+import { openDatabase, SqliteConnection, withBusyRetry } from './sqliteConnection';
+
+export interface SqliteStoreOptions {
+  /**
+   * The database file (created when missing), or `':memory:'` for a private in-memory database that
+   * lives as long as this store (one process only). Several processes may open the same file.
+   */
+  path: string;
+  /**
+   * Where each batch's data goes. It is called inside the batch's write transaction with this
+   * store's `DatabaseSync`, and must write through that handle (not through this store, whose calls
+   * wait for the transaction to end). Default: `defaultSqliteSink`, the `messages` and `labels`
+   * tables of the same file.
+   */
+  sink?: SyncSink<DatabaseSync>;
+  /** The store's notion of "now" for timestamps and lease expiry. Default `systemClock`. */
+  clock?: Clock;
+  /**
+   * How long a statement waits for another process's write lock before failing, in milliseconds.
+   * Such a failure is retried a few times, then surfaces as `STORE_UNAVAILABLE`. Default 5000.
+   */
+  busyTimeoutMs?: number;
+}
+
+const JOB_TRIGGERS = new Set(['manual', 'schedule', 'resume']);
+const SYNC_MODES = new Set(['full', 'incremental']);
+
+const invalid = (message: string) => new SyncError('INVALID_INPUT', message, { retryable: false });
+
+function validateCreateInput(input: CreateJobInput): void {
+  if (typeof input?.source !== 'string' || input.source === '')
+    throw invalid('source must be a non-empty string.');
+  if (typeof input.accountId !== 'string' || input.accountId === '') {
+    throw invalid('accountId must be a non-empty string.');
+  }
+  if (!SYNC_MODES.has(input.mode))
+    throw invalid(`mode must be "full" or "incremental", got ${String(input.mode)}.`);
+  if (!JOB_TRIGGERS.has(input.trigger)) {
+    throw invalid(`trigger must be "manual", "schedule" or "resume", got ${String(input.trigger)}.`);
+  }
+}
+
+function validateLeaseMs(leaseMs: number): void {
+  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw invalid(`leaseMs must be a positive number of milliseconds, got ${String(leaseMs)}.`);
+  }
+}
+
+const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+
+function applyProgress(record: JobRecord, patch: ProgressPatch | undefined): void {
+  if (!patch) return;
+  if (patch.phase !== undefined) record.phase = patch.phase;
+  if (patch.mode !== undefined) record.mode = patch.mode;
+  if (patch.counters !== undefined) record.counters = { ...patch.counters };
+  if (patch.categoryCounts !== undefined) record.categoryCounts = { ...patch.categoryCounts };
+  if (patch.ratePerSec !== undefined) record.ratePerSec = patch.ratePerSec;
+  if (patch.etaSeconds !== undefined) record.etaSeconds = patch.etaSeconds;
+  if (patch.currentItem !== undefined) record.currentItem = patch.currentItem;
+}
+
+/** Gives up the lease: the job is no longer running, so no worker may write to it. */
+function clearLease(record: JobRecord): void {
+  record.leaseToken = null;
+  record.leaseExpiresAt = null;
+  record.phase = null;
+}
+
+/** What a write transaction's body works with. `now` is read after the write lock was taken. */
+interface WriteContext {
+  db: SqliteConnection;
+  now: number;
+  /** Jobs changed by this transaction, told to subscribers once it has committed. */
+  changed: Map<string, JobRecord>;
+}
+
+/**
+ * A `SyncStore` in one SQLite file on `node:sqlite` (no native addon), safe for several processes
+ * on one machine. Returns at once: the file is opened and migrated on the first call.
+ */
+export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
+  if (typeof options?.path !== 'string' || options.path === '') {
+    throw invalid('createSqliteStore needs a database file path (or ":memory:").');
+  }
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  if (!Number.isFinite(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw invalid(`busyTimeoutMs must be zero or a positive number, got ${String(options.busyTimeoutMs)}.`);
+  }
+  const { path } = options;
+  const clock = options.clock ?? systemClock;
+  const sink = options.sink ?? defaultSqliteSink;
+  const mutex = new Mutex();
+  const listeners = new Set<(notice: StoreNotice) => void>();
+  let connection: SqliteConnection | undefined;
+  let closed = false;
+
+  async function open(): Promise<SqliteConnection> {
+    if (closed)
+      throw new SyncError('STORE_UNAVAILABLE', 'This SQLite store was closed.', { retryable: false });
+    if (!connection) {
+      const opened = new SqliteConnection(openDatabase(path, { busyTimeoutMs }));
+      try {
+        await migrateConnection(opened, clock);
+      } catch (error) {
+        opened.close();
+        throw error;
+      }
+      connection = opened;
+    }
+    return connection;
+  }
+
+  function read<T>(body: (db: SqliteConnection) => T): Promise<T> {
+    return mutex.run(async () => {
+      const db = await open();
+      return withBusyRetry(() => body(db), clock);
+    });
+  }
+
+  function write<T>(body: (tx: WriteContext) => T | Promise<T>): Promise<T> {
+    return mutex.run(async () => {
+      const db = await open();
+      const changed = new Map<string, JobRecord>();
+      const result = await db.transaction(() => body({ db, now: clock.now(), changed }), clock);
+      for (const record of changed.values()) {
+        notify({ jobId: record.id, status: record.status, lastLogSeq: record.lastLogSeq });
+      }
+      return result;
+    });
+  }
+
+  function notify(notice: StoreNotice): void {
+    for (const listener of listeners) {
+      try {
+        listener(notice);
+      } catch {
+        // A failing listener must not undo a committed write nor starve the other listeners.
+      }
+    }
+  }
+
+  const loadJob = (db: SqliteConnection, jobId: string): JobRecord | undefined => {
+    const row = db.get('SELECT * FROM jobs WHERE id = ?', jobId);
+    return row ? jobRecordFromRow(row) : undefined;
+  };
+
+  const saveJob = (tx: WriteContext, record: JobRecord): void => {
+    tx.db.run(UPDATE_JOB_SQL, ...updateJobParams(record));
+    tx.changed.set(record.id, record);
+  };
+
+  /**
+   * The fence of every worker write, checked inside the write transaction that would apply it: the
+   * job must still be running under this very token, by the store's clock. Throwing here rolls the
+   * transaction back, so a worker that lost its lease changes nothing.
+   */
+  const fencedJob = (tx: WriteContext, lease: Lease): JobRecord => {
+    const record = loadJob(tx.db, lease.jobId);
+    if (
+      record?.status !== 'running' ||
+      record.leaseToken === null ||
+      record.leaseToken !== lease.token ||
+      record.leaseExpiresAt === null ||
+      record.leaseExpiresAt <= tx.now
+    ) {
+      throw new LeaseLostError(lease.jobId);
+    }
+    return record;
+  };
+
+  /**
+   * Inserts log lines numbered from the job's `lastLogSeq`. The counter lives on the job row and is
+   * saved in the same transaction, under SQLite's single write lock, so seqs never gap or repeat.
+   * The caller saves the record.
+   */
+  const insertLogs = (
+    tx: WriteContext,
+    record: JobRecord,
+    entries: readonly LogInput[] | undefined,
+  ): LogEntry[] => {
+    const stored: LogEntry[] = [];
+    for (const entry of entries ?? []) {
+      record.lastLogSeq += 1;
+      tx.db.run(
+        'INSERT INTO job_logs (job_id, seq, at, level, message, data) VALUES (?, ?, ?, ?, ?, ?)',
+        record.id,
+        record.lastLogSeq,
+        tx.now,
+        entry.level,
+        entry.message,
+        jsonOrNull(entry.data),
+      );
+      stored.push({
+        jobId: record.id,
+        seq: record.lastLogSeq,
+        at: toIso(tx.now),
+        level: entry.level,
+        message: entry.message,
+        ...(entry.data === undefined ? {} : { data: JSON.parse(JSON.stringify(entry.data)) }),
+      });
+    }
+    return stored;
+  };
+
+  const touchAccount = (tx: WriteContext, key: AccountKey, set: string, ...params: SQLInputValue[]): void => {
+    tx.db.run(
+      `INSERT INTO account_state (source, account_id, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (source, account_id) DO UPDATE SET updated_at = excluded.updated_at`,
+      key.source,
+      key.accountId,
+      tx.now,
+    );
+    tx.db.run(
+      `UPDATE account_state SET ${set} WHERE source = ? AND account_id = ?`,
+      ...params,
+      key.source,
+      key.accountId,
+    );
+  };
+
+  const applyStage = (tx: WriteContext, key: AccountKey, change: StageChange | undefined): void => {
+    if (!change) return;
+    if (change.clear) {
+      tx.db.run('DELETE FROM staged_items WHERE source = ? AND account_id = ?', key.source, key.accountId);
+    }
+    for (const item of change.add ?? []) {
+      tx.db.run(
+        `INSERT INTO staged_items (source, account_id, id, grp) VALUES (?, ?, ?, ?)
+         ON CONFLICT (source, account_id, id) DO NOTHING`,
+        key.source,
+        key.accountId,
+        item.id,
+        item.group ?? null,
+      );
+    }
+    for (const id of change.remove ?? []) {
+      tx.db.run(
+        'DELETE FROM staged_items WHERE source = ? AND account_id = ? AND id = ?',
+        key.source,
+        key.accountId,
+        id,
+      );
+    }
+  };
+
+  const keyOf = (record: JobRecord): AccountKey => ({ source: record.source, accountId: record.accountId });
+
+  const store: SyncStore = {
+    kind: 'sqlite',
+    capabilities: { multiProcess: true, crossProcessNotices: false },
+
+    async createJob(input) {
+      validateCreateInput(input);
+      return write<CreateJobResult>((tx) => {
+        const record: JobRecord = {
+          id: newId(),
+          source: input.source,
+          accountId: input.accountId,
+          status: 'queued',
+          phase: null,
+          mode: input.mode,
+          trigger: input.trigger,
+          counters: emptyCounters(),
+          categoryCounts: {},
+          ratePerSec: null,
+          etaSeconds: null,
+          currentItem: null,
+          createdAt: tx.now,
+          startedAt: null,
+          updatedAt: tx.now,
+          heartbeatAt: null,
+          leaseExpiresAt: null,
+          finishedAt: null,
+          attempt: 0,
+          cancelRequested: false,
+          error: null,
+          lastLogSeq: 0,
+          leaseToken: null,
+          workerId: null,
+        };
+        // The partial unique index decides, not a prior read: of concurrent inserts (in any
+        // process) exactly one lands, and the others get the job that won.
+        const inserted = tx.db.run(INSERT_JOB_SQL, ...insertJobParams(record));
+        if (inserted === 0) {
+          const active = tx.db.get(
+            "SELECT * FROM jobs WHERE source = ? AND account_id = ? AND status IN ('queued', 'running')",
+            input.source,
+            input.accountId,
+          );
+          if (!active) throw new SyncError('INTERNAL', 'A job could not be created for this account; retry.');
+          return { job: jobFromRecord(jobRecordFromRow(active)), created: false };
+        }
+        if (input.logs?.length) {
+          insertLogs(tx, record, input.logs);
+          tx.db.run('UPDATE jobs SET last_log_seq = ? WHERE id = ?', record.lastLogSeq, record.id);
+        }
+        tx.changed.set(record.id, record);
+        touchAccount(tx, input, 'last_job_id = ?', record.id);
+        return { job: jobFromRecord(record), created: true };
+      });
+    },
+
+    getJob(jobId) {
+      return read((db) => {
+        const record = loadJob(db, jobId);
+        return record ? jobFromRecord(record) : null;
+      });
+    },
+
+    getActiveJob(key) {
+      return read((db) => {
+        const row = db.get(
+          "SELECT * FROM jobs WHERE source = ? AND account_id = ? AND status IN ('queued', 'running')",
+          key.source,
+          key.accountId,
+        );
+        return row ? jobFromRecord(jobRecordFromRow(row)) : null;
+      });
+    },
+
+    listJobs(query: ListJobsQuery = {}) {
+      const conditions: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (query.source !== undefined) {
+        conditions.push('source = ?');
+        params.push(query.source);
+      }
+      if (query.accountId !== undefined) {
+        conditions.push('account_id = ?');
+        params.push(query.accountId);
+      }
+      if (query.statuses !== undefined) {
+        conditions.push('status IN (SELECT value FROM json_each(?))');
+        params.push(JSON.stringify(query.statuses));
+      }
+      const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+      const limit = clampLimit(query.limit, LIMITS.listJobsDefault, LIMITS.listJobsMax);
+      return read((db) =>
+        db
+          .all(`SELECT * FROM jobs ${where} ORDER BY created_at DESC, row_seq DESC LIMIT ?`, ...params, limit)
+          .map((row) => jobFromRecord(jobRecordFromRow(row))),
+      );
+    },
+
+    requestCancel(jobId, logs) {
+      return write((tx) => {
+        const record = loadJob(tx.db, jobId);
+        if (!record) return null;
+        if (record.status !== 'queued' && record.status !== 'running') return jobFromRecord(record);
+        record.cancelRequested = true;
+        if (record.status === 'queued') {
+          record.status = 'cancelled';
+          record.finishedAt = tx.now;
+        }
+        record.updatedAt = tx.now;
+        insertLogs(tx, record, logs);
+        saveJob(tx, record);
+        return jobFromRecord(record);
+      });
+    },
+
+    sweepExpired(input: SweepInput) {
+      // The write lock makes select-then-update atomic across processes: a concurrent sweeper waits,
+      // then no longer sees these jobs as expired.
+      return write((tx) => {
+        const expired = tx.db
+          .all(
+            `SELECT * FROM jobs WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+             ORDER BY created_at, row_seq`,
+            tx.now,
+          )
+          .map(jobRecordFromRow);
+        for (const record of expired) {
+          const worker = record.workerId ?? 'unknown';
+          clearLease(record);
+          record.updatedAt = tx.now;
+          if (record.cancelRequested) {
+            record.status = 'cancelled';
+            record.finishedAt = tx.now;
+            insertLogs(tx, record, [
+              {
+                level: 'warn',
+                message: 'The worker stopped heart-beating after a cancel request; job cancelled.',
+              },
+            ]);
+          } else if (input.autoResume && record.attempt < input.maxAttempts) {
+            record.status = 'queued';
+            insertLogs(tx, record, [
+              {
+                level: 'warn',
+                message: `The worker stopped heart-beating (lease expired); the job is queued to resume from its checkpoint as attempt ${record.attempt + 1}.`,
+                data: { workerId: worker, attempt: record.attempt },
+              },
+            ]);
+          } else {
+            record.status = 'interrupted';
+            record.finishedAt = tx.now;
+            const reason = input.autoResume
+              ? `all ${input.maxAttempts} attempts are spent`
+              : 'automatic resume is off';
+            // Retryable: a new start resumes from the checkpoint.
+            record.error = {
+              code: 'LEASE_EXPIRED',
+              message: `The worker running this job stopped heart-beating and the job was not resumed (${reason}). Start a sync again to continue from the checkpoint.`,
+              retryable: true,
+            };
+            insertLogs(tx, record, [
+              {
+                level: 'error',
+                message: `The worker stopped heart-beating (lease expired) and ${reason}: job interrupted.`,
+                data: { workerId: worker, attempt: record.attempt },
+              },
+            ]);
+          }
+          saveJob(tx, record);
+        }
+        return expired.map(jobFromRecord);
+      });
+    },
+
+    async claimJob(input: ClaimInput) {
+      validateLeaseMs(input.leaseMs);
+      return write<ClaimedJob | null>((tx) => {
+        const token = newId();
+        // One statement picks and takes the oldest queued job; under BEGIN IMMEDIATE no other
+        // process can claim between the pick and the update, so each job is claimed once.
+        const row = tx.db.get(
+          `UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_token = ?, worker_id = ?,
+             lease_expires_at = ?, heartbeat_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?,
+             error = NULL
+           WHERE id = (
+             SELECT id FROM jobs
+             WHERE status = 'queued' AND (? IS NULL OR source IN (SELECT value FROM json_each(?)))
+             ORDER BY created_at, row_seq LIMIT 1
+           )
+           RETURNING *`,
+          token,
+          input.workerId,
+          tx.now + input.leaseMs,
+          tx.now,
+          tx.now,
+          tx.now,
+          input.sources === undefined ? null : 1,
+          JSON.stringify(input.sources ?? []),
+        );
+        if (!row) return null;
+        const record = jobRecordFromRow(row);
+        tx.changed.set(record.id, record);
+        return { job: jobFromRecord(record), lease: { jobId: record.id, workerId: input.workerId, token } };
+      });
+    },
+
+    async renewLease(lease, leaseMs) {
+      validateLeaseMs(leaseMs);
+      return write((tx) => {
+        const record = fencedJob(tx, lease);
+        record.leaseExpiresAt = tx.now + leaseMs;
+        record.heartbeatAt = tx.now;
+        record.updatedAt = tx.now;
+        saveJob(tx, record);
+        return jobFromRecord(record);
+      });
+    },
+
+    updateProgress(lease, patch) {
+      return write((tx) => {
+        const record = fencedJob(tx, lease);
+        applyProgress(record, patch);
+        record.updatedAt = tx.now;
+        saveJob(tx, record);
+        return jobFromRecord(record);
+      });
+    },
+
+    commitBatch(lease, commit: BatchCommit) {
+      return write(async (tx) => {
+        const record = fencedJob(tx, lease);
+        const key = keyOf(record);
+        if (commit.write && !isEmptySinkWrite(commit.write)) {
+          await sink.write(tx.db.db, key, commit.write);
+        }
+        applyStage(tx, key, commit.stage);
+        if (commit.checkpoint === undefined) {
+          if (commit.stage) touchAccount(tx, key, 'updated_at = ?', tx.now);
+        } else {
+          touchAccount(
+            tx,
+            key,
+            'checkpoint = ?',
+            commit.checkpoint === null ? null : JSON.stringify(commit.checkpoint),
+          );
+        }
+        applyProgress(record, commit.progress);
+        insertLogs(tx, record, commit.logs);
+        record.updatedAt = tx.now;
+        saveJob(tx, record);
+        return jobFromRecord(record);
+      });
+    },
+
+    finishJob(lease, input: FinishInput) {
+      if (!isTerminalStatus(input?.status)) {
+        return Promise.reject(invalid(`finishJob needs a terminal status, got ${String(input?.status)}.`));
+      }
+      return write((tx) => {
+        const record = fencedJob(tx, lease);
+        const key = keyOf(record);
+        applyProgress(record, input.progress);
+        clearLease(record);
+        record.status = input.status;
+        record.error = input.status === 'completed' ? null : (input.error ?? null);
+        record.finishedAt = tx.now;
+        record.updatedAt = tx.now;
+        if (input.status === 'completed') {
+          const full = record.mode === 'full';
+          touchAccount(
+            tx,
+            key,
+            `checkpoint = NULL, last_synced_at = ?, last_full_sync_at = ${full ? '?' : 'last_full_sync_at'}${
+              input.cursor !== undefined ? ', cursor = ?' : ''
+            }`,
+            tx.now,
+            ...(full ? [tx.now] : []),
+            ...(input.cursor !== undefined ? [input.cursor] : []),
+          );
+          applyStage(tx, key, { clear: true });
+        }
+        insertLogs(tx, record, input.logs);
+        saveJob(tx, record);
+        return jobFromRecord(record);
+      });
+    },
+
+    releaseJob(lease, logs) {
+      return write((tx) => {
+        const record = fencedJob(tx, lease);
+        clearLease(record);
+        if (record.cancelRequested) {
+          record.status = 'cancelled';
+          record.finishedAt = tx.now;
+        } else {
+          record.status = 'queued';
+        }
+        record.updatedAt = tx.now;
+        insertLogs(tx, record, logs);
+        saveJob(tx, record);
+        return jobFromRecord(record);
+      });
+    },
+
+    appendLogs(jobId, entries, lease) {
+      return write((tx) => {
+        let record: JobRecord | undefined;
+        if (lease) {
+          if (lease.jobId !== jobId) throw new LeaseLostError(jobId);
+          record = fencedJob(tx, lease);
+        } else {
+          record = loadJob(tx.db, jobId);
+          if (!record) {
+            throw new SyncError('NOT_FOUND', `No job has the id ${jobId}.`, {
+              retryable: false,
+              details: { jobId },
+            });
+          }
+        }
+        if (entries.length === 0) return [];
+        const stored = insertLogs(tx, record, entries);
+        saveJob(tx, record);
+        return stored;
+      });
+    },
+
+    getLogs(jobId, query: GetLogsQuery = {}) {
+      const limit = clampLimit(query.limit, LIMITS.logsDefault, LIMITS.logsMax);
+      return read((db) =>
+        db
+          .all(
+            'SELECT * FROM job_logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+            jobId,
+            Math.max(0, Math.floor(query.afterSeq ?? 0)),
+            limit,
+          )
+          .map(logFromRow),
+      );
+    },
+
+    getAccountState(key) {
+      return read((db) => {
+        const row = db.get(
+          'SELECT * FROM account_state WHERE source = ? AND account_id = ?',
+          key.source,
+          key.accountId,
+        );
+        return row ? accountStateFromRow(row) : null;
+      });
+    },
+
+    listAccountStates(query: { source?: string } = {}) {
+      return read((db): AccountState[] =>
+        (query.source === undefined
+          ? db.all('SELECT * FROM account_state ORDER BY source, account_id')
+          : db.all('SELECT * FROM account_state WHERE source = ? ORDER BY account_id', query.source)
+        ).map(accountStateFromRow),
+      );
+    },
+
+    listStaged(key, query: ListStagedQuery) {
+      const limit = clampLimit(query.limit, LIMITS.stagedMax, LIMITS.stagedMax);
+      const after = query.after;
+      // Keyset pagination in (grp, id) order, where NULL groups come first.
+      let position = '';
+      const params: SQLInputValue[] = [];
+      if (after && after.group === null) {
+        position = 'AND (grp IS NOT NULL OR id > ?)';
+        params.push(after.id);
+      } else if (after) {
+        position = 'AND (grp > ? OR (grp = ? AND id > ?))';
+        params.push(after.group, after.group, after.id);
+      }
+      return read((db) =>
+        db
+          .all(
+            `SELECT id, grp FROM staged_items WHERE source = ? AND account_id = ? ${position}
+             ORDER BY grp, id LIMIT ?`,
+            key.source,
+            key.accountId,
+            ...params,
+            limit,
+          )
+          .map(
+            (row): StagedItem => ({ id: String(row.id), group: row.grp === null ? null : String(row.grp) }),
+          ),
+      );
+    },
+
+    countStaged(key) {
+      return read((db) =>
+        Number(
+          db.get(
+            'SELECT COUNT(*) AS n FROM staged_items WHERE source = ? AND account_id = ?',
+            key.source,
+            key.accountId,
+          )?.n ?? 0,
+        ),
+      );
+    },
+
+    data: createMailDataReader(read),
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
+    close() {
+      return mutex.run(() => {
+        closed = true;
+        listeners.clear();
+        connection?.close();
+        connection = undefined;
+      });
+    },
+  };
+  return store;
+}

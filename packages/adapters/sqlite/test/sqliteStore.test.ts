@@ -1,0 +1,244 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { Clock, MailMessage, SyncStore } from '@syncjob/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSqliteStore, MIGRATIONS, migrate, SCHEMA_VERSION } from '../src/index';
+
+/** A clock the test moves by hand; timers are not needed by the store's happy paths. */
+const manualClock = (start = Date.UTC(2026, 0, 1)) => {
+  let now = start;
+  const clock: Clock = { now: () => now, setTimeout: (cb, ms) => setTimeout(cb, ms), clearTimeout };
+  return { clock, advance: (ms: number) => (now += ms) };
+};
+
+const account = { source: 'gmail', accountId: 'a@example.com' };
+
+const message = (id: string, extra: Partial<MailMessage> = {}): MailMessage => ({
+  id,
+  threadId: `t-${id}`,
+  historyId: '10',
+  internalDate: 1_700_000_000_000,
+  labelIds: ['INBOX'],
+  snippet: 'hello',
+  sizeEstimate: 100,
+  headers: { Subject: 'Hi' },
+  category: null,
+  ...extra,
+});
+
+let dir: string;
+let path: string;
+const opened: SyncStore[] = [];
+const open = (options: Partial<Parameters<typeof createSqliteStore>[0]> = {}) => {
+  const store = createSqliteStore({ path, ...options });
+  opened.push(store);
+  return store;
+};
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'syncjob-sqlite-'));
+  path = join(dir, 'sync.db');
+});
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('createSqliteStore', () => {
+  it('creates one active job per account and returns it with created:false afterwards', async () => {
+    const store = open();
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => store.createJob({ ...account, mode: 'full', trigger: 'manual' })),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.job.id)).size).toBe(1);
+    expect((await store.getAccountState(account))?.lastJobId).toBe(results[0]?.job.id);
+  });
+
+  it('writes createJob logs with seq 1… and stores times as ISO', async () => {
+    const { clock } = manualClock();
+    const store = open({ clock });
+    const { job } = await store.createJob({
+      ...account,
+      mode: 'full',
+      trigger: 'manual',
+      logs: [
+        { level: 'info', message: 'one' },
+        { level: 'info', message: 'two', data: { n: 2 } },
+      ],
+    });
+    expect(job.lastLogSeq).toBe(2);
+    expect(job.createdAt).toBe('2026-01-01T00:00:00.000Z');
+    const logs = await store.getLogs(job.id);
+    expect(logs.map((l) => [l.seq, l.message, l.data])).toEqual([
+      [1, 'one', undefined],
+      [2, 'two', { n: 2 }],
+    ]);
+  });
+
+  it('fences every worker write by the lease token and expiry, changing nothing', async () => {
+    const { clock, advance } = manualClock();
+    const store = open({ clock });
+    await store.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    const claimed = await store.claimJob({ workerId: 'w1', leaseMs: 1000 });
+    if (!claimed) throw new Error('expected a claim');
+    const stale = { ...claimed.lease, token: 'not-the-token' };
+    await expect(store.updateProgress(stale, { currentItem: 'x' })).rejects.toMatchObject({
+      code: 'LEASE_LOST',
+    });
+    advance(1000);
+    await expect(
+      store.commitBatch(claimed.lease, {
+        write: { upsertMessages: [message('m1')] },
+        logs: [{ level: 'info', message: 'x' }],
+      }),
+    ).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    expect(await store.data.countMessages(account)).toBe(0);
+    expect((await store.getJob(claimed.job.id))?.lastLogSeq).toBe(0);
+  });
+
+  it('rolls the whole batch back when an app sink throws, after it wrote through the transaction', async () => {
+    const store = open({
+      sink: {
+        async write(tx) {
+          tx.exec(
+            "INSERT INTO labels (source, account_id, id, name, type) VALUES ('x', 'y', 'L', 'L', 'user')",
+          );
+          await Promise.resolve();
+          throw new Error('sink failed');
+        },
+      },
+    });
+    await store.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    const claimed = await store.claimJob({ workerId: 'w1', leaseMs: 60_000 });
+    if (!claimed) throw new Error('expected a claim');
+    const checkpoint = {
+      jobId: claimed.job.id,
+      mode: 'full' as const,
+      data: { page: 2 },
+      counters: claimed.job.counters,
+      categoryCounts: {},
+      phase: 'fetching' as const,
+    };
+    await expect(
+      store.commitBatch(claimed.lease, {
+        write: { upsertMessages: [message('m1')] },
+        stage: { add: [{ id: 's1', group: null }] },
+        checkpoint,
+        logs: [{ level: 'info', message: 'batch' }],
+      }),
+    ).rejects.toThrow('sink failed');
+    expect(await store.countStaged(account)).toBe(0);
+    expect((await store.getAccountState(account))?.checkpoint).toBeNull();
+    expect(await store.getLogs(claimed.job.id)).toEqual([]);
+    const db = new DatabaseSync(path);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM labels').get()?.n).toBe(0);
+    db.close();
+  });
+
+  it('commits sink data, staged items, checkpoint and progress together and reads them back', async () => {
+    const store = open();
+    await store.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    const claimed = await store.claimJob({ workerId: 'w1', leaseMs: 60_000 });
+    if (!claimed) throw new Error('expected a claim');
+    const counters = { ...claimed.job.counters, total: 4, stored: 2, fetched: 2 };
+    const job = await store.commitBatch(claimed.lease, {
+      write: {
+        upsertMessages: [message('m2', { raw: 'UkFX', payload: { a: 1 } }), message('m1')],
+        upsertLabels: [{ id: 'INBOX', name: 'Inbox', type: 'system', messagesTotal: 3 }],
+        changeLabels: [{ id: 'm1', add: ['STARRED'], remove: ['INBOX'] }],
+      },
+      stage: {
+        add: [
+          { id: 'b', group: 'g' },
+          { id: 'a', group: 'g' },
+          { id: 'z', group: null },
+        ],
+      },
+      checkpoint: {
+        jobId: claimed.job.id,
+        mode: 'full',
+        data: { page: 'p2' },
+        counters,
+        categoryCounts: {},
+        phase: 'fetching',
+      },
+      progress: { counters, phase: 'fetching' },
+    });
+    expect(job.percent).toBe(50);
+    expect(await store.data.listMessages(account)).toEqual([
+      message('m1', { labelIds: ['STARRED'] }),
+      message('m2', { raw: 'UkFX', payload: { a: 1 } }),
+    ]);
+    expect(await store.data.listLabels(account)).toEqual([
+      { id: 'INBOX', name: 'Inbox', type: 'system', messagesTotal: 3 },
+    ]);
+    expect(await store.listStaged(account, { limit: 10 })).toEqual([
+      { id: 'z', group: null },
+      { id: 'a', group: 'g' },
+      { id: 'b', group: 'g' },
+    ]);
+    expect(await store.listStaged(account, { limit: 10, after: { id: 'z', group: null } })).toHaveLength(2);
+    expect((await store.getAccountState(account))?.checkpoint?.data).toEqual({ page: 'p2' });
+
+    const done = await store.finishJob(claimed.lease, { status: 'completed', cursor: '99' });
+    expect(done).toMatchObject({ status: 'completed', percent: 100, leaseExpiresAt: null, phase: null });
+    expect(await store.getAccountState(account)).toMatchObject({ cursor: '99', checkpoint: null });
+    expect(await store.countStaged(account)).toBe(0);
+  });
+
+  it('claims each queued job once, oldest first, and sweeps expired leases', async () => {
+    const { clock, advance } = manualClock();
+    const store = open({ clock });
+    const first = await store.createJob({ source: 'gmail', accountId: '1', mode: 'full', trigger: 'manual' });
+    await store.createJob({ source: 'gmail', accountId: '2', mode: 'full', trigger: 'manual' });
+    const claims = await Promise.all(
+      [1, 2, 3].map((n) => store.claimJob({ workerId: `w${n}`, leaseMs: 100 })),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(2);
+    expect(claims[0]?.job.id).toBe(first.job.id);
+    advance(100);
+    const swept = await store.sweepExpired({ autoResume: true, maxAttempts: 1 });
+    expect(swept.map((job) => [job.status, job.error?.code])).toEqual([
+      ['interrupted', 'LEASE_EXPIRED'],
+      ['interrupted', 'LEASE_EXPIRED'],
+    ]);
+    expect(await store.sweepExpired({ autoResume: true, maxAttempts: 1 })).toEqual([]);
+  });
+
+  it('tells subscribers after a change commits', async () => {
+    const store = open();
+    const notices: unknown[] = [];
+    store.subscribe((notice) => notices.push(notice));
+    const { job } = await store.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    await store.appendLogs(job.id, [{ level: 'info', message: 'hi' }]);
+    expect(notices).toEqual([
+      { jobId: job.id, status: 'queued', lastLogSeq: 0 },
+      { jobId: job.id, status: 'queued', lastLogSeq: 1 },
+    ]);
+  });
+
+  it('rejects calls after close with STORE_UNAVAILABLE', async () => {
+    const store = createSqliteStore({ path });
+    await store.listJobs();
+    await store.close();
+    await expect(store.listJobs()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+});
+
+describe('migrate', () => {
+  it('is idempotent and records every version', async () => {
+    expect(await migrate(path)).toEqual({
+      applied: MIGRATIONS.map((m) => m.version),
+      version: SCHEMA_VERSION,
+    });
+    expect(await migrate(path)).toEqual({ applied: [], version: SCHEMA_VERSION });
+    const db = new DatabaseSync(path);
+    expect(await migrate(db)).toEqual({ applied: [], version: SCHEMA_VERSION });
+    expect(db.prepare('PRAGMA journal_mode').get()?.journal_mode).toBe('wal');
+    db.close();
+  });
+});

@@ -1,2 +1,6 @@
 // The store conformance suite, the deterministic test source and test helpers are added here as they land.
-export {};
+
+export type { ConformanceTestId, StoreConformanceOptions } from './storeConformance';
+export { CONFORMANCE_TEST_IDS, runStoreConformance } from './storeConformance';
+export type { SyntheticBatchOptions } from './syntheticBatch';
+export { syntheticBatch, syntheticMessage } from './syntheticBatch';

@@ -35,7 +35,9 @@ export default defineConfig({
     projects: [
       project('core', './packages/core'),
       project('sqlite', './packages/adapters/sqlite'),
-      project('postgres', './packages/adapters/postgres'),
+      project('postgres', './packages/adapters/postgres', {
+        globalSetup: [here('./packages/adapters/postgres/test/globalSetup.ts')],
+      }),
       project('gmail', './packages/adapters/gmail'),
       project('gmail-emulator', './packages/gmail-emulator'),
     ],

@@ -1,0 +1,939 @@
+import {
+  type AccountKey,
+  type AccountState,
+  type BatchCommit,
+  type ClaimedJob,
+  type ClaimInput,
+  type CreateJobInput,
+  type CreateJobResult,
+  clampLimit,
+  emptyCounters,
+  type FinishInput,
+  type GetLogsQuery,
+  isEmptySinkWrite,
+  type Job,
+  type JobError,
+  type Lease,
+  LeaseLostError,
+  LIMITS,
+  type ListJobsQuery,
+  type ListMessagesQuery,
+  type ListStagedQuery,
+  type LogEntry,
+  type LogInput,
+  type MailDataReader,
+  type MailLabel,
+  type MailMessage,
+  newId,
+  type ProgressPatch,
+  percentOf,
+  type StageChange,
+  type StagedItem,
+  type StoreCapabilities,
+  type StoreNotice,
+  type SweepInput,
+  SyncError,
+  type SyncSink,
+  type SyncStore,
+} from '@syncjob/core';
+import pg from 'pg';
+import { DEFAULT_SCHEMA, migrate, quoteSchema } from './migrations';
+import { NoticeChannel, type VersionedNotice } from './notifications';
+import { createPostgresSink } from './postgresSink';
+import { isConnectionError, toStoreError } from './storeErrors';
+
+export interface PostgresStoreOptions {
+  /** Connection string for a pool the store creates (and ends on `close`). Ignored when `pool` is given. */
+  connectionString?: string;
+  /** An existing pool to use. The store never ends it; `close` only detaches from it. */
+  pool?: pg.Pool;
+  /**
+   * Schema holding syncjob's tables. Default `'syncjob'`: a schema of its own keeps `jobs`,
+   * `messages` and `labels` away from the app's tables of the same names.
+   */
+  schema?: string;
+  /**
+   * Where batches of synced data go. Default: the `messages` and `labels` tables of `schema`. An
+   * app sink receives the `pg.PoolClient` inside the batch's open transaction; if it throws, the
+   * whole batch (checkpoint, progress, logs) rolls back.
+   */
+  sink?: SyncSink<pg.PoolClient>;
+  /** How often to poll for job changes while the LISTEN connection is down, in ms. Default 1000. */
+  pollIntervalMs?: number;
+  /** Run migrations when the store is created. Default `true` (idempotent and concurrency-safe). */
+  migrate?: boolean;
+  /** Size of the pool the store creates from `connectionString`. Default 10. */
+  maxConnections?: number;
+  /** `application_name` of the store's connections (visible in `pg_stat_activity`). Default `'syncjob'`. */
+  applicationName?: string;
+  /**
+   * Called with errors the store recovers from by itself (an idle pooled connection dropped, the
+   * listener connection lost, a failing subscriber). Default: ignored. The process never crashes on them.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** A `SyncStore` on PostgreSQL, plus what is specific to it. */
+export interface PostgresStore extends SyncStore {
+  readonly kind: 'postgres';
+  /** The pool the store queries through. */
+  readonly pool: pg.Pool;
+  /** The schema holding its tables. */
+  readonly schema: string;
+  /** True while the LISTEN connection for cross-process notices is up. */
+  readonly isListening: boolean;
+}
+
+interface JobRow {
+  id: string;
+  source: string;
+  account_id: string;
+  status: Job['status'];
+  phase: Job['phase'];
+  mode: Job['mode'];
+  trigger: Job['trigger'];
+  counters: Job['counters'];
+  category_counts: Record<string, number>;
+  rate_per_sec: number | null;
+  eta_seconds: number | null;
+  current_item: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  updated_at: Date;
+  heartbeat_at: Date | null;
+  lease_expires_at: Date | null;
+  finished_at: Date | null;
+  attempt: number;
+  cancel_requested: boolean;
+  error: JobError | null;
+  last_log_seq: number;
+  lease_token: string | null;
+  worker_id: string | null;
+  /** `updated_at` in epoch microseconds: identifies this version of the row for notices. */
+  version: string;
+}
+
+interface LogRow {
+  job_id: string;
+  seq: number;
+  at: Date;
+  level: LogEntry['level'];
+  message: string;
+  data: Record<string, unknown> | null;
+}
+
+interface AccountRow {
+  source: string;
+  account_id: string;
+  cursor: string | null;
+  checkpoint: AccountState['checkpoint'];
+  last_synced_at: Date | null;
+  last_full_sync_at: Date | null;
+  last_job_id: string | null;
+  updated_at: Date;
+}
+
+const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
+
+function toJob(row: JobRow): Job {
+  return {
+    id: row.id,
+    source: row.source,
+    accountId: row.account_id,
+    status: row.status,
+    phase: row.phase,
+    mode: row.mode,
+    trigger: row.trigger,
+    counters: row.counters,
+    categoryCounts: row.category_counts,
+    // Derived on read so it can never disagree with the counters it is computed from.
+    percent: percentOf(row.counters, row.status),
+    ratePerSec: row.rate_per_sec,
+    etaSeconds: row.eta_seconds,
+    currentItem: row.current_item,
+    createdAt: row.created_at.toISOString(),
+    startedAt: iso(row.started_at),
+    updatedAt: row.updated_at.toISOString(),
+    heartbeatAt: iso(row.heartbeat_at),
+    leaseExpiresAt: iso(row.lease_expires_at),
+    finishedAt: iso(row.finished_at),
+    attempt: row.attempt,
+    cancelRequested: row.cancel_requested,
+    error: row.error,
+    lastLogSeq: row.last_log_seq,
+  };
+}
+
+function toLogEntry(row: LogRow): LogEntry {
+  const entry: LogEntry = {
+    jobId: row.job_id,
+    seq: row.seq,
+    at: row.at.toISOString(),
+    level: row.level,
+    message: row.message,
+  };
+  if (row.data !== null) entry.data = row.data;
+  return entry;
+}
+
+function toAccountState(row: AccountRow): AccountState {
+  return {
+    source: row.source,
+    accountId: row.account_id,
+    cursor: row.cursor,
+    checkpoint: row.checkpoint,
+    lastSyncedAt: iso(row.last_synced_at),
+    lastFullSyncAt: iso(row.last_full_sync_at),
+    lastJobId: row.last_job_id,
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+const toNotice = (row: JobRow): VersionedNotice => ({
+  jobId: row.id,
+  status: row.status,
+  lastLogSeq: row.last_log_seq,
+  version: row.version,
+});
+
+const logsJson = (entries: readonly LogInput[]): string =>
+  JSON.stringify(
+    entries.map((entry) => ({ level: entry.level, message: entry.message, data: entry.data ?? null })),
+  );
+
+/**
+ * Creates the PostgreSQL store: many workers in many processes on many machines share it. Runs the
+ * migrations first (unless `migrate: false`).
+ */
+export async function createPostgresStore(options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  const schemaName = options.schema ?? DEFAULT_SCHEMA;
+  const schema = quoteSchema(schemaName);
+  if (!options.pool && !options.connectionString) {
+    throw new SyncError('INVALID_INPUT', 'createPostgresStore needs a `connectionString` or a `pool`.');
+  }
+  const ownsPool = !options.pool;
+  const applicationName = options.applicationName ?? 'syncjob';
+  const pool =
+    options.pool ??
+    new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      application_name: applicationName,
+    });
+  const onError = options.onError ?? (() => {});
+  // An idle pooled client whose connection drops emits `error` on the pool; unhandled, Node would
+  // crash the process. The pool already discards that client, so noting it is all there is to do.
+  const onPoolError = (error: Error) => onError(error);
+  pool.on('error', onPoolError);
+
+  if (options.migrate !== false) {
+    try {
+      await migrate(pool, { schema: schemaName });
+    } catch (error) {
+      pool.off('error', onPoolError);
+      if (ownsPool) await pool.end().catch(() => {});
+      throw error;
+    }
+  }
+
+  const sink = options.sink ?? createPostgresSink({ schema: schemaName });
+  const origin = newId();
+  // Channel names are identifiers (at most 63 bytes); one channel per schema keeps stores apart.
+  const channel = `syncjob.${schemaName}`.slice(0, 63);
+  const jobs = `${schema}.jobs`;
+  const logs = `${schema}.job_logs`;
+  const accounts = `${schema}.account_state`;
+  const staged = `${schema}.staged_items`;
+
+  const version = (alias: string) =>
+    `(extract(epoch from ${alias}.updated_at) * 1000000)::bigint::text AS version`;
+  // NOTIFY travels with the transaction: listeners hear of a change only once it committed, and
+  // never of one that rolled back.
+  const notify = (alias: string) =>
+    `pg_notify('${channel}', json_build_object('o', '${origin}', 'j', ${alias}.id, 's', ${alias}.status,
+      'q', ${alias}.last_log_seq,
+      'v', (extract(epoch from ${alias}.updated_at) * 1000000)::bigint::text)::text) AS notified`;
+  const returningJob = (alias = 'j') => `RETURNING ${alias}.*, ${version(alias)}, ${notify(alias)}`;
+  const selectJob = `SELECT j.*, ${version('j')} FROM ${jobs} AS j`;
+  // The fence of every worker write, evaluated by the database with its own clock: the token must
+  // be the current one, the job running, and the lease not expired. A worker whose clock drifts or
+  // whose process was frozen cannot write past its lease.
+  const fence = (idParam: string, tokenParam: string) =>
+    `j.id = ${idParam} AND j.lease_token = ${tokenParam} AND j.status = 'running' AND j.lease_expires_at > now()`;
+
+  const notices = new NoticeChannel({
+    channel,
+    origin,
+    pollIntervalMs: options.pollIntervalMs ?? 1000,
+    onError,
+    createClient: () => {
+      const client = new pg.Client({ ...pool.options, application_name: `${applicationName}:listen` });
+      return client;
+    },
+    poll: async (sinceMs) => {
+      const { rows } = await query<JobRow & { db_now: string }>(
+        `SELECT j.id, j.status, j.last_log_seq, j.updated_at, ${version('j')},
+           (extract(epoch from now()) * 1000)::float8::text AS db_now
+         FROM ${jobs} AS j
+         WHERE j.updated_at > coalesce(to_timestamp($1::float8 / 1000), now() - interval '10 seconds')
+         ORDER BY j.updated_at`,
+        [sinceMs],
+      );
+      const { rows: nowRows } = rows.length
+        ? { rows: [{ db_now: rows[0]!.db_now }] }
+        : await query<{ db_now: string }>(
+            `SELECT (extract(epoch from now()) * 1000)::float8::text AS db_now`,
+          );
+      return { now: Number(nowRows[0]!.db_now), notices: rows.map(toNotice) };
+    },
+  });
+  let closed = false;
+
+  const afterCommit = (rows: readonly JobRow[]) => {
+    for (const row of rows) notices.deliverLocal(toNotice(row));
+  };
+
+  /** One statement. Reads are retried once on a dropped connection; writes only when nothing was sent. */
+  async function query<R extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[] = [],
+    retry: 'read' | 'write' = 'read',
+  ): Promise<pg.QueryResult<R>> {
+    try {
+      return await pool.query<R>(sql, params);
+    } catch (error) {
+      const unsent = error instanceof Error && error.message.includes('not queryable');
+      if (!closed && isConnectionError(error) && (retry === 'read' || unsent)) {
+        try {
+          return await pool.query<R>(sql, params);
+        } catch (second) {
+          throw toStoreError(second);
+        }
+      }
+      throw toStoreError(error);
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction on one pooled client. A client whose connection died is destroyed
+   * rather than returned to the pool. If BEGIN itself fails on a dead connection nothing was done,
+   * so it is retried once on a fresh one.
+   */
+  async function transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        client = await pool.connect();
+        await client.query('BEGIN');
+        break;
+      } catch (error) {
+        client?.release(error instanceof Error ? error : true);
+        client = undefined;
+        if (attempt > 0 || closed || !isConnectionError(error)) throw toStoreError(error);
+      }
+    }
+    try {
+      const result = await fn(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      const broken = isConnectionError(error);
+      if (!broken) await client.query('ROLLBACK').catch(() => {});
+      client.release(broken ? (error as Error) : undefined);
+      throw toStoreError(error);
+    }
+  }
+
+  /** Writes log lines `firstSeq …` of a job whose `last_log_seq` was already advanced in this transaction. */
+  async function insertLogs(
+    client: pg.ClientBase,
+    jobId: string,
+    firstSeq: number,
+    entries: readonly LogInput[],
+  ): Promise<LogEntry[]> {
+    if (entries.length === 0) return [];
+    const { rows } = await client.query<LogRow>(
+      `INSERT INTO ${logs} (job_id, seq, at, level, message, data)
+       SELECT $1, $2::integer + e.ord::integer - 1, now(), e.v->>'level', e.v->>'message', nullif(e.v->'data', 'null'::jsonb)
+       FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(v, ord)
+       RETURNING *`,
+      [jobId, firstSeq, logsJson(entries)],
+    );
+    return rows.map(toLogEntry).sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Adds `SET` clauses for the fields of a progress patch; parameters are appended to `params`. */
+  function progressSets(patch: ProgressPatch | undefined, params: unknown[], skipPhase = false): string[] {
+    const sets: string[] = [];
+    if (!patch) return sets;
+    const set = (column: string, value: unknown, cast = '') => {
+      params.push(value);
+      sets.push(`${column} = $${params.length}${cast}`);
+    };
+    if (patch.phase !== undefined && !skipPhase) set('phase', patch.phase);
+    if (patch.mode !== undefined) set('mode', patch.mode);
+    if (patch.counters !== undefined) set('counters', JSON.stringify(patch.counters), '::jsonb');
+    if (patch.categoryCounts !== undefined)
+      set('category_counts', JSON.stringify(patch.categoryCounts), '::jsonb');
+    if (patch.ratePerSec !== undefined) set('rate_per_sec', patch.ratePerSec);
+    if (patch.etaSeconds !== undefined) set('eta_seconds', patch.etaSeconds);
+    if (patch.currentItem !== undefined) set('current_item', patch.currentItem);
+    return sets;
+  }
+
+  /**
+   * The fenced UPDATE every worker write starts with: it checks the lease, applies `sets`, advances
+   * the log counter by `logCount` and locks the row until the transaction ends (so a sweeper cannot
+   * take the job away halfway through a batch). Throws `LeaseLostError` when the fence fails.
+   */
+  async function fencedUpdate(
+    client: pg.ClientBase,
+    lease: Lease,
+    sets: string[],
+    params: unknown[],
+    logCount: number,
+    notifyChange = true,
+  ): Promise<JobRow> {
+    params.push(lease.jobId, lease.token, logCount);
+    const n = params.length;
+    const { rows } = await client.query<JobRow>(
+      `UPDATE ${jobs} AS j SET ${[...sets, `last_log_seq = j.last_log_seq + $${n}::integer`, 'updated_at = now()'].join(', ')}
+       WHERE ${fence(`$${n - 2}`, `$${n - 1}`)}
+       ${notifyChange ? returningJob() : `RETURNING j.*, ${version('j')}`}`,
+      params,
+    );
+    const row = rows[0];
+    if (!row) throw new LeaseLostError(lease.jobId);
+    return row;
+  }
+
+  async function applyStage(client: pg.ClientBase, key: AccountKey, stage: StageChange): Promise<void> {
+    if (stage.clear) {
+      await client.query(`DELETE FROM ${staged} WHERE source = $1 AND account_id = $2`, [
+        key.source,
+        key.accountId,
+      ]);
+    }
+    if (stage.add?.length) {
+      await client.query(
+        `INSERT INTO ${staged} (source, account_id, id, grp)
+         SELECT $1, $2, i.id, i.grp FROM unnest($3::text[], $4::text[]) AS i(id, grp)
+         ON CONFLICT DO NOTHING`,
+        [
+          key.source,
+          key.accountId,
+          stage.add.map((item) => item.id),
+          stage.add.map((item) => item.group ?? null),
+        ],
+      );
+    }
+    if (stage.remove?.length) {
+      await client.query(
+        `DELETE FROM ${staged} WHERE source = $1 AND account_id = $2 AND id = ANY($3::text[])`,
+        [key.source, key.accountId, stage.remove],
+      );
+    }
+  }
+
+  async function writeCheckpoint(
+    client: pg.ClientBase,
+    key: AccountKey,
+    checkpoint: BatchCommit['checkpoint'],
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO ${accounts} (source, account_id, checkpoint, updated_at) VALUES ($1, $2, $3::jsonb, now())
+       ON CONFLICT (source, account_id) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = now()`,
+      [key.source, key.accountId, checkpoint === null ? null : JSON.stringify(checkpoint)],
+    );
+  }
+
+  const keyOf = (row: JobRow): AccountKey => ({ source: row.source, accountId: row.account_id });
+
+  const capabilities: StoreCapabilities = { multiProcess: true, crossProcessNotices: true };
+
+  const data: MailDataReader = {
+    async listMessages(key: AccountKey, q: ListMessagesQuery = {}) {
+      const limit = clampLimit(q.limit, LIMITS.messagesDefault, LIMITS.messagesMax);
+      const { rows } = await query<MessageRow>(
+        `SELECT * FROM ${schema}.messages
+         WHERE source = $1 AND account_id = $2 AND ($3::text IS NULL OR id > $3::text)
+         ORDER BY id LIMIT $4`,
+        [key.source, key.accountId, q.afterId ?? null, limit],
+      );
+      return rows.map(toMessage);
+    },
+    async latestMessages(key: AccountKey, limit?: number) {
+      const { rows } = await query<MessageRow>(
+        `SELECT * FROM ${schema}.messages WHERE source = $1 AND account_id = $2
+         ORDER BY internal_date DESC NULLS LAST, id DESC LIMIT $3`,
+        [key.source, key.accountId, clampLimit(limit, LIMITS.messagesDefault, LIMITS.messagesMax)],
+      );
+      return rows.map(toMessage);
+    },
+    async countMessages(key: AccountKey) {
+      const { rows } = await query<{ n: number }>(
+        `SELECT count(*)::integer AS n FROM ${schema}.messages WHERE source = $1 AND account_id = $2`,
+        [key.source, key.accountId],
+      );
+      return rows[0]?.n ?? 0;
+    },
+    async listLabels(key: AccountKey) {
+      const { rows } = await query<LabelRow>(
+        `SELECT * FROM ${schema}.labels WHERE source = $1 AND account_id = $2 ORDER BY id`,
+        [key.source, key.accountId],
+      );
+      return rows.map(toLabel);
+    },
+  };
+
+  const store: PostgresStore = {
+    kind: 'postgres',
+    capabilities,
+    pool,
+    schema: schemaName,
+    get isListening() {
+      return notices.isListening;
+    },
+    data,
+
+    async createJob(input: CreateJobInput): Promise<CreateJobResult> {
+      const entries = input.logs ?? [];
+      const result = await transaction(async (client) => {
+        // The partial unique index decides the race: of concurrent inserts exactly one succeeds, the
+        // others wait for it to commit and then do nothing. Rarely the active job finishes between
+        // the conflict and the read; then the insert is simply tried again.
+        for (let round = 0; round < 5; round++) {
+          const inserted = await client.query<JobRow>(
+            `INSERT INTO ${jobs} AS j (id, source, account_id, status, mode, trigger, counters, created_at, updated_at, last_log_seq)
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6::jsonb, now(), now(), $7)
+             ON CONFLICT (source, account_id) WHERE status IN ('queued', 'running') DO NOTHING
+             ${returningJob()}`,
+            [
+              newId(),
+              input.source,
+              input.accountId,
+              input.mode,
+              input.trigger,
+              JSON.stringify(emptyCounters()),
+              entries.length,
+            ],
+          );
+          const row = inserted.rows[0];
+          if (row) {
+            await insertLogs(client, row.id, 1, entries);
+            await client.query(
+              `INSERT INTO ${accounts} (source, account_id, last_job_id, updated_at) VALUES ($1, $2, $3, now())
+               ON CONFLICT (source, account_id) DO UPDATE SET last_job_id = excluded.last_job_id, updated_at = now()`,
+              [input.source, input.accountId, row.id],
+            );
+            return { row, created: true as const };
+          }
+          const existing = await client.query<JobRow>(
+            `${selectJob} WHERE j.source = $1 AND j.account_id = $2 AND j.status IN ('queued', 'running')`,
+            [input.source, input.accountId],
+          );
+          if (existing.rows[0]) return { row: existing.rows[0], created: false as const };
+        }
+        throw new SyncError('CONFLICT', 'Could not create the job: the account kept changing. Try again.', {
+          retryable: true,
+        });
+      });
+      if (result.created) afterCommit([result.row]);
+      return { job: toJob(result.row), created: result.created };
+    },
+
+    async getJob(jobId) {
+      const { rows } = await query<JobRow>(`${selectJob} WHERE j.id = $1`, [jobId]);
+      return rows[0] ? toJob(rows[0]) : null;
+    },
+
+    async getActiveJob(key) {
+      const { rows } = await query<JobRow>(
+        `${selectJob} WHERE j.source = $1 AND j.account_id = $2 AND j.status IN ('queued', 'running')`,
+        [key.source, key.accountId],
+      );
+      return rows[0] ? toJob(rows[0]) : null;
+    },
+
+    async listJobs(q: ListJobsQuery = {}) {
+      const { rows } = await query<JobRow>(
+        `${selectJob}
+         WHERE ($1::text IS NULL OR j.source = $1) AND ($2::text IS NULL OR j.account_id = $2)
+           AND ($3::text[] IS NULL OR j.status = ANY($3::text[]))
+         ORDER BY j.created_at DESC, j.seq DESC LIMIT $4`,
+        [
+          q.source ?? null,
+          q.accountId ?? null,
+          q.statuses ? [...q.statuses] : null,
+          clampLimit(q.limit, LIMITS.listJobsDefault, LIMITS.listJobsMax),
+        ],
+      );
+      return rows.map(toJob);
+    },
+
+    async requestCancel(jobId, entries = []) {
+      const result = await transaction(async (client) => {
+        const { rows } = await client.query<JobRow>(
+          `UPDATE ${jobs} AS j SET
+             status = CASE WHEN j.status = 'queued' THEN 'cancelled' ELSE j.status END,
+             finished_at = CASE WHEN j.status = 'queued' THEN now() ELSE j.finished_at END,
+             cancel_requested = true,
+             last_log_seq = j.last_log_seq + $2::integer,
+             updated_at = now()
+           WHERE j.id = $1 AND j.status IN ('queued', 'running')
+           ${returningJob()}`,
+          [jobId, entries.length],
+        );
+        const row = rows[0];
+        if (row) {
+          await insertLogs(client, row.id, row.last_log_seq - entries.length + 1, entries);
+          return { row, changed: true };
+        }
+        const unchanged = await client.query<JobRow>(`${selectJob} WHERE j.id = $1`, [jobId]);
+        return { row: unchanged.rows[0] ?? null, changed: false };
+      });
+      if (!result.row) return null;
+      if (result.changed) afterCommit([result.row]);
+      return toJob(result.row);
+    },
+
+    async sweepExpired(input: SweepInput) {
+      const rows = await transaction(async (client) => {
+        // SKIP LOCKED: concurrent sweepers split the expired jobs between them instead of queueing
+        // on the same rows, and a job locked by its worker's open batch is left to a later sweep.
+        const { rows } = await client.query<JobRow>(
+          `WITH expired AS (
+             SELECT id FROM ${jobs}
+             WHERE status = 'running' AND lease_expires_at <= now()
+             ORDER BY lease_expires_at
+             FOR UPDATE SKIP LOCKED
+           )
+           UPDATE ${jobs} AS j SET
+             status = CASE
+               WHEN j.cancel_requested THEN 'cancelled'
+               WHEN $1::boolean AND j.attempt < $2::integer THEN 'queued'
+               ELSE 'interrupted' END,
+             finished_at = CASE
+               WHEN j.cancel_requested OR NOT ($1::boolean AND j.attempt < $2::integer) THEN now() END,
+             error = CASE
+               WHEN NOT j.cancel_requested AND NOT ($1::boolean AND j.attempt < $2::integer) THEN $3::jsonb
+               ELSE j.error END,
+             phase = NULL, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL,
+             last_log_seq = j.last_log_seq + 1,
+             updated_at = now()
+           FROM expired WHERE j.id = expired.id AND j.status = 'running' AND j.lease_expires_at <= now()
+           ${returningJob()}`,
+          [
+            input.autoResume,
+            input.maxAttempts,
+            JSON.stringify(
+              new SyncError(
+                'LEASE_EXPIRED',
+                'The worker running this sync stopped responding and the job could not be resumed automatically. Start the sync again to continue from its checkpoint.',
+                { retryable: true },
+              ).toJSON(),
+            ),
+          ],
+        );
+        for (const row of rows) {
+          await insertLogs(client, row.id, row.last_log_seq, [sweepLog(row, input)]);
+        }
+        return rows;
+      });
+      afterCommit(rows);
+      return rows.map(toJob);
+    },
+
+    async claimJob(input: ClaimInput): Promise<ClaimedJob | null> {
+      const token = newId();
+      // FOR UPDATE SKIP LOCKED: many workers polling the queue each take a different job without
+      // waiting on each other; the outer status check re-validates the row once it is locked.
+      const { rows } = await query<JobRow>(
+        `UPDATE ${jobs} AS j SET
+           status = 'running', attempt = j.attempt + 1, lease_token = $1, worker_id = $2, error = NULL,
+           lease_expires_at = now() + $3::float8 * interval '1 millisecond',
+           heartbeat_at = now(), started_at = coalesce(j.started_at, now()), updated_at = now()
+         WHERE j.status = 'queued' AND j.id = (
+           SELECT id FROM ${jobs}
+           WHERE status = 'queued' AND ($4::text[] IS NULL OR source = ANY($4::text[]))
+           ORDER BY created_at, seq
+           LIMIT 1
+           FOR UPDATE SKIP LOCKED
+         )
+         ${returningJob()}`,
+        [token, input.workerId, input.leaseMs, input.sources ? [...input.sources] : null],
+        'write',
+      );
+      const row = rows[0];
+      if (!row) return null;
+      afterCommit([row]);
+      return { job: toJob(row), lease: { jobId: row.id, workerId: input.workerId, token } };
+    },
+
+    async renewLease(lease, leaseMs) {
+      const { rows } = await query<JobRow>(
+        `UPDATE ${jobs} AS j SET
+           lease_expires_at = now() + $3::float8 * interval '1 millisecond', heartbeat_at = now(),
+           updated_at = now()
+         WHERE ${fence('$1', '$2')}
+         RETURNING j.*, ${version('j')}`,
+        [lease.jobId, lease.token, leaseMs],
+        'write',
+      );
+      if (!rows[0]) throw new LeaseLostError(lease.jobId);
+      return toJob(rows[0]);
+    },
+
+    async updateProgress(lease, patch) {
+      const row = await transaction(async (client) => {
+        const params: unknown[] = [];
+        return fencedUpdate(client, lease, progressSets(patch, params), params, 0);
+      });
+      afterCommit([row]);
+      return toJob(row);
+    },
+
+    async commitBatch(lease, commit: BatchCommit) {
+      const entries = commit.logs ?? [];
+      const row = await transaction(async (client) => {
+        const params: unknown[] = [];
+        const row = await fencedUpdate(
+          client,
+          lease,
+          progressSets(commit.progress, params),
+          params,
+          entries.length,
+        );
+        const key = keyOf(row);
+        if (!isEmptySinkWrite(commit.write)) await sink.write(client, key, commit.write!);
+        if (commit.stage) await applyStage(client, key, commit.stage);
+        if (commit.checkpoint !== undefined) await writeCheckpoint(client, key, commit.checkpoint);
+        await insertLogs(client, row.id, row.last_log_seq - entries.length + 1, entries);
+        return row;
+      });
+      afterCommit([row]);
+      return toJob(row);
+    },
+
+    async finishJob(lease, input: FinishInput) {
+      const entries = input.logs ?? [];
+      const row = await transaction(async (client) => {
+        const error = input.status === 'completed' || !input.error ? null : JSON.stringify(input.error);
+        const params: unknown[] = [input.status, error];
+        const sets = [
+          'status = $1',
+          'error = $2::jsonb',
+          'finished_at = now()',
+          'phase = NULL',
+          'lease_token = NULL',
+          'lease_expires_at = NULL',
+          'worker_id = NULL',
+          ...progressSets(input.progress, params, true),
+        ];
+        const row = await fencedUpdate(client, lease, sets, params, entries.length);
+        if (input.status === 'completed') {
+          // A finished sync leaves no resume point behind: the checkpoint and the staged work list go.
+          await client.query(
+            `INSERT INTO ${accounts} AS a (source, account_id, cursor, last_synced_at, last_full_sync_at, last_job_id, updated_at)
+             VALUES ($1, $2, $3, now(), CASE WHEN $4 = 'full' THEN now() END, $5, now())
+             ON CONFLICT (source, account_id) DO UPDATE SET
+               cursor = CASE WHEN $6::boolean THEN excluded.cursor ELSE a.cursor END,
+               checkpoint = NULL, last_synced_at = now(),
+               last_full_sync_at = CASE WHEN $4 = 'full' THEN now() ELSE a.last_full_sync_at END,
+               updated_at = now()`,
+            [row.source, row.account_id, input.cursor ?? null, row.mode, row.id, input.cursor !== undefined],
+          );
+          await applyStage(client, keyOf(row), { clear: true });
+        }
+        await insertLogs(client, row.id, row.last_log_seq - entries.length + 1, entries);
+        return row;
+      });
+      afterCommit([row]);
+      return toJob(row);
+    },
+
+    async releaseJob(lease, entries = []) {
+      const row = await transaction(async (client) => {
+        const sets = [
+          `status = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'queued' END`,
+          'finished_at = CASE WHEN j.cancel_requested THEN now() END',
+          'phase = NULL',
+          'lease_token = NULL',
+          'lease_expires_at = NULL',
+          'worker_id = NULL',
+        ];
+        const row = await fencedUpdate(client, lease, sets, [], entries.length);
+        await insertLogs(client, row.id, row.last_log_seq - entries.length + 1, entries);
+        return row;
+      });
+      afterCommit([row]);
+      return toJob(row);
+    },
+
+    async appendLogs(jobId, entries, lease) {
+      const result = await transaction(async (client) => {
+        // The counter on the job row hands out the seqs: the UPDATE locks the row, so concurrent
+        // appends to one job serialise and each gets the next contiguous range.
+        const { rows } = await client.query<JobRow>(
+          entries.length === 0
+            ? `SELECT j.*, ${version('j')} FROM ${jobs} AS j WHERE ${lease ? fence('$1', '$2') : 'j.id = $1'}`
+            : `UPDATE ${jobs} AS j SET last_log_seq = j.last_log_seq + ${entries.length}, updated_at = now()
+               WHERE ${lease ? fence('$1', '$2') : 'j.id = $1'}
+               ${returningJob()}`,
+          lease ? [jobId, lease.token] : [jobId],
+        );
+        const row = rows[0];
+        if (!row) {
+          if (lease) throw new LeaseLostError(jobId);
+          throw new SyncError('NOT_FOUND', `No job has the id ${jobId}.`, { details: { jobId } });
+        }
+        const stored = await insertLogs(client, jobId, row.last_log_seq - entries.length + 1, entries);
+        return { row, stored };
+      });
+      if (entries.length > 0) afterCommit([result.row]);
+      return result.stored;
+    },
+
+    async getLogs(jobId, q: GetLogsQuery = {}) {
+      const { rows } = await query<LogRow>(
+        `SELECT * FROM ${logs} WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+        [
+          jobId,
+          Math.max(0, Math.floor(q.afterSeq ?? 0)),
+          clampLimit(q.limit, LIMITS.logsDefault, LIMITS.logsMax),
+        ],
+      );
+      return rows.map(toLogEntry);
+    },
+
+    async getAccountState(key) {
+      const { rows } = await query<AccountRow>(
+        `SELECT * FROM ${accounts} WHERE source = $1 AND account_id = $2`,
+        [key.source, key.accountId],
+      );
+      return rows[0] ? toAccountState(rows[0]) : null;
+    },
+
+    async listAccountStates(q = {}) {
+      const { rows } = await query<AccountRow>(
+        `SELECT * FROM ${accounts} WHERE ($1::text IS NULL OR source = $1) ORDER BY source, account_id`,
+        [q.source ?? null],
+      );
+      return rows.map(toAccountState);
+    },
+
+    async listStaged(key, q: ListStagedQuery): Promise<StagedItem[]> {
+      const limit = clampLimit(q.limit, LIMITS.stagedMax, LIMITS.stagedMax);
+      const after = q.after;
+      // (grp, id) with NULL groups first, the order the other stores use.
+      const afterClause = !after
+        ? 'true'
+        : after.group === null
+          ? '(grp IS NOT NULL OR id > $3)'
+          : '(grp > $4 OR (grp = $4 AND id > $3))';
+      const params: unknown[] = [key.source, key.accountId];
+      if (after) params.push(after.id);
+      if (after && after.group !== null) params.push(after.group);
+      params.push(limit);
+      const { rows } = await query<{ id: string; grp: string | null }>(
+        `SELECT id, grp FROM ${staged} WHERE source = $1 AND account_id = $2 AND ${afterClause}
+         ORDER BY grp NULLS FIRST, id LIMIT $${params.length}`,
+        params,
+      );
+      return rows.map((row) => ({ id: row.id, group: row.grp }));
+    },
+
+    async countStaged(key) {
+      const { rows } = await query<{ n: number }>(
+        `SELECT count(*)::integer AS n FROM ${staged} WHERE source = $1 AND account_id = $2`,
+        [key.source, key.accountId],
+      );
+      return rows[0]?.n ?? 0;
+    },
+
+    subscribe(listener: (notice: StoreNotice) => void) {
+      if (closed) return () => {};
+      return notices.subscribe(listener);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await notices.close();
+      if (ownsPool) await pool.end().catch(() => {});
+      pool.off('error', onPoolError);
+    },
+  };
+  return store;
+}
+
+function sweepLog(row: JobRow, input: SweepInput): LogInput {
+  if (row.status === 'cancelled') {
+    return {
+      level: 'warn',
+      message: 'The worker stopped heart-beating after a cancel was requested: the sync is cancelled.',
+    };
+  }
+  if (row.status === 'queued') {
+    return {
+      level: 'warn',
+      message: `The worker stopped heart-beating (lease expired): the sync will resume from its checkpoint (attempt ${row.attempt + 1} of ${input.maxAttempts}).`,
+      data: { reason: 'leaseExpired', attempt: row.attempt, maxAttempts: input.maxAttempts },
+    };
+  }
+  return {
+    level: 'error',
+    message: input.autoResume
+      ? `The worker stopped heart-beating and all ${input.maxAttempts} attempts are spent: the sync is interrupted. Start it again to continue from its checkpoint.`
+      : 'The worker stopped heart-beating: the sync is interrupted. Start it again to continue from its checkpoint.',
+    data: { reason: 'leaseExpired', attempt: row.attempt, maxAttempts: input.maxAttempts },
+  };
+}
+
+interface MessageRow {
+  id: string;
+  thread_id: string | null;
+  history_id: string | null;
+  internal_date: string | null;
+  label_ids: string[];
+  snippet: string | null;
+  size_estimate: number | null;
+  headers: Record<string, string>;
+  category: string | null;
+  raw: string | null;
+  payload: unknown;
+}
+
+function toMessage(row: MessageRow): MailMessage {
+  const message: MailMessage = {
+    id: row.id,
+    threadId: row.thread_id,
+    historyId: row.history_id,
+    internalDate: row.internal_date === null ? null : Number(row.internal_date),
+    labelIds: row.label_ids,
+    snippet: row.snippet,
+    sizeEstimate: row.size_estimate,
+    headers: row.headers,
+    category: row.category,
+  };
+  // Optional fields stay absent when not stored, as the source left them.
+  if (row.raw !== null) message.raw = row.raw;
+  if (row.payload !== null) message.payload = row.payload;
+  return message;
+}
+
+interface LabelRow {
+  id: string;
+  name: string;
+  type: MailLabel['type'];
+  messages_total: number | null;
+  messages_unread: number | null;
+}
+
+function toLabel(row: LabelRow): MailLabel {
+  const label: MailLabel = { id: row.id, name: row.name, type: row.type };
+  if (row.messages_total !== null) label.messagesTotal = row.messages_total;
+  if (row.messages_unread !== null) label.messagesUnread = row.messages_unread;
+  return label;
+}

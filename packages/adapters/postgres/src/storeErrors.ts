@@ -1,0 +1,54 @@
+import { SyncError } from '@syncjob/core';
+
+/** Node socket errors that mean "the server cannot be reached". */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
+
+/**
+ * SQLSTATEs that mean the connection, not the statement, failed: class 08 (connection exception),
+ * the server shutting down or terminating the backend (57P01–57P03) and too many connections.
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+
+/** `pg` reports lost or unusable connections with these messages and no code. */
+const UNAVAILABLE_MESSAGES = [
+  'Connection terminated',
+  'not queryable',
+  'timeout exceeded when trying to connect',
+  'Client was closed',
+  'Cannot use a pool after calling end',
+];
+
+/** True when the error says the database could not be reached (as opposed to a bad statement). */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof SyncError) return error.code === 'STORE_UNAVAILABLE';
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
+  }
+  return UNAVAILABLE_MESSAGES.some((text) => error.message.includes(text));
+}
+
+/**
+ * Turns a connection failure into `SyncError('STORE_UNAVAILABLE')` with a message that says what to
+ * check; any other error (a bug, an app sink's own error, a `SyncError`) is returned unchanged.
+ */
+export function toStoreError(error: unknown): unknown {
+  if (error instanceof SyncError || !isConnectionError(error)) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new SyncError(
+    'STORE_UNAVAILABLE',
+    `PostgreSQL is unreachable (${reason}). Check that the server is running and the connection string is right; the operation can be retried.`,
+    { cause: error },
+  );
+}

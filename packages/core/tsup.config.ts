@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     client: 'src/client/index.ts',
+    http: 'src/http/index.ts',
     testing: 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],

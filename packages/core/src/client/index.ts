@@ -1,3 +1,4 @@
+export type { StartInput, StartResult } from '../engine/engineTypes';
 export type { SyncErrorCode } from '../errors';
 export type {
   ApplyEventOptions,
@@ -22,7 +23,9 @@ export {
   isTerminalEvent,
   terminalEventOf,
 } from '../events/syncEvents';
+export type { HttpErrorCode } from '../http/httpError';
 export type {
+  AccountKey,
   Job,
   JobCounters,
   JobError,
@@ -30,6 +33,32 @@ export type {
   JobStatus,
   LogEntry,
   LogLevel,
+  RequestedSyncMode,
   SyncMode,
 } from '../job/job';
 export { isActiveStatus, isTerminalStatus, isUuid, percentOf, processedCount } from '../job/job';
+export type { AccountSnapshot, AccountWatcherClient } from './accountWatcher';
+export { AccountWatcher } from './accountWatcher';
+export type { JobObserverOptions, JobSnapshot } from './jobObserver';
+export { JobObserver } from './jobObserver';
+export type { ReconnectBackoffOptions } from './reconnectBackoff';
+export { reconnectDelay } from './reconnectBackoff';
+export type { HttpTransportOptions } from './restClient';
+export type { SseMessage } from './sseParser';
+export { createSseParser } from './sseParser';
+export type { SyncClient, SyncClientOptions } from './syncClient';
+export { createSyncClient } from './syncClient';
+export type {
+  ConnectionState,
+  JobSubscriptionHandlers,
+  JobSubscriptionOptions,
+  ListJobsInput,
+  SyncTransport,
+} from './syncTransport';
+export { TransportError, toTransportError } from './transportError';
+export type { EngineTransportOptions } from './transports/engineTransport';
+export { engineTransport } from './transports/engineTransport';
+export type { PollingTransportOptions } from './transports/pollingTransport';
+export { pollingTransport } from './transports/pollingTransport';
+export type { SseTransportOptions } from './transports/sseTransport';
+export { sseTransport } from './transports/sseTransport';

@@ -1,0 +1,171 @@
+import type { JobViewState, SyncEvent } from '../events/syncEvents';
+import { applyEvent, emptyJobViewState } from '../events/syncEvents';
+import type { Job } from '../job/job';
+import { isTerminalStatus } from '../job/job';
+import type { ConnectionState, SyncTransport } from './syncTransport';
+import type { TransportError } from './transportError';
+
+/** What an observer holds: the folded job and logs, plus the connection. */
+export interface JobSnapshot extends JobViewState {
+  jobId: string;
+  connection: ConnectionState;
+  /** Why the subscription ended without a terminal status (not found, signed out…), else `null`. */
+  error: TransportError | null;
+  /** True once the job has a terminal status: nothing will change any more. */
+  isFinished: boolean;
+}
+
+export interface JobObserverOptions {
+  /** Log lines kept (default 10,000; older ones are dropped). */
+  maxLogs?: number;
+}
+
+type Listener = (snapshot: JobSnapshot) => void;
+
+/**
+ * One job, observed: folds the transport's events with `applyEvent` and tells listeners.
+ * `getSnapshot()` returns the same object until something changes (for `useSyncExternalStore`).
+ * The transport subscription is opened by the first listener and closed when the last one leaves
+ * or the job ends, so the number of listeners never multiplies connections.
+ */
+export class JobObserver {
+  readonly jobId: string;
+  private readonly transport: SyncTransport;
+  private readonly maxLogs: number | undefined;
+  private readonly listeners = new Set<Listener>();
+  private view: JobViewState = emptyJobViewState;
+  private connection: ConnectionState = 'idle';
+  private error: TransportError | null = null;
+  private snapshot: JobSnapshot;
+  private unsubscribeTransport: (() => void) | null = null;
+  private disconnectScheduled = false;
+
+  constructor(jobId: string, transport: SyncTransport, options: JobObserverOptions = {}) {
+    this.jobId = jobId;
+    this.transport = transport;
+    this.maxLogs = options.maxLogs;
+    this.snapshot = this.buildSnapshot();
+  }
+
+  getSnapshot = (): JobSnapshot => this.snapshot;
+
+  /** Adds a listener; the first one connects. Returns the function that removes it. */
+  subscribe = (listener: Listener): (() => void) => {
+    this.listeners.add(listener);
+    this.disconnectScheduled = false;
+    this.connect();
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.scheduleDisconnect();
+    };
+  };
+
+  /** Folds a job known from elsewhere (a start or cancel answer) so the view is current before the stream opens. */
+  seed(job: Job): void {
+    if (job.id !== this.jobId) return;
+    this.apply({ type: 'snapshot', jobId: job.id, job });
+  }
+
+  /** True while a transport subscription is open. */
+  get isConnected(): boolean {
+    return this.unsubscribeTransport !== null;
+  }
+
+  private get isFinished(): boolean {
+    return this.view.job !== null && isTerminalStatus(this.view.job.status);
+  }
+
+  private connect() {
+    if (this.unsubscribeTransport || this.isFinished || this.listeners.size === 0) return;
+    this.error = null;
+    let active = true;
+    const unsubscribe = this.transport.subscribe(
+      this.jobId,
+      { afterSeq: this.view.lastSeq },
+      {
+        onEvent: (event) => {
+          if (active) this.apply(event);
+        },
+        onConnectionChange: (state) => {
+          if (active) this.setConnection(state);
+        },
+        onError: (error) => {
+          if (!active) return;
+          active = false;
+          this.unsubscribeTransport = null;
+          this.error = error;
+          this.setConnection('closed', true);
+        },
+      },
+    );
+    // The transport may have finished synchronously (an in-process engine, a finished job).
+    if (!active || this.isFinished) {
+      active = false;
+      unsubscribe();
+      return;
+    }
+    this.unsubscribeTransport = () => {
+      active = false;
+      unsubscribe();
+    };
+  }
+
+  /**
+   * Deferred by a microtask so an unsubscribe immediately followed by a subscribe (React StrictMode,
+   * a component moving) keeps the one connection instead of reconnecting.
+   */
+  private scheduleDisconnect() {
+    if (this.disconnectScheduled) return;
+    this.disconnectScheduled = true;
+    queueMicrotask(() => {
+      if (!this.disconnectScheduled) return;
+      this.disconnectScheduled = false;
+      if (this.listeners.size === 0) this.disconnect('idle');
+    });
+  }
+
+  private disconnect(state: ConnectionState) {
+    const unsubscribe = this.unsubscribeTransport;
+    this.unsubscribeTransport = null;
+    unsubscribe?.();
+    this.setConnection(state);
+  }
+
+  private apply(event: SyncEvent) {
+    const next = applyEvent(this.view, event, { maxLogs: this.maxLogs });
+    if (next === this.view) return;
+    this.view = next;
+    // Only a terminal status ends the subscription; a dropped stream never does.
+    if (this.isFinished) {
+      const unsubscribe = this.unsubscribeTransport;
+      this.unsubscribeTransport = null;
+      unsubscribe?.();
+      this.connection = 'closed';
+    }
+    this.publish();
+  }
+
+  private setConnection(state: ConnectionState, force = false) {
+    if (state === this.connection && !force) return;
+    this.connection = state;
+    this.publish();
+  }
+
+  private buildSnapshot(): JobSnapshot {
+    return {
+      ...this.view,
+      jobId: this.jobId,
+      connection: this.connection,
+      error: this.error,
+      isFinished: this.isFinished,
+    };
+  }
+
+  private publish() {
+    this.snapshot = this.buildSnapshot();
+    for (const listener of [...this.listeners]) listener(this.snapshot);
+  }
+}

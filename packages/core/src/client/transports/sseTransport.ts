@@ -1,0 +1,198 @@
+import type { TimerHandle } from '../../clock';
+import type { SyncEvent } from '../../events/syncEvents';
+import { isTerminalEvent } from '../../events/syncEvents';
+import { startJobPoller } from '../jobPoller';
+import type { ReconnectBackoffOptions } from '../reconnectBackoff';
+import { reconnectDelay } from '../reconnectBackoff';
+import type { HttpTransportOptions } from '../restClient';
+import { createRestClient, errorOf } from '../restClient';
+import { createSseParser } from '../sseParser';
+import type { ConnectionState, SyncTransport } from '../syncTransport';
+import { type TransportError, toTransportError } from '../transportError';
+
+export interface SseTransportOptions extends HttpTransportOptions {
+  /** Back-off between reconnects: exponential with jitter (defaults: 1,000 ms doubling up to 30,000 ms). */
+  reconnect?: ReconnectBackoffOptions;
+  /**
+   * A stream that stays silent this long (not even a keep-alive comment) is treated as dropped and
+   * reconnected, in ms (default 45,000: three missed keep-alives of the default handler).
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Consecutive connections that delivered nothing before giving up on streaming and polling
+   * instead (a proxy that buffers or cuts event streams) (default 3).
+   */
+  fallbackAfterFailures?: number;
+  /** Poll interval once fallen back to polling, in ms (default 2,000). */
+  pollIntervalMs?: number;
+  /** Random source of the jitter, for tests (default `Math.random`). */
+  random?: () => number;
+}
+
+/**
+ * Server-sent events over `fetch` (not `EventSource`, so headers such as `Authorization` work):
+ * one stream per subscribed job, resumed with `Last-Event-ID` after a drop (back-off with jitter,
+ * `getHeaders` called again on every reconnect), log lines de-duplicated by seq, and polling
+ * when streaming is not available. Ends on the job's terminal status only.
+ */
+export function sseTransport(options: SseTransportOptions): SyncTransport {
+  const rest = createRestClient(options);
+  const { clock } = rest;
+  const random = options.random ?? Math.random;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 45_000;
+  const fallbackAfterFailures = options.fallbackAfterFailures ?? 3;
+  const pollIntervalMs = options.pollIntervalMs ?? 2000;
+
+  return {
+    start: rest.start,
+    cancel: rest.cancel,
+    retry: rest.retry,
+    getJob: (jobId) => rest.getJob(jobId),
+    getActive: rest.getActive,
+    listJobs: rest.listJobs,
+    subscribe(jobId, subscribeOptions, handlers) {
+      let stopped = false;
+      let lastSeq = Math.max(0, subscribeOptions.afterSeq ?? 0);
+      let attempt = 0;
+      let silentFailures = 0;
+      let controller: AbortController | null = null;
+      let retryTimer: TimerHandle | null = null;
+      let idleTimer: TimerHandle | null = null;
+      let stopPolling: (() => void) | null = null;
+      let connection: ConnectionState = 'idle';
+
+      const setConnection = (state: ConnectionState) => {
+        if (state === connection) return;
+        connection = state;
+        handlers.onConnectionChange?.(state);
+      };
+
+      const stop = () => {
+        if (stopped) return;
+        stopped = true;
+        controller?.abort();
+        controller = null;
+        if (retryTimer !== null) clock.clearTimeout(retryTimer);
+        if (idleTimer !== null) clock.clearTimeout(idleTimer);
+        stopPolling?.();
+      };
+
+      const fail = (error: TransportError) => {
+        stop();
+        setConnection('closed');
+        handlers.onError?.(error);
+      };
+
+      const fallBackToPolling = () => {
+        if (stopped) return;
+        stopPolling = startJobPoller(
+          rest,
+          jobId,
+          {
+            onEvent: handlers.onEvent,
+            onConnectionChange: setConnection,
+            onError: (error) => fail(error),
+          },
+          { afterSeq: lastSeq, intervalMs: pollIntervalMs, backoff: options.reconnect, random },
+        );
+      };
+
+      /** Returns true when the job ended (terminal event delivered). */
+      const deliver = (event: SyncEvent): boolean => {
+        if (event.jobId !== jobId) return false;
+        if (event.type === 'log') {
+          if (event.entry.seq <= lastSeq) return false;
+          lastSeq = event.entry.seq;
+        }
+        handlers.onEvent(event);
+        return isTerminalEvent(event);
+      };
+
+      const connect = async () => {
+        retryTimer = null;
+        if (stopped) return;
+        setConnection(attempt === 0 && silentFailures === 0 ? 'connecting' : 'reconnecting');
+        const current = new AbortController();
+        controller = current;
+        let received = false;
+        let retryAfterMs: number | undefined;
+        const armIdle = () => {
+          if (idleTimer !== null) clock.clearTimeout(idleTimer);
+          idleTimer = clock.setTimeout(() => current.abort(), idleTimeoutMs);
+        };
+        try {
+          const headers: Record<string, string> = { accept: 'text/event-stream' };
+          if (lastSeq > 0) headers['last-event-id'] = String(lastSeq);
+          armIdle();
+          const response = await rest.open(`/jobs/${encodeURIComponent(jobId)}/events`, {
+            headers,
+            signal: current.signal,
+          });
+          if (!response.ok) {
+            const error = await errorOf(response, clock);
+            if (!error.retryable) return fail(error);
+            throw error;
+          }
+          const type = response.headers.get('content-type') ?? '';
+          if (!response.body || !type.includes('text/event-stream')) {
+            // Streaming is not available here (an old runtime, a proxy rewriting the answer).
+            await response.body?.cancel().catch(() => undefined);
+            if (idleTimer !== null) clock.clearTimeout(idleTimer);
+            return fallBackToPolling();
+          }
+          setConnection('open');
+          let finished = false;
+          const parse = createSseParser((message) => {
+            if (finished || stopped || message.event === 'message') return;
+            let event: SyncEvent;
+            try {
+              event = JSON.parse(message.data) as SyncEvent;
+            } catch {
+              return;
+            }
+            received = true;
+            if (deliver(event)) finished = true;
+          });
+          const reader = response.body.getReader();
+          const decoder = new TextDecoder();
+          while (!finished && !stopped) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            armIdle();
+            parse(decoder.decode(value, { stream: true }));
+          }
+          if (finished) {
+            stop();
+            setConnection('closed');
+            await reader.cancel().catch(() => undefined);
+            return;
+          }
+          await reader.cancel().catch(() => undefined);
+        } catch (cause) {
+          if (stopped) return;
+          const error = toTransportError(cause);
+          if (error.status !== null && !error.retryable) return fail(error);
+          retryAfterMs = error.retryAfterMs;
+        } finally {
+          if (idleTimer !== null) clock.clearTimeout(idleTimer);
+          idleTimer = null;
+          if (controller === current) controller = null;
+        }
+        if (stopped) return;
+        // The stream ended without a terminal status: the job goes on, so reconnect.
+        if (received) {
+          attempt = 0;
+          silentFailures = 0;
+        } else if (++silentFailures >= fallbackAfterFailures) {
+          return fallBackToPolling();
+        }
+        setConnection('reconnecting');
+        const delay = Math.max(retryAfterMs ?? 0, reconnectDelay(attempt++, options.reconnect, random));
+        retryTimer = clock.setTimeout(() => void connect(), delay);
+      };
+
+      void connect();
+      return stop;
+    },
+  };
+}

@@ -1,0 +1,279 @@
+import type { Clock, TimerHandle } from '../clock';
+import { systemClock } from '../clock';
+import type { SyncEngine } from '../engine/engineTypes';
+import { SyncError } from '../errors';
+import type { Job, JobStatus, LogEntry } from '../job/job';
+import { isTerminalStatus } from '../job/job';
+import { LIMITS } from '../store/syncStore';
+import type {
+  JobProgress,
+  LogEvent,
+  ProgressEvent,
+  StatusEvent,
+  SyncEvent,
+  TerminalEvent,
+} from './syncEvents';
+import { terminalEventOf } from './syncEvents';
+
+/** What a feed needs of an engine: reads, its local events and its store's notices. */
+export type JobEventFeedEngine = Pick<SyncEngine, 'getJob' | 'getLogs' | 'on' | 'off' | 'store'>;
+
+export interface JobEventFeedOptions {
+  jobId: string;
+  /** Log lines up to this seq are already known to the consumer and are not sent again (default 0). */
+  afterSeq?: number;
+  /**
+   * How often to read the store when it cannot tell this process about changes made by another one
+   * (a multi-process store without cross-process notices, e.g. SQLite), in ms (default 1,000).
+   */
+  pollIntervalMs?: number;
+  /** Injected time for the polling timer (default: the system clock). */
+  clock?: Clock;
+  /** Receives the events in order: a snapshot, the backlog of logs, then live events, then one terminal event. */
+  onEvent: (event: SyncEvent) => void;
+  /** Called once when the feed stops on an error (job gone, store unreachable…). Not called on `close()`. */
+  onError?: (error: SyncError) => void;
+}
+
+export interface JobEventFeed {
+  /** Stops listening and polling. Idempotent. */
+  close(): void;
+  /** True after the terminal event, an error or `close()`. */
+  readonly closed: boolean;
+  /** Seq of the newest log line sent. */
+  readonly lastSeq: number;
+}
+
+const PROGRESS_KEYS = [
+  'phase',
+  'mode',
+  'counters',
+  'categoryCounts',
+  'percent',
+  'ratePerSec',
+  'etaSeconds',
+  'currentItem',
+  'updatedAt',
+] as const satisfies readonly (keyof JobProgress)[];
+
+const progressOf = (job: Job): JobProgress =>
+  Object.fromEntries(PROGRESS_KEYS.map((key) => [key, job[key]])) as unknown as JobProgress;
+
+/**
+ * The events of one job, in order and each log line exactly once, from whichever signals exist:
+ * the engine's local events (same process, lowest latency), the store's notices (other processes
+ * when the store supports it) and, for a multi-process store without cross-process notices, a
+ * polling read of the store. The store is the source of truth: local events are forwarded only when
+ * they are the next thing in order; anything else triggers a read of the job and of the logs after
+ * the last seq sent, so a gap is filled rather than skipped and nothing is sent twice.
+ *
+ * This is the one feed behind the SSE stream and the in-process transport.
+ */
+export function openJobEventFeed(engine: JobEventFeedEngine, options: JobEventFeedOptions): JobEventFeed {
+  const { jobId, onEvent } = options;
+  const clock = options.clock ?? systemClock;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const capabilities = engine.store.capabilities;
+  const mustPoll = capabilities.multiProcess && !capabilities.crossProcessNotices;
+
+  let closed = false;
+  let ready = false;
+  let lastSeq = Math.max(0, Math.floor(options.afterSeq ?? 0));
+  let lastStatus: JobStatus | null = null;
+  let lastUpdatedAt = '';
+  let lastProgressJson = '';
+  let syncing = false;
+  let syncAgain = false;
+  let pollTimer: TimerHandle | null = null;
+
+  const emit = (event: SyncEvent) => {
+    if (!closed) onEvent(event);
+  };
+
+  /** The one gate for log lines: only the next seq passes, so nothing is duplicated or reordered. */
+  const emitLog = (entry: LogEntry): boolean => {
+    if (entry.seq <= lastSeq) return true;
+    if (entry.seq !== lastSeq + 1) return false;
+    lastSeq = entry.seq;
+    emit({ type: 'log', jobId, entry });
+    return true;
+  };
+
+  const emitProgress = (progress: JobProgress) => {
+    if (progress.updatedAt < lastUpdatedAt) return;
+    const json = JSON.stringify(progress);
+    if (json === lastProgressJson) return;
+    lastUpdatedAt = progress.updatedAt;
+    lastProgressJson = json;
+    emit({ type: 'progress', jobId, progress });
+  };
+
+  const finish = (job: Job) => {
+    const terminal = terminalEventOf(job);
+    if (!terminal) return;
+    emit(terminal);
+    close();
+  };
+
+  /** Sends what changed in `job` since the last event: a terminal event, a status change or progress. */
+  const emitJob = (job: Job) => {
+    if (isTerminalStatus(job.status)) {
+      finish(job);
+      return;
+    }
+    if (job.status !== lastStatus) {
+      if (job.updatedAt < lastUpdatedAt && lastStatus !== null) return;
+      lastStatus = job.status;
+      lastUpdatedAt = job.updatedAt;
+      lastProgressJson = JSON.stringify(progressOf(job));
+      emit({ type: 'status', jobId, job });
+      return;
+    }
+    emitProgress(progressOf(job));
+  };
+
+  /** Reads the logs after the last seq sent, page by page, until `untilSeq` (or the end) is reached. */
+  const drainLogs = async (untilSeq: number) => {
+    while (!closed && lastSeq < untilSeq) {
+      const page = await engine.getLogs(jobId, { afterSeq: lastSeq, limit: LIMITS.logsMax });
+      if (closed || page.length === 0) return;
+      for (const entry of page) {
+        if (!emitLog(entry)) return;
+      }
+      if (page.length < LIMITS.logsMax) return;
+    }
+  };
+
+  const readJob = async (): Promise<Job> => {
+    const job = await engine.getJob(jobId);
+    if (!job) throw new SyncError('NOT_FOUND', `Job ${jobId} no longer exists.`);
+    return job;
+  };
+
+  const syncOnce = async () => {
+    // The job first, then the logs: the logs read cover every line the job counts, so a terminal
+    // event is only sent after all of its lines.
+    const job = await readJob();
+    if (closed) return;
+    await drainLogs(job.lastLogSeq);
+    if (closed) return;
+    emitJob(job);
+  };
+
+  const fail = (cause: unknown) => {
+    if (closed) return;
+    const error = SyncError.fromUnknown(cause, 'STORE_UNAVAILABLE');
+    close();
+    options.onError?.(error);
+  };
+
+  const requestSync = () => {
+    if (closed) return;
+    if (!ready || syncing) {
+      syncAgain = true;
+      return;
+    }
+    syncing = true;
+    void (async () => {
+      try {
+        do {
+          syncAgain = false;
+          await syncOnce();
+        } while (syncAgain && !closed);
+      } catch (cause) {
+        fail(cause);
+      } finally {
+        syncing = false;
+      }
+    })();
+  };
+
+  const onLog = (event: LogEvent) => {
+    if (event.jobId !== jobId) return;
+    if (!ready || !emitLog(event.entry)) requestSync();
+  };
+  const onProgress = (event: ProgressEvent) => {
+    if (event.jobId !== jobId || !ready || closed) return;
+    if (lastStatus !== 'running') {
+      requestSync();
+      return;
+    }
+    emitProgress(event.progress);
+  };
+  const onStatus = (event: StatusEvent | TerminalEvent) => {
+    if (event.jobId !== jobId) return;
+    if (!ready || isTerminalStatus(event.job.status) || event.job.lastLogSeq > lastSeq) {
+      requestSync();
+      return;
+    }
+    emitJob(event.job);
+  };
+  const unsubscribeStore = engine.store.subscribe((notice) => {
+    if (notice.jobId === jobId) requestSync();
+  });
+  engine.on('log', onLog);
+  engine.on('progress', onProgress);
+  engine.on('status', onStatus);
+  engine.on('completed', onStatus);
+  engine.on('failed', onStatus);
+  engine.on('cancelled', onStatus);
+  engine.on('interrupted', onStatus);
+
+  const schedulePoll = () => {
+    if (!mustPoll || closed) return;
+    pollTimer = clock.setTimeout(() => {
+      pollTimer = null;
+      requestSync();
+      schedulePoll();
+    }, pollIntervalMs);
+  };
+
+  function close() {
+    if (closed) return;
+    closed = true;
+    unsubscribeStore();
+    engine.off('log', onLog);
+    engine.off('progress', onProgress);
+    engine.off('status', onStatus);
+    engine.off('completed', onStatus);
+    engine.off('failed', onStatus);
+    engine.off('cancelled', onStatus);
+    engine.off('interrupted', onStatus);
+    if (pollTimer !== null) clock.clearTimeout(pollTimer);
+    pollTimer = null;
+  }
+
+  void (async () => {
+    try {
+      const job = await readJob();
+      if (closed) return;
+      // A consumer claiming more lines than exist (another job's seq, a stale tab) gets them all.
+      lastSeq = Math.min(lastSeq, job.lastLogSeq);
+      lastStatus = job.status;
+      lastUpdatedAt = job.updatedAt;
+      lastProgressJson = JSON.stringify(progressOf(job));
+      emit({ type: 'snapshot', jobId, job });
+      await drainLogs(job.lastLogSeq);
+      if (closed) return;
+      ready = true;
+      if (isTerminalStatus(job.status)) {
+        finish(job);
+        return;
+      }
+      schedulePoll();
+      if (syncAgain) requestSync();
+    } catch (cause) {
+      fail(cause);
+    }
+  })();
+
+  return {
+    close,
+    get closed() {
+      return closed;
+    },
+    get lastSeq() {
+      return lastSeq;
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { errorResponse, HttpError } from './httpError';
+
+/** A Node `http` / Express / Connect middleware. `next` is called for paths outside the handler's base path. */
+export type NodeHandler = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  next?: (error?: unknown) => void,
+) => Promise<void>;
+
+/** The Fetch-API handler shape `toNodeHandler` accepts (a `SyncHandler` fits). */
+export interface FetchHandler {
+  (request: Request): Promise<Response>;
+  /** When set, requests outside this path go to `next` (or get a 404 when there is none). */
+  readonly basePath?: string;
+}
+
+export interface NodeHandlerOptions {
+  /**
+   * Origin used to build the request URL (default: `http://` + the `Host` header). Only the path
+   * and query are routed on, so this matters to handlers that read `request.url`'s host.
+   */
+  origin?: string;
+}
+
+/** Express (and Connect) keep the mounted prefix here and strip it from `url`. */
+type ExpressRequest = IncomingMessage & { originalUrl?: string; body?: unknown };
+
+/**
+ * Serves a Fetch-API handler from Node's `http` or Express. Answers are streamed chunk by chunk
+ * (SSE is never buffered), and a client that disconnects aborts `request.signal` and cancels the
+ * answer's stream, so its SSE subscription stops at once.
+ */
+export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions = {}): NodeHandler {
+  return async (req, res, next) => {
+    const nodeRequest = req as ExpressRequest;
+    const path = nodeRequest.originalUrl ?? req.url ?? '/';
+    const basePath = handler.basePath ?? '';
+    const pathname = path.split('?')[0] ?? '/';
+    if (next && basePath !== '' && pathname !== basePath && !pathname.startsWith(`${basePath}/`)) {
+      next();
+      return;
+    }
+    const abort = new AbortController();
+    // `close` on the response fires when the answer is done or the client went away; only the
+    // latter needs an abort.
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    try {
+      const request = toFetchRequest(nodeRequest, path, abort.signal, options);
+      const response = await handler(request);
+      await writeResponse(response, res, abort.signal);
+    } catch {
+      if (!res.headersSent) {
+        await writeResponse(
+          errorResponse(new HttpError(500, 'INTERNAL', 'An unexpected error occurred.')),
+          res,
+          abort.signal,
+        );
+      } else {
+        res.destroy();
+      }
+    }
+  };
+}
+
+function toFetchRequest(
+  req: ExpressRequest,
+  path: string,
+  signal: AbortSignal,
+  options: NodeHandlerOptions,
+): Request {
+  const origin = options.origin ?? `http://${req.headers.host ?? 'localhost'}`;
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const method = req.method ?? 'GET';
+  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
+  if (method !== 'GET' && method !== 'HEAD') {
+    if (req.body !== undefined && req.readableEnded) {
+      // A body parser ran first (e.g. `express.json()`): the stream is spent, re-serialise.
+      init.body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+      headers.delete('content-length');
+    } else {
+      init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
+      init.duplex = 'half';
+    }
+  }
+  return new Request(new URL(path, origin), init);
+}
+
+async function writeResponse(response: Response, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  res.writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  // Send the headers now: an SSE client must see the stream open before the first event.
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  const onAbort = () => {
+    void reader.cancel().catch(() => undefined);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || signal.aborted) break;
+      if (!res.write(value)) await waitForDrain(res, signal);
+    }
+  } catch {
+    // The client went away or the body failed mid-way: nothing more can be sent.
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    if (signal.aborted) await reader.cancel().catch(() => undefined);
+    if (!res.writableEnded) res.end();
+  }
+}
+
+function waitForDrain(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

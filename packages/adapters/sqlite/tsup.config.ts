@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node22',
+  // `node:sqlite` exists only with its prefix: there is no bare `sqlite` built-in to fall back to.
+  removeNodeProtocol: false,
 });

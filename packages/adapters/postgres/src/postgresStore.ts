@@ -772,27 +772,38 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     },
 
     async appendLogs(jobId, entries, lease) {
-      const result = await transaction(async (client) => {
-        // The counter on the job row hands out the seqs: the UPDATE locks the row, so concurrent
-        // appends to one job serialise and each gets the next contiguous range.
-        const { rows } = await client.query<JobRow>(
-          entries.length === 0
-            ? `SELECT j.*, ${version('j')} FROM ${jobs} AS j WHERE ${lease ? fence('$1', '$2') : 'j.id = $1'}`
-            : `UPDATE ${jobs} AS j SET last_log_seq = j.last_log_seq + ${entries.length}, updated_at = now()
-               WHERE ${lease ? fence('$1', '$2') : 'j.id = $1'}
-               ${returningJob()}`,
-          lease ? [jobId, lease.token] : [jobId],
-        );
-        const row = rows[0];
-        if (!row) {
-          if (lease) throw new LeaseLostError(jobId);
-          throw new SyncError('NOT_FOUND', `No job has the id ${jobId}.`, { details: { jobId } });
-        }
-        const stored = await insertLogs(client, jobId, row.last_log_seq - entries.length + 1, entries);
-        return { row, stored };
-      });
-      if (entries.length > 0) afterCommit([result.row]);
-      return result.stored;
+      const where = lease ? fence('$1', '$2') : 'j.id = $1';
+      const params = lease ? [jobId, lease.token] : [jobId];
+      if (entries.length === 0) {
+        const { rows } = await query<JobRow>(`SELECT j.id FROM ${jobs} AS j WHERE ${where}`, params);
+        if (!rows[0]) throw appendRefused(jobId, lease);
+        return [];
+      }
+      // One statement, so one round trip: the counter on the job row hands out the seqs. The UPDATE
+      // locks the row, so concurrent appends to one job serialise and each gets the next
+      // contiguous range (no MAX()+1 race, no gaps from a sequence).
+      const { rows } = await query<LogRow & { job: JobRow }>(
+        `WITH j AS (
+           UPDATE ${jobs} AS j SET last_log_seq = j.last_log_seq + ${entries.length}, updated_at = now()
+           WHERE ${where}
+           ${returningJob()}
+         ), l AS (
+           INSERT INTO ${logs} (job_id, seq, at, level, message, data)
+           SELECT j.id, j.last_log_seq - ${entries.length} + e.ord::integer, now(), e.v->>'level', e.v->>'message',
+             nullif(e.v->'data', 'null'::jsonb)
+           FROM j, jsonb_array_elements($${params.length + 1}::jsonb) WITH ORDINALITY AS e(v, ord)
+           RETURNING *
+         )
+         SELECT l.*, json_build_object('id', j.id, 'status', j.status, 'last_log_seq', j.last_log_seq,
+           'version', j.version) AS job
+         FROM l, j ORDER BY l.seq`,
+        [...params, logsJson(entries)],
+        'write',
+      );
+      const job = rows[0]?.job;
+      if (!job) throw appendRefused(jobId, lease);
+      notices.deliverLocal(toNotice(job));
+      return rows.map(toLogEntry);
     },
 
     async getLogs(jobId, q: GetLogsQuery = {}) {
@@ -866,6 +877,12 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     },
   };
   return store;
+}
+
+/** Why an append changed nothing: the lease is lost (fenced append) or there is no such job. */
+function appendRefused(jobId: string, lease: Lease | undefined): SyncError {
+  if (lease) return new LeaseLostError(jobId);
+  return new SyncError('NOT_FOUND', `No job has the id ${jobId}.`, { details: { jobId } });
 }
 
 function sweepLog(row: JobRow, input: SweepInput): LogInput {

@@ -7,6 +7,7 @@ export type {
   SyncEngine,
   SyncEngineOptions,
 } from './engine/engineTypes';
+export { createSyncEngine } from './engine/syncEngine';
 export type { SyncErrorCode, SyncErrorOptions } from './errors';
 export {
   CancelledError,

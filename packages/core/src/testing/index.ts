@@ -4,3 +4,5 @@ export type { ConformanceTestId, StoreConformanceOptions } from './storeConforma
 export { CONFORMANCE_TEST_IDS, runStoreConformance } from './storeConformance';
 export type { SyntheticBatchOptions } from './syntheticBatch';
 export { syntheticBatch, syntheticMessage } from './syntheticBatch';
+export type { TestCheckpoint, TestSource, TestSourceControl, TestSourceOptions } from './testSource';
+export { createTestSource } from './testSource';

@@ -1,0 +1,538 @@
+import type { Clock, TimerHandle } from '../clock';
+import { fromIso } from '../clock';
+import { CancelledError, LeaseLostError, SyncError } from '../errors';
+import { createEtaEstimator } from '../eta/etaEstimator';
+import type { JobProgress } from '../events/syncEvents';
+import type {
+  AccountKey,
+  Job,
+  JobCounters,
+  JobPhase,
+  LogEntry,
+  LogInput,
+  SyncCheckpoint,
+  SyncMode,
+} from '../job/job';
+import { emptyCounters, processedCount } from '../job/job';
+import type { SourceBatch, SourceContext, SyncSource } from '../source/syncSource';
+import type { BatchCommit, ClaimedJob, FinishInput, ProgressPatch, SyncStore } from '../store/syncStore';
+import { createProgressReporter } from './progressReporter';
+import type { RetryPolicy } from './retryPolicy';
+
+/** Why a run was stopped from outside its source. */
+export type StopReason = 'cancel' | 'leaseLost' | 'shutdown';
+
+/** What a run tells the engine, which turns it into events. */
+export interface JobRunEvents {
+  status(job: Job): void;
+  /** The job reached a terminal status. */
+  finished(job: Job): void;
+  progress(jobId: string, progress: JobProgress): void;
+  logs(entries: LogEntry[]): void;
+}
+
+export interface JobRunOptions {
+  store: SyncStore;
+  source: SyncSource;
+  clock: Clock;
+  retryPolicy: RetryPolicy;
+  events: JobRunEvents;
+  leaseMs: number;
+  heartbeatMs: number;
+  emitIntervalMs: number;
+  writeIntervalMs: number;
+  eta: { halfLifeMs: number; minSignalMs: number };
+}
+
+export interface JobRun {
+  readonly jobId: string;
+  /** Resolves when the run has ended and its timers are cleared; never rejects. */
+  readonly done: Promise<void>;
+  /** Aborts the run: the source's signal fires and the run ends after its current commit. */
+  stop(reason: StopReason): void;
+}
+
+const MILESTONES = [10, 25, 50, 75, 90, 100] as const;
+
+const COUNTER_KEYS = ['listed', 'fetched', 'classified', 'stored', 'skipped', 'deleted', 'failed'] as const;
+
+/** Claims once, then runs one job of this worker to its end (or until stopped). */
+export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun {
+  const { store, source, clock, retryPolicy, events } = options;
+  const { lease } = claimed;
+  const jobId = claimed.job.id;
+  const controller = new AbortController();
+  let stopReason: StopReason | null = null;
+
+  const stop = (reason: StopReason) => {
+    // A lost lease overrides any other reason: nothing may be written any more.
+    if (stopReason !== null && reason !== 'leaseLost') return;
+    if (stopReason === 'leaseLost') return;
+    stopReason = reason;
+    if (!controller.signal.aborted) controller.abort(abortReasonOf(reason, jobId));
+  };
+
+  const done = run().catch(() => {
+    // `run` handles its own failures; this only keeps a bug from becoming an unhandled rejection.
+  });
+  return { jobId, done, stop };
+
+  async function run(): Promise<void> {
+    const { signal } = controller;
+    let job = claimed.job;
+    const key: AccountKey = { source: job.source, accountId: job.accountId };
+    const runStartedAt = clock.now();
+    let mode: SyncMode = job.mode;
+    let counters: JobCounters = emptyCounters();
+    let categoryCounts: Record<string, number> = {};
+    let phase: JobPhase | null = null;
+    let currentItem: string | null = null;
+    let cursor: string | undefined;
+    let processedAtStart = 0;
+    let milestoneIndex = 0;
+    let lastStoreWriteAt = runStartedAt;
+    let lastWritten: { etaSeconds: number | null; ratePerSec: number | null } = {
+      etaSeconds: null,
+      ratePerSec: null,
+    };
+    let ended = false;
+    let heartbeatTimer: TimerHandle | null = null;
+    let tickTimer: TimerHandle | null = null;
+    let committing = false;
+
+    const eta = createEtaEstimator({ clock, ...options.eta });
+    const reporter = createProgressReporter({
+      clock,
+      intervalMs: options.emitIntervalMs,
+      emit: (progress) => events.progress(jobId, progress),
+    });
+
+    const progressPatch = (): ProgressPatch => {
+      const estimate = eta.estimate();
+      return {
+        phase,
+        mode,
+        counters: { ...counters },
+        categoryCounts: { ...categoryCounts },
+        ratePerSec: estimate.ratePerSec,
+        etaSeconds: estimate.etaSeconds,
+        currentItem,
+      };
+    };
+
+    const isLeaseLost = (error: unknown) => SyncError.fromUnknown(error).code === 'LEASE_LOST';
+
+    // ── Logs: written promptly, in order, fenced ─────────────────────────────────────────────
+    let logChain: Promise<void> = Promise.resolve();
+    const queueLog = (line: LogInput) => {
+      logChain = logChain.then(async () => {
+        if (stopReason === 'leaseLost') return;
+        try {
+          events.logs(await store.appendLogs(jobId, [line], lease));
+        } catch (error) {
+          // A log line that cannot be written must not fail the sync; a lost lease stops it.
+          if (isLeaseLost(error)) stop('leaseLost');
+        }
+      });
+    };
+
+    // ── Heartbeat: renews the lease and notices cancels made by other processes ─────────────
+    const heartbeat = async () => {
+      heartbeatTimer = null;
+      try {
+        const renewed = await store.renewLease(lease, options.leaseMs);
+        if (renewed.cancelRequested) stop('cancel');
+      } catch (error) {
+        // A store outage is survived (the lease outlives several heartbeats); a lost lease is not.
+        if (isLeaseLost(error)) stop('leaseLost');
+      }
+      if (!ended) heartbeatTimer = clock.setTimeout(heartbeat, options.heartbeatMs);
+    };
+
+    // ── Between batches: the ETA keeps counting down in the store (about once per writeIntervalMs) ──
+    const tick = async () => {
+      tickTimer = null;
+      const now = clock.now();
+      const estimate = eta.estimate(now);
+      const changed =
+        estimate.etaSeconds !== lastWritten.etaSeconds || estimate.ratePerSec !== lastWritten.ratePerSec;
+      if (changed && !committing && now - lastStoreWriteAt >= options.writeIntervalMs) {
+        lastStoreWriteAt = now;
+        lastWritten = estimate;
+        try {
+          job = await store.updateProgress(lease, estimate);
+          reporter.report(progressOf(job));
+        } catch (error) {
+          if (isLeaseLost(error)) stop('leaseLost');
+        }
+      }
+      if (!ended) tickTimer = clock.setTimeout(tick, options.writeIntervalMs);
+    };
+
+    heartbeatTimer = clock.setTimeout(heartbeat, options.heartbeatMs);
+    tickTimer = clock.setTimeout(tick, options.writeIntervalMs);
+
+    const milestoneLines = (final: boolean): LogInput[] => {
+      if (counters.total === null || counters.total <= 0) return [];
+      // A completed job is 100 % done even when the provider's total was an overestimate.
+      const percent = final ? 100 : (processedCount(counters) / counters.total) * 100;
+      let reached: number | null = null;
+      while (milestoneIndex < MILESTONES.length && percent >= MILESTONES[milestoneIndex]!) {
+        reached = MILESTONES[milestoneIndex]!;
+        milestoneIndex += 1;
+      }
+      // Only the highest milestone a batch crossed: a small mailbox done in one batch gets one line, not six.
+      if (reached === null) return [];
+      return [
+        {
+          level: 'info',
+          message: `${reached}% done: ${fmt(processedCount(counters))} of ${fmt(counters.total)} messages`,
+          data: { milestone: reached },
+        },
+      ];
+    };
+    const skipPassedMilestones = () => {
+      milestoneIndex = 0;
+      if (counters.total === null || counters.total <= 0) return;
+      const percent = (processedCount(counters) / counters.total) * 100;
+      while (milestoneIndex < MILESTONES.length && percent >= MILESTONES[milestoneIndex]!)
+        milestoneIndex += 1;
+    };
+
+    /** Log entries the store wrote with `lines`, which it numbered up to `written.lastLogSeq`. */
+    const emitWrittenLines = (written: Job, lines: readonly LogInput[]) => {
+      if (lines.length === 0) return;
+      const first = written.lastLogSeq - lines.length + 1;
+      events.logs(
+        lines.map((line, index) => {
+          const entry: LogEntry = {
+            jobId,
+            seq: first + index,
+            at: written.updatedAt,
+            level: line.level,
+            message: line.message,
+          };
+          if (line.data !== undefined) entry.data = line.data;
+          return entry;
+        }),
+      );
+    };
+
+    /** Store writes that end or save the job survive a store blip; a lost lease is final. */
+    const persist = <T>(label: string, write: () => Promise<T>) => retryPolicy.run(write, { label });
+
+    const applyBatch = async (batch: SourceBatch) => {
+      const now = clock.now();
+      let force = false;
+      if (batch.mode !== undefined && batch.mode !== mode) {
+        // The counters belong to a mode: the new one starts from zero.
+        mode = batch.mode;
+        counters = emptyCounters();
+        categoryCounts = {};
+        milestoneIndex = 0;
+        force = true;
+      }
+      if (batch.phase !== undefined && batch.phase !== phase) {
+        phase = batch.phase;
+        force = true;
+      }
+      if (batch.total !== undefined) counters.total = batch.total === null ? null : Math.max(0, batch.total);
+      for (const name of COUNTER_KEYS) {
+        const increment = batch.counts?.[name];
+        if (increment !== undefined && Number.isFinite(increment)) counters[name] += increment;
+      }
+      for (const [category, increment] of Object.entries(batch.categoryCounts ?? {})) {
+        if (Number.isFinite(increment))
+          categoryCounts[category] = (categoryCounts[category] ?? 0) + increment;
+      }
+      if (batch.currentItem !== undefined) currentItem = batch.currentItem;
+      if (batch.cursor !== undefined) cursor = batch.cursor;
+
+      if (force) {
+        // A new phase (or mode) has its own pace: measure it from here.
+        eta.reset();
+        eta.seed(processedCount(counters), counters.total, now);
+      } else {
+        eta.update(processedCount(counters), counters.total, now);
+      }
+
+      const checkpoint: SyncCheckpoint = {
+        jobId,
+        mode,
+        data: batch.checkpoint,
+        counters: { ...counters },
+        categoryCounts: { ...categoryCounts },
+        phase,
+      };
+      const lines = [...(batch.logs ?? []), ...milestoneLines(false)];
+      const commit: BatchCommit = { checkpoint, progress: progressPatch(), logs: lines };
+      if (batch.write) commit.write = batch.write;
+      if (batch.stage) commit.stage = batch.stage;
+
+      // Lines the source logged before this batch come before the batch's own.
+      await logChain;
+      committing = true;
+      try {
+        job = await persist('saving a batch', () => store.commitBatch(lease, commit));
+      } finally {
+        committing = false;
+      }
+      lastStoreWriteAt = now;
+      lastWritten = { etaSeconds: job.etaSeconds, ratePerSec: job.ratePerSec };
+      emitWrittenLines(job, lines);
+      reporter.report(progressOf(job), { force });
+      if (job.cancelRequested) stop('cancel');
+    };
+
+    const finish = async (input: FinishInput) => {
+      await logChain;
+      const finished = await persist(`finishing the job (${input.status})`, () =>
+        store.finishJob(lease, input),
+      );
+      reporter.flush();
+      emitWrittenLines(finished, input.logs ?? []);
+      events.status(finished);
+      events.finished(finished);
+    };
+
+    try {
+      const account = await store.getAccountState(key);
+      const checkpoint = account?.checkpoint?.mode === mode ? account.checkpoint : null;
+      if (checkpoint) {
+        counters = { ...emptyCounters(), ...checkpoint.counters };
+        categoryCounts = { ...checkpoint.categoryCounts };
+        phase = checkpoint.phase;
+      }
+      processedAtStart = processedCount(counters);
+      skipPassedMilestones();
+      eta.seed(processedAtStart, counters.total, runStartedAt);
+      events.status(job);
+      queueLog(startLine(job, checkpoint, counters));
+
+      const context: SourceContext = {
+        job,
+        account: key,
+        mode,
+        cursor: account?.cursor ?? null,
+        checkpoint: checkpoint?.data ?? null,
+        signal,
+        clock,
+        log: (level, message, data) =>
+          queueLog(data === undefined ? { level, message } : { level, message, data }),
+        retry: (operation, retryOptions) =>
+          retryPolicy.run(operation, {
+            label: retryOptions.label,
+            retries: retryOptions.retries,
+            signal,
+            onRetry: (notice) => {
+              eta.pause(notice.delayMs);
+              reporter.report(progressOf(job, eta.estimate()));
+              queueLog({
+                level: 'warn',
+                message: `${notice.label} failed (${notice.code}: ${notice.message}), attempt ${notice.attempt} of ${notice.attempts}; retrying in ${formatDuration(notice.delayMs)}${notice.fromRetryAfter ? ' (Retry-After)' : ''}`,
+                data: {
+                  label: notice.label,
+                  code: notice.code,
+                  attempt: notice.attempt,
+                  attempts: notice.attempts,
+                  delayMs: notice.delayMs,
+                },
+              });
+            },
+          }),
+        reportBackoff: (ms) => {
+          eta.pause(ms);
+          reporter.report(progressOf(job, eta.estimate()));
+        },
+        staged: {
+          list: (query) => store.listStaged(key, query),
+          count: () => store.countStaged(key),
+        },
+      };
+
+      const iterator = source.run(context)[Symbol.asyncIterator]();
+      while (true) {
+        signal.throwIfAborted();
+        const next = await untilAborted(iterator, signal);
+        if (next.done) break;
+        await applyBatch(next.value);
+      }
+      signal.throwIfAborted();
+
+      const durationMs = clock.now() - (job.startedAt ? fromIso(job.startedAt) : runStartedAt);
+      const runSeconds = Math.max(0.001, (clock.now() - runStartedAt) / 1000);
+      const runRate = Math.round(((processedCount(counters) - processedAtStart) / runSeconds) * 10) / 10;
+      const summary: LogInput = {
+        level: 'info',
+        message: `Sync completed: ${fmt(counters.stored)} stored, ${fmt(counters.skipped)} skipped, ${fmt(counters.deleted)} deleted, ${fmt(counters.failed)} failed in ${formatDuration(durationMs)} (${runRate} messages/s)`,
+        data: { counters: { ...counters }, durationMs, ratePerSec: runRate },
+      };
+      const input: FinishInput = {
+        status: 'completed',
+        progress: { ...progressPatch(), etaSeconds: null, currentItem: null },
+        logs: [...milestoneLines(true), summary],
+      };
+      if (cursor !== undefined) input.cursor = cursor;
+      await finish(input);
+    } catch (error) {
+      await end(error);
+    } finally {
+      ended = true;
+      if (heartbeatTimer !== null) clock.clearTimeout(heartbeatTimer);
+      if (tickTimer !== null) clock.clearTimeout(tickTimer);
+      reporter.dispose();
+    }
+
+    async function end(error: unknown): Promise<void> {
+      const cause = SyncError.fromUnknown(error);
+      const reason: StopReason | null =
+        stopReason ??
+        (cause.code === 'LEASE_LOST' ? 'leaseLost' : cause.code === 'CANCELLED' ? 'cancel' : null);
+      try {
+        if (reason === 'leaseLost') {
+          // Another worker owns the job now (or will): this one changes nothing and goes away.
+          stopReason = 'leaseLost';
+          return;
+        }
+        if (reason === 'shutdown') {
+          await logChain;
+          const lines: LogInput[] = [
+            {
+              level: 'info',
+              message: 'The worker is shutting down: the job is released and resumes from its checkpoint.',
+            },
+          ];
+          const released = await persist('releasing the job', () => store.releaseJob(lease, lines));
+          reporter.flush();
+          emitWrittenLines(released, lines);
+          events.status(released);
+          if (released.status === 'cancelled') events.finished(released);
+          return;
+        }
+        if (reason === 'cancel') {
+          await finish({
+            status: 'cancelled',
+            progress: { ...progressPatch(), etaSeconds: null },
+            logs: [
+              {
+                level: 'info',
+                message: `Sync cancelled: ${doneText(counters)}. Stored messages and the checkpoint are kept; a new sync continues from there.`,
+              },
+            ],
+          });
+          return;
+        }
+        await finish({
+          status: 'failed',
+          error: cause.toJSON(),
+          progress: { ...progressPatch(), etaSeconds: null },
+          logs: [
+            {
+              level: 'error',
+              message: `Sync failed (${cause.code}): ${cause.message}`,
+              data: { code: cause.code, retryable: cause.retryable },
+            },
+          ],
+        });
+      } catch {
+        // Nothing more can be written (lease lost, store down): when the lease expires, a sweep
+        // resumes or interrupts the job, so it is never left looking like `running`.
+      }
+    }
+  }
+}
+
+/** Waits for the source's next batch, but gives up at once when the run is aborted (a hung source). */
+function untilAborted<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason);
+      // Ask the source to stop; a source that hangs keeps its promise, which nobody waits for.
+      iterator.return?.().catch(() => {});
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    iterator.next().then(
+      (result) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function abortReasonOf(reason: StopReason, jobId: string): SyncError {
+  switch (reason) {
+    case 'cancel':
+      return new CancelledError();
+    case 'leaseLost':
+      return new LeaseLostError(jobId);
+    case 'shutdown':
+      return new SyncError('SHUTDOWN', 'The engine is stopping; the job is released for another worker.', {
+        retryable: false,
+      });
+  }
+}
+
+/** The progress fields of a job as the store returned it (durable), optionally with a fresher ETA. */
+export function progressOf(
+  job: Job,
+  estimate?: { etaSeconds: number | null; ratePerSec: number | null },
+): JobProgress {
+  return {
+    phase: job.phase,
+    mode: job.mode,
+    counters: job.counters,
+    categoryCounts: job.categoryCounts,
+    percent: job.percent,
+    ratePerSec: estimate ? estimate.ratePerSec : job.ratePerSec,
+    etaSeconds: estimate ? estimate.etaSeconds : job.etaSeconds,
+    currentItem: job.currentItem,
+    updatedAt: job.updatedAt,
+  };
+}
+
+function startLine(job: Job, checkpoint: SyncCheckpoint | null, counters: JobCounters): LogInput {
+  const kind = `${job.mode} sync`;
+  if (checkpoint) {
+    return {
+      level: 'info',
+      message: `Attempt ${job.attempt}: resuming ${kind} from checkpoint (${doneText(counters)})`,
+      data: { attempt: job.attempt, resumed: true },
+    };
+  }
+  if (job.attempt > 1) {
+    return {
+      level: 'info',
+      message: `Attempt ${job.attempt}: starting ${kind} from the beginning (no checkpoint was saved)`,
+      data: { attempt: job.attempt, resumed: false },
+    };
+  }
+  return {
+    level: 'info',
+    message: `Sync started: ${kind} (attempt ${job.attempt})`,
+    data: { attempt: job.attempt, resumed: false },
+  };
+}
+
+function doneText(counters: JobCounters): string {
+  const processed = processedCount(counters);
+  return counters.total === null
+    ? `${fmt(processed)} done`
+    : `${fmt(processed)} of ${fmt(counters.total)} done`;
+}
+
+const fmt = (value: number): string => value.toLocaleString('en-US');
+
+/** "850 ms", "12 s", "4 min 5 s", "2 h 3 min". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}

@@ -1,0 +1,326 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SyncError } from '../errors';
+import type { SyncEvent } from '../events/syncEvents';
+import type { Job } from '../job/job';
+import { createMemoryStore } from '../store/memoryStore';
+import type { SyncStore } from '../store/syncStore';
+import type { TestSourceOptions } from '../testing/testSource';
+import { createTestSource } from '../testing/testSource';
+import type { SyncEngineOptions } from './engineTypes';
+import { createSyncEngine } from './syncEngine';
+
+const account = { source: 'test', accountId: 'alice@example.test' };
+
+/** A store, a test source and an engine without a worker loop (tests drive it with `runPendingJobs`). */
+function setup(
+  sourceOptions: TestSourceOptions = {},
+  engineOptions: Partial<SyncEngineOptions> = {},
+  store: SyncStore = createMemoryStore(),
+) {
+  const source = createTestSource(sourceOptions);
+  const engine = createSyncEngine({
+    store,
+    sources: [source],
+    worker: false,
+    retry: { minDelayMs: 1_000, maxDelayMs: 10_000 },
+    ...engineOptions,
+  });
+  return { store, source, control: source.control, engine, events: record(engine) };
+}
+
+/** Every event of an engine, in order, with the (fake) time it was emitted. */
+function record(engine: ReturnType<typeof createSyncEngine>) {
+  const events: Array<SyncEvent & { at: number }> = [];
+  for (const name of [
+    'status',
+    'progress',
+    'log',
+    'completed',
+    'failed',
+    'cancelled',
+    'interrupted',
+  ] as const) {
+    engine.on(name, (event: SyncEvent) => events.push({ ...event, at: Date.now() }));
+  }
+  return {
+    all: events,
+    of: <T extends SyncEvent['type']>(type: T) =>
+      events.filter((e): e is Extract<SyncEvent, { type: T }> & { at: number } => e.type === type),
+    logMessages: () => events.flatMap((e) => (e.type === 'log' ? [e.entry.message] : [])),
+  };
+}
+
+/** A store whose every call fails once `kill()` is called: the process running on it is gone. */
+function killableStore(store: SyncStore) {
+  let dead = false;
+  const rejections: string[] = [];
+  const proxy = new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (dead) return Promise.reject(new SyncError('STORE_UNAVAILABLE', 'The test killed this store.'));
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((error: unknown) => {
+          rejections.push(`${String(property)}:${SyncError.fromUnknown(error).code}`);
+          throw error;
+        });
+      };
+    },
+  });
+  return {
+    store: proxy,
+    rejections,
+    kill: () => {
+      dead = true;
+    },
+    revive: () => {
+      dead = false;
+    },
+  };
+}
+
+const allMessageIds = async (store: SyncStore) =>
+  (await store.data.listMessages(account, { limit: 10_000 })).map((m) => m.id);
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: new Date('2026-03-01T10:00:00Z') });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('SyncEngine: a full run', () => {
+  it('lists, stages, fetches and stores every message once, then saves the cursor', async () => {
+    const { store, engine, control, events } = setup({ messages: 100, pageSize: 25, batchSize: 10 });
+    const started = await engine.start(account);
+    expect(started.started).toBe(true);
+    expect(started.job).toMatchObject({ status: 'queued', mode: 'full', trigger: 'manual' });
+
+    expect(await engine.runPendingJobs()).toBe(1);
+
+    const job = (await engine.getJob(started.job.id))!;
+    expect(job).toMatchObject({ status: 'completed', percent: 100, etaSeconds: null, error: null });
+    expect(job.counters).toMatchObject({ total: 100, listed: 100, fetched: 100, stored: 100 });
+    expect(await allMessageIds(store)).toEqual(control.mailbox(account.accountId));
+    expect([...control.fetchCounts.values()].every((n) => n === 1)).toBe(true);
+    const state = await engine.getAccountState(account);
+    expect(state).toMatchObject({ cursor: '1', checkpoint: null });
+    expect(await store.countStaged(account)).toBe(0);
+
+    const logs = await engine.getLogs(job.id, { limit: 1000 });
+    expect(logs.map((l) => l.seq)).toEqual(logs.map((_, i) => i + 1));
+    const messages = logs.map((l) => l.message);
+    expect(messages[0]).toBe('Sync queued: full sync (manual)');
+    expect(messages[1]).toBe('Sync started: full sync (attempt 1)');
+    expect(messages.filter((m) => /^\d+% done/.test(m))).toEqual([
+      '10% done: 10 of 100 messages',
+      '25% done: 30 of 100 messages',
+      '50% done: 50 of 100 messages',
+      '75% done: 80 of 100 messages',
+      '90% done: 90 of 100 messages',
+      '100% done: 100 of 100 messages',
+    ]);
+    expect(messages.at(-1)).toMatch(/^Sync completed: 100 stored, 0 skipped, 0 deleted, 0 failed in /);
+
+    // Listeners saw the same lines, each once, in order, and the status changes and the end.
+    expect(events.of('log').map((e) => e.entry.seq)).toEqual(logs.map((l) => l.seq));
+    expect(events.of('status').map((e) => e.job.status)).toEqual(['queued', 'running', 'completed']);
+    expect(events.of('completed')).toHaveLength(1);
+  });
+
+  it('picks an incremental sync once the account has a cursor, and saves the new cursor', async () => {
+    const { store, engine } = setup({ messages: 20, incrementalChanges: 3 });
+    await engine.start(account);
+    await engine.runPendingJobs();
+    const next = await engine.start(account);
+    expect(next.job.mode).toBe('incremental');
+    await engine.runPendingJobs();
+    expect(await engine.getJob(next.job.id)).toMatchObject({
+      status: 'completed',
+      counters: expect.objectContaining({ total: 3, stored: 3 }),
+    });
+    expect(await store.data.countMessages(account)).toBe(23);
+    expect((await engine.getAccountState(account))?.cursor).toBe('2');
+  });
+
+  it('learns the total only after listing when the source cannot know it up front', async () => {
+    const { engine, events } = setup({ messages: 40, totalKnown: 'afterListing' });
+    await engine.start(account);
+    await engine.runPendingJobs();
+    const progress = events.of('progress').map((e) => e.progress);
+    const listing = progress.filter((p) => p.phase === 'listing');
+    expect(listing.length).toBeGreaterThan(0);
+    expect(
+      listing.every((p) => p.counters.total === null && p.percent === null && p.etaSeconds === null),
+    ).toBe(true);
+    expect(progress.at(-1)?.counters.total).toBe(40);
+  });
+});
+
+describe('SyncEngine.start', () => {
+  it('rejects an unknown source and a malformed account id', async () => {
+    const { engine } = setup();
+    await expect(engine.start({ source: 'nope', accountId: 'a' })).rejects.toMatchObject({
+      code: 'UNKNOWN_SOURCE',
+    });
+    for (const accountId of ['', '   ', 'x'.repeat(513), undefined, 42]) {
+      await expect(engine.start({ source: 'test', accountId: accountId as string })).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
+    }
+    await expect(engine.start({ ...account, mode: 'sometimes' as 'full' })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    expect(await engine.listJobs()).toEqual([]);
+  });
+
+  it('returns the running job with alreadyRunning instead of starting a second one', async () => {
+    const { engine, control } = setup({ messages: 50 });
+    control.setDelay(1_000);
+    const first = await engine.start(account);
+    const run = engine.runPendingJobs();
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect((await engine.getJob(first.job.id))?.status).toBe('running');
+    const second = await engine.start(account);
+    expect(second).toEqual({
+      job: expect.objectContaining({ id: first.job.id }),
+      started: false,
+      reason: 'alreadyRunning',
+    });
+    await vi.runAllTimersAsync();
+    await run;
+  });
+
+  it('creates exactly one job for 50 concurrent starts', async () => {
+    const { engine } = setup();
+    const results = await Promise.all(Array.from({ length: 50 }, () => engine.start(account)));
+    expect(results.filter((r) => r.started)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.job.id)).size).toBe(1);
+    expect(results.filter((r) => !r.started).every((r) => !r.started && r.reason === 'alreadyRunning')).toBe(
+      true,
+    );
+    expect(await engine.listJobs()).toHaveLength(1);
+  });
+});
+
+describe('SyncEngine.cancel and retry', () => {
+  it('cancels a queued job at once', async () => {
+    const { engine, events } = setup();
+    const { job } = await engine.start(account);
+    const cancelled = await engine.cancel(job.id);
+    expect(cancelled.status).toBe('cancelled');
+    expect(events.of('cancelled').map((e) => e.jobId)).toEqual([job.id]);
+    expect(await engine.cancel(job.id)).toMatchObject({ status: 'cancelled' });
+    expect(await engine.runPendingJobs()).toBe(0);
+  });
+
+  it('answers NOT_FOUND for an unknown job and CONFLICT for a completed one', async () => {
+    const { engine } = setup({ messages: 5 });
+    await expect(engine.cancel('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(engine.retry('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(engine.cancel('')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    const { job } = await engine.start(account);
+    await expect(engine.retry(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await engine.runPendingJobs();
+    await expect(engine.cancel(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(engine.retry(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+});
+
+describe('SyncEngine: crash and resume', () => {
+  it('resumes a dead worker’s job from its checkpoint: every message stored once, the dead worker’s late writes change nothing', async () => {
+    const shared = createMemoryStore();
+    const a = killableStore(shared);
+    const source = createTestSource({ messages: 100, pageSize: 25, batchSize: 10 });
+    const engineA = createSyncEngine({ store: a.store, sources: [source], worker: false, workerId: 'A' });
+    const engineB = createSyncEngine({ store: shared, sources: [source], worker: false, workerId: 'B' });
+    const eventsA = record(engineA);
+    const eventsB = record(engineB);
+
+    // Calls 1–4 list the pages; 5–7 fetch three batches; call 8 freezes, like a process that hangs.
+    source.control.hang({ call: 8, ignoreAbort: true });
+    const { job } = await engineA.start(account);
+    const runA = engineA.runPendingJobs();
+    await source.control.whenHanging();
+    expect(await shared.data.countMessages(account)).toBe(30);
+
+    // A is gone: its store calls fail, so it cannot heartbeat. B waits out the lease (60 s).
+    a.kill();
+    await vi.advanceTimersByTimeAsync(61_000);
+    expect(await engineB.runPendingJobs()).toBe(1);
+
+    const done = (await engineB.getJob(job.id))!;
+    expect(done).toMatchObject({ status: 'completed', attempt: 2 });
+    expect(done.counters).toMatchObject({ total: 100, stored: 100, fetched: 100, listed: 100 });
+    expect(await allMessageIds(shared)).toEqual(source.control.mailbox(account.accountId));
+    const logs = (await shared.getLogs(job.id, { limit: 1000 })).map((l) => l.message);
+    expect(logs).toContain('Attempt 2: resuming full sync from checkpoint (30 of 100 done)');
+    expect(logs.some((m) => m.includes('lease expired'))).toBe(true);
+    expect(eventsB.of('completed')).toHaveLength(1);
+
+    // A wakes up: its frozen fetch finishes and it tries to commit. The store refuses (lease lost);
+    // A stops without writing anything or reporting an outcome.
+    a.revive();
+    source.control.release();
+    await runA;
+    expect(a.rejections).toContain('commitBatch:LEASE_LOST');
+    expect(await shared.getJob(job.id)).toEqual(done);
+    expect(await shared.data.countMessages(account)).toBe(100);
+    expect(eventsA.all.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.type))).toEqual([]);
+
+    // At most one batch (the one A fetched but never committed) was fetched twice.
+    const twice = [...source.control.fetchCounts].filter(([, n]) => n > 1).map(([id]) => id);
+    expect(twice.length).toBeLessThanOrEqual(10);
+    expect([...source.control.fetchCounts.values()].every((n) => n <= 2)).toBe(true);
+  });
+
+  it('marks the job interrupted when auto-resume is off, and the next start resumes from the checkpoint', async () => {
+    const shared = createMemoryStore();
+    const a = killableStore(shared);
+    const source = createTestSource({ messages: 60, pageSize: 30, batchSize: 10 });
+    const options = { sources: [source], worker: false, autoResume: false } as const;
+    const engineA = createSyncEngine({ ...options, store: a.store });
+    const engineB = createSyncEngine({ ...options, store: shared });
+    const eventsB = record(engineB);
+
+    source.control.hang({ call: 5, ignoreAbort: true });
+    const { job } = await engineA.start(account);
+    void engineA.runPendingJobs();
+    await source.control.whenHanging();
+    a.kill();
+    await vi.advanceTimersByTimeAsync(61_000);
+
+    expect(await engineB.runPendingJobs()).toBe(0);
+    const interrupted = (await engineB.getJob(job.id))!;
+    expect(interrupted).toMatchObject({ status: 'interrupted', error: { code: 'LEASE_EXPIRED' } });
+    expect(eventsB.of('interrupted').map((e) => e.jobId)).toEqual([job.id]);
+
+    const next = await engineB.start(account);
+    expect(next).toMatchObject({ started: true, job: { trigger: 'resume', mode: 'full' } });
+    await engineB.runPendingJobs();
+    expect(await engineB.getJob(next.job.id)).toMatchObject({
+      status: 'completed',
+      counters: expect.objectContaining({ stored: 60, total: 60 }),
+    });
+    expect(await shared.data.countMessages(account)).toBe(60);
+    expect(source.control.fetchCount('msg-000001')).toBe(1);
+  });
+
+  it('marks the job interrupted once its attempts are spent', async () => {
+    const store = createMemoryStore();
+    const { engine, events } = setup({}, { maxAttempts: 1 }, store);
+    const { job } = await engine.start(account);
+    // A worker that claims the job and dies at once.
+    await store.claimJob({ workerId: 'dead', leaseMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(60_001);
+    await engine.runPendingJobs();
+    expect(await engine.getJob(job.id)).toMatchObject({ status: 'interrupted', attempt: 1 });
+    expect(events.of('interrupted')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,435 @@
+import { EventEmitter } from 'eventemitter3';
+import PQueue from 'p-queue';
+import type { Clock, TimerHandle } from '../clock';
+import { systemClock } from '../clock';
+import { SyncError } from '../errors';
+import type { SyncEngineEvents, TerminalEvent } from '../events/syncEvents';
+import { terminalEventOf } from '../events/syncEvents';
+import type {
+  AccountKey,
+  AccountState,
+  Job,
+  JobTrigger,
+  LogEntry,
+  LogInput,
+  RequestedSyncMode,
+  SyncMode,
+} from '../job/job';
+import { isActiveStatus, isTerminalStatus, newId, processedCount } from '../job/job';
+import type { SyncSource } from '../source/syncSource';
+import type { ClaimedJob, GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';
+import type { StartInput, StartResult, StopOptions, SyncEngine, SyncEngineOptions } from './engineTypes';
+import type { JobRun, JobRunEvents } from './jobRun';
+import { startJobRun } from './jobRun';
+import type { RetryPolicy } from './retryPolicy';
+import { createRetryPolicy } from './retryPolicy';
+
+const MAX_ACCOUNT_ID_LENGTH = 512;
+const REQUESTED_MODES: readonly RequestedSyncMode[] = ['auto', 'full', 'incremental'];
+const TRIGGERS: readonly JobTrigger[] = ['manual', 'schedule', 'resume'];
+
+/**
+ * Creates the engine. Unless `worker: false`, a worker loop starts at once: it claims queued jobs of
+ * the registered sources and runs them in the background.
+ */
+export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
+  return new SyncEngineImpl(options);
+}
+
+class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngine {
+  readonly store: SyncStore;
+  readonly workerId: string;
+  readonly sourceIds: readonly string[];
+
+  readonly #sources: ReadonlyMap<string, SyncSource>;
+  readonly #clock: Clock;
+  readonly #worker: boolean;
+  readonly #concurrency: number;
+  readonly #pollIntervalMs: number;
+  readonly #leaseMs: number;
+  readonly #heartbeatMs: number;
+  readonly #autoResume: boolean;
+  readonly #maxAttempts: number;
+  readonly #emitIntervalMs: number;
+  readonly #writeIntervalMs: number;
+  readonly #eta: { halfLifeMs: number; minSignalMs: number };
+  readonly #retryPolicy: RetryPolicy;
+  readonly #queue: PQueue;
+  /** Runs of this process by job id: lets `cancel` abort at once and `stop` release them. */
+  readonly #runs = new Map<string, JobRun>();
+
+  #workerRunning = false;
+  #stopping = false;
+  #pollTimer: TimerHandle | null = null;
+  #ticking = false;
+  #wakeRequested = false;
+
+  constructor(options: SyncEngineOptions) {
+    super();
+    this.store = options.store;
+    this.#clock = options.clock ?? systemClock;
+    this.workerId = options.workerId ?? `worker-${newId()}`;
+    const sources = new Map<string, SyncSource>();
+    for (const source of options.sources as readonly SyncSource[]) {
+      if (sources.has(source.id)) {
+        throw new SyncError(
+          'INVALID_INPUT',
+          `Two sources share the id "${source.id}"; each id names one source.`,
+        );
+      }
+      sources.set(source.id, source);
+    }
+    this.#sources = sources;
+    this.sourceIds = [...sources.keys()];
+    this.#worker = options.worker ?? true;
+    this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 2));
+    this.#pollIntervalMs = Math.max(1, options.pollIntervalMs ?? 1_000);
+    this.#leaseMs = Math.max(1, options.leaseMs ?? 60_000);
+    this.#heartbeatMs = Math.max(1, options.heartbeatMs ?? 10_000);
+    this.#autoResume = options.autoResume ?? true;
+    this.#maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 3));
+    this.#emitIntervalMs = Math.max(0, options.progress?.emitIntervalMs ?? 250);
+    this.#writeIntervalMs = Math.max(1, options.progress?.writeIntervalMs ?? 1_000);
+    this.#eta = {
+      halfLifeMs: options.eta?.halfLifeMs ?? 20_000,
+      minSignalMs: options.eta?.minSignalMs ?? 5_000,
+    };
+    this.#retryPolicy = createRetryPolicy({ clock: this.#clock, ...options.retry });
+    this.#queue = new PQueue({ concurrency: this.#concurrency });
+    if (this.#worker) this.startWorker();
+  }
+
+  // ── Control plane ───────────────────────────────────────────────────────────────────────────
+
+  async start(input: StartInput): Promise<StartResult> {
+    const source = validateStart(input, this.#sources);
+    const key: AccountKey = { source, accountId: input.accountId };
+    const requested = input.mode ?? 'auto';
+    let trigger = input.trigger ?? 'manual';
+
+    // A dead worker's job would otherwise block this account until the next poll.
+    await this.#sweep();
+
+    const account = await this.store.getAccountState(key);
+    let mode: SyncMode;
+    let message: string;
+    if (account?.checkpoint) {
+      // An unfinished sync continues where it stopped, in the mode it was in.
+      mode = account.checkpoint.mode;
+      if (trigger !== 'schedule') trigger = 'resume';
+      const counters = account.checkpoint.counters;
+      const done = processedCount(counters);
+      const of = counters.total === null ? '' : ` of ${counters.total.toLocaleString('en-US')}`;
+      message = `Sync queued: resuming the ${mode} sync from its checkpoint (${done.toLocaleString('en-US')}${of} done) (${trigger})`;
+    } else {
+      mode = resolveMode(requested, account);
+      const note =
+        requested === 'incremental' && mode === 'full' ? ' — no cursor yet, so a full sync first' : '';
+      message = `Sync queued: ${mode} sync (${trigger})${note}`;
+    }
+
+    const lines: LogInput[] = [{ level: 'info', message, data: { mode, trigger } }];
+    const result = await this.store.createJob({ ...key, mode, trigger, logs: lines });
+    if (!result.created) return { job: result.job, started: false, reason: 'alreadyRunning' };
+
+    this.#emitLines(result.job, lines);
+    this.#emitStatus(result.job);
+    this.#wake();
+    return { job: result.job, started: true };
+  }
+
+  async cancel(jobId: string): Promise<Job> {
+    const job = await this.#requireJob(jobId);
+    if (job.status === 'cancelled') return job;
+    if (isTerminalStatus(job.status)) {
+      throw new SyncError('CONFLICT', `The sync already ended (${job.status}); there is nothing to cancel.`, {
+        details: { jobId, status: job.status },
+      });
+    }
+    const lines: LogInput[] = [
+      {
+        level: 'info',
+        message:
+          job.status === 'queued'
+            ? 'Cancel requested: the sync had not started.'
+            : 'Cancel requested: stopping after the current batch.',
+      },
+    ];
+    const updated = await this.store.requestCancel(jobId, lines);
+    if (!updated) throw notFound(jobId);
+    if (isTerminalStatus(updated.status) && updated.status !== 'cancelled') {
+      // It ended between our read and the request.
+      throw new SyncError(
+        'CONFLICT',
+        `The sync already ended (${updated.status}); there is nothing to cancel.`,
+        {
+          details: { jobId, status: updated.status },
+        },
+      );
+    }
+    // The store writes the lines only when it changed the job: a running one, or the queued one we read.
+    const changedByUs =
+      updated.status === 'running' || (job.status === 'queued' && updated.status === 'cancelled');
+    if (!changedByUs) return updated;
+    this.#emitLines(updated, lines);
+    this.#emitStatus(updated);
+    if (updated.status === 'cancelled') this.#emitTerminal(updated);
+    // A run of this process stops now; a run elsewhere notices at its next heartbeat or batch.
+    this.#runs.get(jobId)?.stop('cancel');
+    return updated;
+  }
+
+  async retry(jobId: string): Promise<StartResult> {
+    const job = await this.#requireJob(jobId);
+    if (isActiveStatus(job.status) || job.status === 'completed') {
+      throw new SyncError(
+        'CONFLICT',
+        job.status === 'completed'
+          ? 'The sync completed; start a new sync instead of retrying it.'
+          : 'The sync is still running; wait for it to end or cancel it first.',
+        { details: { jobId, status: job.status } },
+      );
+    }
+    return this.start({ source: job.source, accountId: job.accountId, trigger: 'resume' });
+  }
+
+  getJob(jobId: string): Promise<Job | null> {
+    return this.store.getJob(jobId);
+  }
+
+  getActiveJob(key: AccountKey): Promise<Job | null> {
+    return this.store.getActiveJob(key);
+  }
+
+  listJobs(query?: ListJobsQuery): Promise<Job[]> {
+    return this.store.listJobs(query);
+  }
+
+  getLogs(jobId: string, query?: GetLogsQuery): Promise<LogEntry[]> {
+    return this.store.getLogs(jobId, query);
+  }
+
+  getAccountState(key: AccountKey): Promise<AccountState | null> {
+    return this.store.getAccountState(key);
+  }
+
+  // ── Worker ──────────────────────────────────────────────────────────────────────────────────
+
+  startWorker(): void {
+    if (this.#workerRunning) return;
+    this.#workerRunning = true;
+    this.#stopping = false;
+    this.#wake();
+  }
+
+  async stop(options: StopOptions = {}): Promise<void> {
+    const timeoutMs = Math.max(0, options.timeoutMs ?? 30_000);
+    this.#stopping = true;
+    this.#workerRunning = false;
+    if (this.#pollTimer !== null) this.#clock.clearTimeout(this.#pollTimer);
+    this.#pollTimer = null;
+    const runs = [...this.#runs.values()];
+    for (const run of runs) run.stop('shutdown');
+    if (runs.length === 0) return;
+
+    let timer: TimerHandle | null = null;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = this.#clock.setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.all(runs.map((run) => run.done)), timedOut]);
+    if (timer !== null) this.#clock.clearTimeout(timer);
+  }
+
+  async runPendingJobs(): Promise<number> {
+    await this.#sweep();
+    const runs = await this.#claimPass();
+    await Promise.all(runs.map((run) => run.done));
+    return runs.length;
+  }
+
+  /** Polls now (coalescing wake-ups that arrive while a poll runs). */
+  #wake(): void {
+    if (!this.#workerRunning || this.#stopping) return;
+    if (this.#ticking) {
+      this.#wakeRequested = true;
+      return;
+    }
+    void this.#tick();
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#pollTimer !== null) this.#clock.clearTimeout(this.#pollTimer);
+    this.#pollTimer = null;
+    this.#ticking = true;
+    try {
+      do {
+        this.#wakeRequested = false;
+        await this.#sweep();
+        await this.#claimPass();
+      } while (this.#wakeRequested && !this.#stopping);
+    } catch {
+      // The store is unreachable or failing: the next poll tries again.
+    } finally {
+      this.#ticking = false;
+      if (this.#workerRunning && !this.#stopping) {
+        this.#pollTimer = this.#clock.setTimeout(() => this.#wake(), this.#pollIntervalMs);
+      }
+    }
+  }
+
+  /** Handles jobs whose worker died: resumed (queued again) or ended, with their events. */
+  async #sweep(): Promise<void> {
+    const changed = await this.store.sweepExpired({
+      autoResume: this.#autoResume,
+      maxAttempts: this.#maxAttempts,
+    });
+    for (const job of changed) {
+      // The sweep wrote one line per job; read it back so listeners see it.
+      const lines = await this.store.getLogs(job.id, { afterSeq: job.lastLogSeq - 1 }).catch(() => []);
+      for (const entry of lines) this.emit('log', { type: 'log', jobId: job.id, entry });
+      this.#emitStatus(job);
+      this.#emitTerminal(job);
+    }
+  }
+
+  /** Claims jobs while this worker has capacity and starts running them. */
+  async #claimPass(): Promise<JobRun[]> {
+    const started: JobRun[] = [];
+    while (!this.#stopping && this.#queue.size + this.#queue.pending < this.#concurrency) {
+      const claimed = await this.store.claimJob({
+        workerId: this.workerId,
+        leaseMs: this.#leaseMs,
+        sources: this.sourceIds,
+      });
+      if (!claimed) break;
+      started.push(this.#launch(claimed));
+    }
+    return started;
+  }
+
+  #launch(claimed: ClaimedJob): JobRun {
+    const source = this.#sources.get(claimed.job.source)!;
+    const events: JobRunEvents = {
+      status: (job) => this.#emitStatus(job),
+      finished: (job) => this.#emitTerminal(job),
+      progress: (jobId, progress) => this.emit('progress', { type: 'progress', jobId, progress }),
+      logs: (entries) => {
+        for (const entry of entries) this.emit('log', { type: 'log', jobId: entry.jobId, entry });
+      },
+    };
+    const run = startJobRun(claimed, {
+      store: this.store,
+      source,
+      clock: this.#clock,
+      retryPolicy: this.#retryPolicy,
+      events,
+      leaseMs: this.#leaseMs,
+      heartbeatMs: this.#heartbeatMs,
+      emitIntervalMs: this.#emitIntervalMs,
+      writeIntervalMs: this.#writeIntervalMs,
+      eta: this.#eta,
+    });
+    this.#runs.set(run.jobId, run);
+    void this.#queue.add(() => run.done);
+    void run.done.then(() => {
+      this.#runs.delete(run.jobId);
+      // A slot is free: take the next queued job without waiting for the poll.
+      this.#wake();
+    });
+    return run;
+  }
+
+  // ── Events ──────────────────────────────────────────────────────────────────────────────────
+
+  #emitStatus(job: Job): void {
+    this.emit('status', { type: 'status', jobId: job.id, job });
+  }
+
+  #emitTerminal(job: Job): void {
+    const event = terminalEventOf(job);
+    if (!event) return;
+    emitTerminalEvent(this, event);
+  }
+
+  /** Lines the store just wrote with `job` (numbered up to its `lastLogSeq`, stamped `updatedAt`). */
+  #emitLines(job: Job, lines: readonly LogInput[]): void {
+    const first = job.lastLogSeq - lines.length + 1;
+    lines.forEach((line, index) => {
+      const entry: LogEntry = {
+        jobId: job.id,
+        seq: first + index,
+        at: job.updatedAt,
+        level: line.level,
+        message: line.message,
+      };
+      if (line.data !== undefined) entry.data = line.data;
+      this.emit('log', { type: 'log', jobId: job.id, entry });
+    });
+  }
+
+  async #requireJob(jobId: string): Promise<Job> {
+    if (typeof jobId !== 'string' || jobId.trim() === '') {
+      throw new SyncError('INVALID_INPUT', 'A job id is required (a non-empty string).');
+    }
+    const job = await this.store.getJob(jobId);
+    if (!job) throw notFound(jobId);
+    return job;
+  }
+}
+
+/** Emits a terminal event under its own name (the union does not narrow `emit`'s overloads). */
+function emitTerminalEvent(emitter: EventEmitter<SyncEngineEvents>, event: TerminalEvent): void {
+  switch (event.type) {
+    case 'completed':
+      emitter.emit('completed', { ...event, type: 'completed' });
+      break;
+    case 'failed':
+      emitter.emit('failed', { ...event, type: 'failed' });
+      break;
+    case 'cancelled':
+      emitter.emit('cancelled', { ...event, type: 'cancelled' });
+      break;
+    case 'interrupted':
+      emitter.emit('interrupted', { ...event, type: 'interrupted' });
+      break;
+  }
+}
+
+function validateStart(input: StartInput, sources: ReadonlyMap<string, SyncSource>): string {
+  if (typeof input !== 'object' || input === null) {
+    throw new SyncError('INVALID_INPUT', 'start() needs { source, accountId }.');
+  }
+  const { source, accountId, mode, trigger } = input;
+  if (typeof source !== 'string' || !sources.has(source)) {
+    const known = [...sources.keys()].join(', ') || 'none';
+    throw new SyncError(
+      'UNKNOWN_SOURCE',
+      `No source "${String(source)}" is registered with this engine (registered: ${known}).`,
+      {
+        details: { source: String(source) },
+      },
+    );
+  }
+  if (typeof accountId !== 'string' || accountId.trim() === '' || accountId.length > MAX_ACCOUNT_ID_LENGTH) {
+    throw new SyncError(
+      'INVALID_INPUT',
+      `accountId must be a non-empty string of at most ${MAX_ACCOUNT_ID_LENGTH} characters.`,
+    );
+  }
+  if (mode !== undefined && !REQUESTED_MODES.includes(mode)) {
+    throw new SyncError('INVALID_INPUT', `mode must be one of ${REQUESTED_MODES.join(', ')}.`);
+  }
+  if (trigger !== undefined && !TRIGGERS.includes(trigger)) {
+    throw new SyncError('INVALID_INPUT', `trigger must be one of ${TRIGGERS.join(', ')}.`);
+  }
+  return source;
+}
+
+/** `auto` (and `incremental` without a cursor, which cannot run) become a full sync. */
+function resolveMode(requested: RequestedSyncMode, account: AccountState | null): SyncMode {
+  if (requested === 'full') return 'full';
+  return account?.cursor ? 'incremental' : 'full';
+}
+
+const notFound = (jobId: string) =>
+  new SyncError('NOT_FOUND', `No sync job has the id ${jobId}.`, { details: { jobId } });

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SyncError } from '../errors';
 import type { SyncEvent } from '../events/syncEvents';
-import type { Job } from '../job/job';
 import { createMemoryStore } from '../store/memoryStore';
 import type { SyncStore } from '../store/syncStore';
 import type { TestSourceOptions } from '../testing/testSource';
@@ -322,5 +321,270 @@ describe('SyncEngine: crash and resume', () => {
     await engine.runPendingJobs();
     expect(await engine.getJob(job.id)).toMatchObject({ status: 'interrupted', attempt: 1 });
     expect(events.of('interrupted')).toHaveLength(1);
+  });
+});
+
+describe('SyncEngine: cancel of a running job', () => {
+  it('stops a run of this process at once; stored data and the checkpoint stay', async () => {
+    const { store, engine, control, events } = setup({ messages: 100, pageSize: 50, batchSize: 10 });
+    control.setDelay(1_000);
+    const { job } = await engine.start(account);
+    const run = engine.runPendingJobs();
+    // 2 listing pages, then 3 batches stored; the 4th batch's fetch is under way.
+    await vi.advanceTimersByTimeAsync(5_500);
+    expect(await store.data.countMessages(account)).toBe(30);
+
+    const requested = await engine.cancel(job.id);
+    expect(requested).toMatchObject({ status: 'running', cancelRequested: true });
+    await run;
+    const cancelled = (await engine.getJob(job.id))!;
+    expect(cancelled.status).toBe('cancelled');
+    expect(events.of('cancelled').map((e) => e.jobId)).toEqual([job.id]);
+    // The batch in flight was abandoned, not stored.
+    expect(await store.data.countMessages(account)).toBe(30);
+    const state = await engine.getAccountState(account);
+    expect(state?.checkpoint?.counters.stored).toBe(30);
+    expect((await engine.getLogs(job.id, { limit: 100 })).map((l) => l.message)).toContain(
+      'Sync cancelled: 30 of 100 done. Stored messages and the checkpoint are kept; a new sync continues from there.',
+    );
+
+    // A new start continues from the checkpoint.
+    const next = await engine.start(account);
+    expect(next.job.trigger).toBe('resume');
+    control.setDelay(0);
+    await engine.runPendingJobs();
+    expect(await engine.getJob(next.job.id)).toMatchObject({ status: 'completed' });
+    expect(await allMessageIds(store)).toHaveLength(100);
+    expect(control.fetchCount('msg-000001')).toBe(1);
+  });
+
+  it('stops a run of another process within one batch', async () => {
+    const store = createMemoryStore();
+    const worker = setup({ messages: 100, pageSize: 100, batchSize: 10 }, {}, store);
+    const web = createSyncEngine({ store, sources: [worker.source], worker: false });
+    worker.control.setDelay(1_000);
+    const { job } = await web.start(account);
+    const run = worker.engine.runPendingJobs();
+    await vi.advanceTimersByTimeAsync(3_500);
+    const storedBefore = await store.data.countMessages(account);
+
+    await web.cancel(job.id);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await run;
+    expect(await store.getJob(job.id)).toMatchObject({ status: 'cancelled' });
+    // The worker learned of the cancel from its next commit: at most that one batch was added.
+    expect(await store.data.countMessages(account)).toBeLessThanOrEqual(storedBefore + 10);
+  });
+});
+
+describe('SyncEngine: retries', () => {
+  it('retries a rate-limited call after its Retry-After, logs it and shows no ETA while waiting', async () => {
+    const { engine, control, events } = setup({ messages: 40, pageSize: 40, batchSize: 10 });
+    const { job } = await engine.start(account);
+    control.throttle(30_000);
+    const run = engine.runPendingJobs();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(control.calls).toBe(1);
+
+    const warn = events.of('log').find((e) => e.entry.level === 'warn');
+    expect(warn?.entry.message).toBe(
+      'messages.list page 1 failed (RATE_LIMITED: Rate limit exceeded (test source).), attempt 1 of 7; retrying in 30 s (Retry-After)',
+    );
+    expect(warn?.entry.data).toMatchObject({
+      code: 'RATE_LIMITED',
+      attempt: 1,
+      attempts: 7,
+      delayMs: 30_000,
+    });
+    expect(events.of('progress').at(-1)?.progress.etaSeconds).toBeNull();
+
+    // The back-off (1–10 s) is shorter than Retry-After: nothing is called before 30 s.
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(control.calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(control.calls).toBeGreaterThan(1);
+    await run;
+    expect(await engine.getJob(job.id)).toMatchObject({ status: 'completed' });
+  });
+
+  it('fails the job on a permanent error, keeps what was stored, and a retry resumes from the checkpoint', async () => {
+    const { store, engine, control, events } = setup({ messages: 50, pageSize: 50, batchSize: 10 });
+    // Call 1 lists; calls 2–3 fetch; call 4 is refused for good.
+    control.failCall(4, new SyncError('REAUTH_REQUIRED', 'The Gmail access was revoked; sign in again.'));
+    const { job } = await engine.start(account);
+    await engine.runPendingJobs();
+
+    const failed = (await engine.getJob(job.id))!;
+    expect(failed).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'REAUTH_REQUIRED',
+        message: 'The Gmail access was revoked; sign in again.',
+        retryable: false,
+      },
+    });
+    expect(events.of('failed').map((e) => e.job.error?.code)).toEqual(['REAUTH_REQUIRED']);
+    expect(events.logMessages()).toContain(
+      'Sync failed (REAUTH_REQUIRED): The Gmail access was revoked; sign in again.',
+    );
+    expect(events.logMessages().some((m) => m.includes('retrying'))).toBe(false);
+    expect(await store.data.countMessages(account)).toBe(20);
+
+    const retried = await engine.retry(job.id);
+    expect(retried).toMatchObject({ started: true, job: { trigger: 'resume', mode: 'full' } });
+    await engine.runPendingJobs();
+    const done = (await engine.getJob(retried.job.id))!;
+    expect(done.status).toBe('completed');
+    // The new job's progress continued from the checkpoint: 50 of 50, not 30.
+    expect(done.counters).toMatchObject({ total: 50, stored: 50, listed: 50 });
+    expect(await store.data.countMessages(account)).toBe(50);
+    expect([...control.fetchCounts.values()].every((n) => n === 1)).toBe(true);
+    const logs = (await engine.getLogs(retried.job.id)).map((l) => l.message);
+    expect(logs[0]).toMatch(/^Sync queued: resuming the full sync from its checkpoint \(20 of 50 done\)/);
+    expect(logs[1]).toBe('Attempt 1: resuming full sync from checkpoint (20 of 50 done)');
+  });
+
+  it('fails the job once the retries are spent', async () => {
+    const { engine, control } = setup(
+      { messages: 10 },
+      { retry: { retries: 2, minDelayMs: 100, maxDelayMs: 1_000 } },
+    );
+    control.failNext(new SyncError('NETWORK', 'socket hang up'), 3);
+    const { job } = await engine.start(account);
+    const run = engine.runPendingJobs();
+    await vi.runAllTimersAsync();
+    await run;
+    expect(await engine.getJob(job.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'NETWORK', retryable: true },
+    });
+    const warnings = (await engine.getLogs(job.id)).filter((l) => l.level === 'warn');
+    expect(warnings.map((l) => l.data?.attempt)).toEqual([1, 2]);
+    expect(control.calls).toBe(3);
+  });
+});
+
+describe('SyncEngine.stop', () => {
+  it('releases the lease so another engine resumes at once, and leaves no timers behind', async () => {
+    const store = createMemoryStore();
+    const first = setup({ messages: 60, pageSize: 60, batchSize: 10 }, {}, store);
+    first.control.setDelay(1_000);
+    const { job } = await first.engine.start(account);
+    const run = first.engine.runPendingJobs();
+    await vi.advanceTimersByTimeAsync(3_500);
+
+    await first.engine.stop();
+    await run;
+    const released = (await store.getJob(job.id))!;
+    expect(released).toMatchObject({ status: 'queued', leaseExpiresAt: null });
+    expect(first.events.logMessages()).toContain(
+      'The worker is shutting down: the job is released and resumes from its checkpoint.',
+    );
+    expect(vi.getTimerCount()).toBe(0);
+
+    // No lease to wait for: another engine claims it now and continues from the checkpoint.
+    const second = createSyncEngine({ store, sources: [first.source], worker: false });
+    first.control.setDelay(0);
+    expect(await second.runPendingJobs()).toBe(1);
+    expect(await store.getJob(job.id)).toMatchObject({ status: 'completed', attempt: 2 });
+    expect(await store.data.countMessages(account)).toBe(60);
+    expect([...first.control.fetchCounts.values()].every((n) => n === 1)).toBe(true);
+  });
+});
+
+describe('SyncEngine: the worker loop', () => {
+  it('runs a started job in the background and polls for work until stopped', async () => {
+    const store = createMemoryStore();
+    const source = createTestSource({ messages: 30 });
+    const engine = createSyncEngine({ store, sources: [source], pollIntervalMs: 500 });
+    const events = record(engine);
+    const { job } = await engine.start(account);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await store.getJob(job.id)).toMatchObject({ status: 'completed' });
+    expect(events.of('completed')).toHaveLength(1);
+
+    // A job queued by another process (no wake-up here) is found by the next poll.
+    const other = createSyncEngine({ store, sources: [source], worker: false });
+    const { job: second } = await other.start({ ...account, accountId: 'bob@example.test' });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await store.getJob(second.id)).toMatchObject({ status: 'completed' });
+
+    await engine.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('runs at most `concurrency` jobs at once', async () => {
+    const store = createMemoryStore();
+    const source = createTestSource({ messages: 20, batchSize: 10 });
+    source.control.setDelay(1_000);
+    const engine = createSyncEngine({ store, sources: [source], concurrency: 2 });
+    for (const accountId of ['a', 'b', 'c']) await engine.start({ source: 'test', accountId });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await store.listJobs({ statuses: ['running'] })).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(await store.listJobs({ statuses: ['completed'] })).toHaveLength(3);
+    await engine.stop();
+  });
+});
+
+describe('SyncEngine: progress', () => {
+  it('turns 10,000 items/s into a few progress events per second, and always delivers the final one', async () => {
+    const { engine, control, events } = setup(
+      { messages: 10_000, pageSize: 10_000, batchSize: 100 },
+      { progress: { emitIntervalMs: 250 } },
+    );
+    control.setDelay(10);
+    const { job } = await engine.start(account);
+    const run = engine.runPendingJobs();
+    await vi.advanceTimersByTimeAsync(1_100);
+    await run;
+
+    const progress = events.of('progress');
+    const start = progress[0]!.at;
+    const perSecond = new Map<number, number>();
+    for (const event of progress) {
+      const second = Math.floor((event.at - start) / 1000);
+      perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+    }
+    // 4 throttled emits a second, plus the forced ones at the phase changes (listing, fetching, finalizing).
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(4 + 3);
+    expect(progress.length).toBeLessThan(15);
+    const last = progress.at(-1)!;
+    expect(last.progress.counters.stored).toBe(10_000);
+    const lastProgressIndex = events.all.lastIndexOf(last);
+    expect(events.all.findIndex((e) => e.type === 'completed')).toBeGreaterThan(lastProgressIndex);
+    expect(await engine.getJob(job.id)).toMatchObject({ status: 'completed' });
+  });
+
+  it('shows an ETA once there is signal, counts it down between batches, and writes it about once a second', async () => {
+    const store = createMemoryStore();
+    const updateProgress = vi.spyOn(store, 'updateProgress');
+    const { engine, control, events } = setup({ messages: 100, pageSize: 100, batchSize: 10 }, {}, store);
+    const { job } = await engine.start(account);
+    // Every call takes 4 s: one listing page, then batches of 10 (2.5 messages/s).
+    control.setDelay(4_000);
+    const run = engine.runPendingJobs();
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect((await store.getJob(job.id))?.counters.stored).toBe(10);
+    expect((await store.getJob(job.id))?.etaSeconds).toBeNull();
+    await vi.advanceTimersByTimeAsync(8_000);
+    // 3 batches in the 12 s since fetching began: enough signal. 70 left at 2.5/s = 28 s.
+    const atBatch = (await store.getJob(job.id))!;
+    expect(atBatch.counters.stored).toBe(30);
+    expect(atBatch.etaSeconds).toBe(28);
+    expect(atBatch.ratePerSec).toBe(2.5);
+
+    updateProgress.mockClear();
+    await vi.advanceTimersByTimeAsync(3_000);
+    // No batch yet; the ETA counted down in the store, about once a second.
+    expect((await store.getJob(job.id))?.etaSeconds).toBe(25);
+    expect(updateProgress.mock.calls.length).toBeGreaterThanOrEqual(2);
+    expect(updateProgress.mock.calls.length).toBeLessThanOrEqual(3);
+    expect(events.of('progress').at(-1)?.progress.etaSeconds).toBe(25);
+
+    await vi.runAllTimersAsync();
+    await run;
+    const etas = events.of('progress').map((e) => e.progress.etaSeconds);
+    expect(etas.every((eta) => eta === null || (Number.isInteger(eta) && eta >= 1))).toBe(true);
   });
 });

@@ -15,3 +15,28 @@ export class Mutex {
     return result;
   }
 }
+
+const fileMutexes = new Map<string, { mutex: Mutex; users: number }>();
+
+/**
+ * The mutex shared by every store of this process on one database file. `node:sqlite` waits for a
+ * lock synchronously, blocking the event loop: if two connections of one process contended at the
+ * SQLite level, the waiting one would block the very thread the lock holder needs to finish (an
+ * awaiting sink), until the busy timeout. Queuing them here first means SQLite locks are only ever
+ * contended across processes. Call `release` when the store closes.
+ */
+export function acquireFileMutex(key: string): { mutex: Mutex; release: () => void } {
+  const entry = fileMutexes.get(key) ?? { mutex: new Mutex(), users: 0 };
+  entry.users += 1;
+  fileMutexes.set(key, entry);
+  let released = false;
+  return {
+    mutex: entry.mutex,
+    release: () => {
+      if (released) return;
+      released = true;
+      entry.users -= 1;
+      if (entry.users === 0 && fileMutexes.get(key) === entry) fileMutexes.delete(key);
+    },
+  };
+}

@@ -21,6 +21,9 @@ const UNAVAILABLE_CODES: ReadonlySet<number> = new Set([
 /** How often a statement that stayed busy for the whole busy timeout is tried again, and the pauses between. */
 const BUSY_RETRY_DELAYS_MS = [50, 200, 500] as const;
 
+const isPromiseLike = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
+
 const primaryCode = (error: unknown): number | undefined => {
   const code = (error as { errcode?: unknown } | null)?.errcode;
   return typeof code === 'number' ? code & 0xff : undefined;
@@ -147,17 +150,50 @@ export class SqliteConnection {
    * transaction that reads first and writes later could fail with SQLITE_BUSY on the upgrade
    * (without waiting on the busy timeout) when another process wrote in between. Any failure rolls
    * everything back.
+   *
+   * A synchronous `body` runs from BEGIN to COMMIT without yielding to the event loop, so the write
+   * lock is held for as short as possible; only an asynchronous body (an app sink that awaits)
+   * keeps it across ticks.
    */
-  async transaction<T>(body: () => T | Promise<T>, clock: Clock): Promise<T> {
-    await withBusyRetry(() => this.db.exec('BEGIN IMMEDIATE'), clock);
+  transaction<T>(body: () => T | Promise<T>, clock: Clock): Promise<T> {
     try {
-      const result = await body();
-      this.db.exec('COMMIT');
-      return result;
+      this.db.exec('BEGIN IMMEDIATE');
     } catch (error) {
-      if (this.db.isOpen && this.db.isTransaction) this.db.exec('ROLLBACK');
-      throw toStoreError(error);
+      if (!isBusyError(error)) return Promise.reject(toStoreError(error));
+      return withBusyRetry(() => this.db.exec('BEGIN IMMEDIATE'), clock).then(() =>
+        this.runInTransaction(body),
+      );
     }
+    return this.runInTransaction(body);
+  }
+
+  private runInTransaction<T>(body: () => T | Promise<T>): Promise<T> {
+    let result: T | Promise<T>;
+    try {
+      result = body();
+      if (!isPromiseLike(result)) return Promise.resolve(this.commit(result));
+    } catch (error) {
+      return Promise.reject(this.rollback(error));
+    }
+    return result.then(
+      (value) => this.commit(value),
+      (error: unknown) => Promise.reject(this.rollback(error)),
+    );
+  }
+
+  private commit<T>(result: T): T {
+    try {
+      this.db.exec('COMMIT');
+    } catch (error) {
+      throw this.rollback(error);
+    }
+    return result;
+  }
+
+  /** Rolls back what is still open (SQLite may have rolled back already) and returns the error to throw. */
+  private rollback(error: unknown): unknown {
+    if (this.db.isOpen && this.db.isTransaction) this.db.exec('ROLLBACK');
+    return toStoreError(error);
   }
 
   close(): void {

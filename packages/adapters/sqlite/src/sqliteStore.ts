@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import {
   type AccountKey,
@@ -47,7 +48,7 @@ import {
 } from './jobRecord';
 import { createMailDataReader } from './mailDataReader';
 import { migrateConnection } from './migrations';
-import { Mutex } from './mutex';
+import { acquireFileMutex, Mutex } from './mutex';
 import { openDatabase, SqliteConnection, withBusyRetry } from './sqliteConnection';
 
 export interface SqliteStoreOptions {
@@ -139,7 +140,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
   const { path } = options;
   const clock = options.clock ?? systemClock;
   const sink = options.sink ?? defaultSqliteSink;
-  const mutex = new Mutex();
+  // Stores of this process on one file share a queue (see `acquireFileMutex`); an in-memory
+  // database is private to its store.
+  const shared = path === ':memory:' ? undefined : acquireFileMutex(resolve(path));
+  const mutex = shared?.mutex ?? new Mutex();
   const listeners = new Set<(notice: StoreNotice) => void>();
   let connection: SqliteConnection | undefined;
   let closed = false;
@@ -705,11 +709,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     },
 
     close() {
+      if (closed) return Promise.resolve();
       return mutex.run(() => {
         closed = true;
         listeners.clear();
         connection?.close();
         connection = undefined;
+        shared?.release();
       });
     },
   };

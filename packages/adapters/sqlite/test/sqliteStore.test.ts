@@ -221,6 +221,31 @@ describe('createSqliteStore', () => {
     ]);
   });
 
+  it('does not stall a second store of the same process while an app sink awaits inside its transaction', async () => {
+    // node:sqlite waits for locks synchronously: were both connections to contend in SQLite, the
+    // waiting one would block the thread the sink needs, for the whole busy timeout.
+    const slow = open({
+      busyTimeoutMs: 3000,
+      sink: { write: () => new Promise<void>((resolve) => setTimeout(resolve, 20)) },
+    });
+    const peer = open({ busyTimeoutMs: 3000 });
+    await slow.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    const claimed = await slow.claimJob({ workerId: 'w1', leaseMs: 60_000 });
+    if (!claimed) throw new Error('expected a claim');
+    const started = Date.now();
+    const [, other] = await Promise.all([
+      slow.commitBatch(claimed.lease, { write: { upsertMessages: [message('m1')] } }),
+      peer.createJob({ source: 'gmail', accountId: 'other', mode: 'full', trigger: 'manual' }),
+    ]);
+    expect(other.created).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('reports a database it cannot open as STORE_UNAVAILABLE', async () => {
+    const store = open({ path: join(dir, 'missing-directory', 'sync.db') });
+    await expect(store.getJob('x')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+
   it('rejects calls after close with STORE_UNAVAILABLE', async () => {
     const store = createSqliteStore({ path });
     await store.listJobs();

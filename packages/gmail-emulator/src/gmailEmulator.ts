@@ -1,0 +1,536 @@
+import {
+  BatchFormatError,
+  MAX_BATCH_PARTS,
+  parseBatchRequest,
+  serializeBatchResponse,
+} from './batch/multipart.js';
+import { type Clock, systemClock } from './clock.js';
+import { FaultInjector } from './faults/faultInjector.js';
+import type { DropStage, FaultRule, FaultRuleEntry } from './faults/faultRule.js';
+import { handleAdminRequest } from './handlers/adminApi.js';
+import { type GmailRoute, gmailMethodHandlers, matchGmailRoute } from './handlers/gmailApi.js';
+import { handleTokenRequest } from './handlers/tokenEndpoint.js';
+import { droppedResponse } from './http/droppedConnection.js';
+import { googleErrors } from './http/googleError.js';
+import { Mailbox, type MailboxOptions, type NewMessage } from './mailbox/mailbox.js';
+import { hash32, Random } from './mailbox/prng.js';
+import {
+  DEFAULT_OAUTH_CLIENT,
+  defaultRefreshToken,
+  type IssuedToken,
+  type OAuthClientCredentials,
+  TokenIssuer,
+} from './oauth/tokenIssuer.js';
+import { type GmailMethod, type QuotaProfile, type QuotaSetting, resolveQuota } from './quota/costTables.js';
+import { QuotaWindow } from './quota/quotaWindow.js';
+import { type CallCounters, type CallOutcome, StatsRecorder } from './stats/statsRecorder.js';
+
+/** One emulated account. */
+export interface EmulatorUserOptions extends MailboxOptions {
+  /** The refresh token accepted for this user. Default `1//emulator-refresh-<address>`. */
+  refreshToken?: string;
+}
+
+export interface GmailEmulatorOptions {
+  /** Accounts to create. Default one account, `me@example.com`, 1,000 messages, seed 1. */
+  users?: EmulatorUserOptions[];
+  /** Cost profile: `legacy`, `2026`, `off` (charged at legacy costs, never refused) or a custom profile. Default `legacy`. */
+  quota?: QuotaSetting;
+  /**
+   * Time compression of the quota: at speed N the 60 s window lasts 60/N s with the same units, so
+   * the unit rate is N times Google's, and every `Retry-After` is divided by N. Default 1.
+   */
+  speed?: number;
+  /** How quota refusals are answered: 429 `rateLimitExceeded`, 403 `userRateLimitExceeded`, or a seeded mix. Default 429. */
+  overQuotaStatus?: 429 | 403 | 'mixed';
+  /**
+   * `Retry-After` as whole seconds rounded up (what HTTP allows) instead of fractional seconds
+   * with millisecond precision. Default: true at speed 1, false at any other speed, where whole
+   * seconds would be far longer than the scaled wait.
+   */
+  integerRetryAfter?: boolean;
+  /** Calls one user may have in flight before the 429 "Too many concurrent requests for user"; batch parts count one each. Default 50. */
+  maxConcurrentPerUser?: number;
+  /** Lifetime of issued access tokens, in seconds (`expires_in`). Default 3600. */
+  tokenLifetimeSeconds?: number;
+  /** The OAuth client the token endpoint accepts. Default {@link DEFAULT_OAUTH_CLIENT}. */
+  oauthClient?: OAuthClientCredentials;
+  /** Require a valid access token on Gmail calls. When false, `me` is the first user. Default true. */
+  requireAuth?: boolean;
+  /** Fault rules active from the start. Default none. */
+  faults?: FaultRule[];
+  /** Seed of the fault and 429/403-mix draws. Default 1. */
+  seed?: number;
+  /** Time source. Default the system clock. */
+  clock?: Clock;
+  /** Called with unexpected errors (answered as 500 `backendError`). Default `console.error`. */
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_USER: EmulatorUserOptions = { address: 'me@example.com', messages: 1000, seed: 1 };
+
+export interface FetchStats {
+  /** Messages fetched at least once (messages.get, or as part of threads.get). */
+  distinctMessages: number;
+  totalFetches: number;
+  maxFetchesPerMessage: number;
+  /** Messages fetched more than once. */
+  refetchedMessages: number;
+  /** Up to 1,000 of those, id → fetch count. */
+  refetched: Record<string, number>;
+}
+
+export interface UserStats extends CallCounters {
+  byMethod: Partial<Record<GmailMethod, CallCounters>>;
+  fetches: FetchStats;
+}
+
+export interface EmulatorStats {
+  totals: CallCounters;
+  byMethod: Partial<Record<GmailMethod, CallCounters>>;
+  byUser: Record<string, UserStats>;
+  batches: { requests: number; parts: number };
+  tokens: { requests: number; refused: number };
+}
+
+/** What an added message looks like to the caller. */
+export interface AddedMessage {
+  id: string;
+  threadId: string;
+  historyId: string;
+}
+
+type CallResult = { response: Response; drop?: DropStage | undefined };
+
+/**
+ * The emulator's state and its one Fetch-API handler. The Node server, the msw handlers and the
+ * CLI all call {@link GmailEmulator.handle}; tests may also call the admin methods directly.
+ */
+export class GmailEmulator {
+  readonly clock: Clock;
+  readonly tokens: TokenIssuer;
+  readonly faults: FaultInjector;
+  readonly statsRecorder = new StatsRecorder();
+  private readonly users = new Map<string, Mailbox>();
+  private readonly windows = new Map<string, QuotaWindow>();
+  private readonly inFlight = new Map<string, number>();
+  private quotaSetting!: QuotaSetting;
+  private quotaProfile!: QuotaProfile;
+  private quotaEnforced!: boolean;
+  private speedFactor!: number;
+  private mix: Random;
+
+  constructor(private readonly options: GmailEmulatorOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.tokens = new TokenIssuer(
+      this.clock,
+      options.oauthClient ?? DEFAULT_OAUTH_CLIENT,
+      options.tokenLifetimeSeconds ?? 3600,
+    );
+    this.faults = new FaultInjector(options.seed ?? 1);
+    this.mix = new Random(hash32(options.seed ?? 1, 0x403));
+    this.setQuota(options.quota ?? 'legacy', options.speed ?? 1);
+    this.reset();
+  }
+
+  /** Restores the state the options describe: regenerated mailboxes, fresh tokens, faults and stats. */
+  reset(): void {
+    this.users.clear();
+    this.windows.clear();
+    this.inFlight.clear();
+    this.tokens.clearAccessTokens();
+    this.faults.clear();
+    this.statsRecorder.reset();
+    for (const user of this.options.users ?? [DEFAULT_USER]) this.addUser(user);
+    for (const rule of this.options.faults ?? []) this.faults.add(rule);
+  }
+
+  /** Changes the quota profile and speed; spent units are forgotten. */
+  setQuota(setting: QuotaSetting, speed = this.speedFactor): void {
+    if (!(speed > 0)) throw new RangeError('speed must be a positive number');
+    const { profile, enforced } = resolveQuota(setting);
+    this.quotaSetting = setting;
+    this.quotaProfile = profile;
+    this.quotaEnforced = enforced;
+    this.speedFactor = speed;
+    this.windows.clear();
+  }
+
+  get quota(): {
+    setting: QuotaSetting;
+    profile: QuotaProfile;
+    enforced: boolean;
+    speed: number;
+    windowMs: number;
+  } {
+    return {
+      setting: this.quotaSetting,
+      profile: this.quotaProfile,
+      enforced: this.quotaEnforced,
+      speed: this.speedFactor,
+      windowMs: 60_000 / this.speedFactor,
+    };
+  }
+
+  /** Creates (or replaces) an account and returns its mailbox. */
+  addUser(options: EmulatorUserOptions): Mailbox {
+    const mailbox = new Mailbox(options, this.clock);
+    this.users.set(mailbox.address, mailbox);
+    this.tokens.addRefreshToken(
+      mailbox.address,
+      options.refreshToken ?? defaultRefreshToken(mailbox.address),
+    );
+    return mailbox;
+  }
+
+  userAddresses(): string[] {
+    return [...this.users.keys()];
+  }
+
+  /** The mailbox of an address (case-insensitive); throws a `RangeError` for an unknown user. */
+  mailbox(address: string): Mailbox {
+    const mailbox = this.users.get(address.toLowerCase());
+    if (!mailbox) throw new RangeError(`Unknown user: ${address}`);
+    return mailbox;
+  }
+
+  private messageIndex(mailbox: Mailbox, id: string): number {
+    const index = mailbox.indexOf(id.toLowerCase());
+    if (index === undefined || !mailbox.isLive(index)) throw new RangeError(`Unknown message: ${id}`);
+    return index;
+  }
+
+  addMessage(user: string, message: NewMessage = {}): AddedMessage {
+    const mailbox = this.mailbox(user);
+    const index = mailbox.addMessage(message);
+    return {
+      id: mailbox.idOf(index),
+      threadId: mailbox.threadIdOf(index),
+      historyId: String(mailbox.historyId),
+    };
+  }
+
+  deleteMessage(user: string, id: string): { historyId: string } {
+    const mailbox = this.mailbox(user);
+    mailbox.deleteMessage(this.messageIndex(mailbox, id));
+    return { historyId: String(mailbox.historyId) };
+  }
+
+  /** Adds then removes label ids on a message, as messages.modify would. */
+  modifyLabels(
+    user: string,
+    id: string,
+    change: { add?: string[]; remove?: string[] },
+  ): { labelIds: string[]; historyId: string } {
+    const mailbox = this.mailbox(user);
+    const index = this.messageIndex(mailbox, id);
+    mailbox.modifyLabels(index, mailbox.bitsOfIds(change.add ?? []), mailbox.bitsOfIds(change.remove ?? []));
+    return { labelIds: mailbox.labels.idsOf(mailbox.labelsOf(index)), historyId: String(mailbox.historyId) };
+  }
+
+  /** Forgets history before `historyId` (default now); returns the oldest accepted `startHistoryId`. */
+  expireHistory(user: string, historyId?: number): { historyFloor: string } {
+    return { historyFloor: String(this.mailbox(user).expireHistory(historyId)) };
+  }
+
+  /** Revokes the user's refresh tokens (or one of them): refreshing then fails with `invalid_grant`. */
+  revokeRefreshTokens(user: string, refreshToken?: string): { revoked: number } {
+    return { revoked: this.tokens.revoke(this.mailbox(user).address, refreshToken) };
+  }
+
+  /** Issues an access token without the OAuth dance. */
+  issueAccessToken(user: string, lifetimeSeconds?: number): IssuedToken {
+    return this.tokens.issue(this.mailbox(user).address, lifetimeSeconds);
+  }
+
+  /** Makes the user's access tokens expired now, so the next call answers 401. */
+  expireAccessTokens(user: string): void {
+    this.tokens.expireAccessTokens(this.mailbox(user).address);
+  }
+
+  addFault(rule: FaultRule): FaultRuleEntry {
+    return this.faults.add(rule);
+  }
+
+  removeFault(id: number): boolean {
+    return this.faults.remove(id);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  stats(): EmulatorStats {
+    const recorder = this.statsRecorder;
+    const byUser: Record<string, UserStats> = {};
+    for (const [address, mailbox] of this.users) {
+      const calls = recorder.byUser.get(address);
+      byUser[address] = {
+        ...(calls ?? {
+          requests: 0,
+          units: 0,
+          rateLimited: 0,
+          concurrencyLimited: 0,
+          serverErrors: 0,
+          clientErrors: 0,
+          unauthorized: 0,
+          dropped: 0,
+          byMethod: {},
+        }),
+        fetches: fetchStats(mailbox),
+      };
+    }
+    return {
+      totals: { ...recorder.totals },
+      byMethod: Object.fromEntries(recorder.byMethod),
+      byUser,
+      batches: { requests: recorder.batches, parts: recorder.batchParts },
+      tokens: { requests: recorder.tokenRequests, refused: recorder.tokenRefusals },
+    };
+  }
+
+  /** Zeroes call counters and per-message fetch counts (quota windows are kept). */
+  resetStats(): void {
+    this.statsRecorder.reset();
+    for (const mailbox of this.users.values()) mailbox.resetFetchCounts();
+  }
+
+  /** The one entry point: a Fetch-API request in, a response out. */
+  async handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    try {
+      if (path.startsWith('/_emulator/')) return await handleAdminRequest(this, request, url);
+      if (path === '/token' || path === '/oauth2/v4/token') return await handleTokenRequest(this, request);
+      if (path === '/batch/gmail/v1' || path === '/batch') return await this.handleBatch(request);
+      const route = matchGmailRoute(request.method, path);
+      if (!route) return googleErrors.methodNotFound(request.method, path);
+      const call = await this.callGmail(route, url.searchParams, request.headers.get('authorization'), false);
+      return call.drop ? await droppedResponse(call.response, call.drop) : call.response;
+    } catch (error) {
+      (this.options.onError ?? console.error)(error);
+      return googleErrors.backendError(500);
+    }
+  }
+
+  /** The user a call will run as, or undefined when it will be refused before reaching a mailbox. */
+  private userOf(authorization: string | null, route: GmailRoute): string | undefined {
+    if (this.options.requireAuth === false) {
+      const address = route.userId === 'me' ? this.userAddresses()[0] : route.userId.toLowerCase();
+      return address && this.users.has(address) ? address : undefined;
+    }
+    const check = this.tokens.check(authorization);
+    return check.ok ? check.user : undefined;
+  }
+
+  private record(user: string | undefined, method: GmailMethod, outcome: CallOutcome, units = 0): void {
+    this.statsRecorder.record(user, method, outcome, units);
+  }
+
+  private acquire(user: string, method: GmailMethod): boolean {
+    const limit = Math.min(
+      this.options.maxConcurrentPerUser ?? 50,
+      this.faults.concurrencyLimit(method, user),
+    );
+    const current = this.inFlight.get(user) ?? 0;
+    if (current >= limit) return false;
+    this.inFlight.set(user, current + 1);
+    return true;
+  }
+
+  private release(user: string): void {
+    this.inFlight.set(user, Math.max(0, (this.inFlight.get(user) ?? 1) - 1));
+  }
+
+  private formatRetryAfter(ms: number): string {
+    const integer = this.options.integerRetryAfter ?? this.speedFactor === 1;
+    return integer ? String(Math.max(1, Math.ceil(ms / 1000))) : String(Math.max(1, Math.ceil(ms)) / 1000);
+  }
+
+  private rateLimited(status: 429 | 403, waitMs: number): Response {
+    const retryAfter = this.formatRetryAfter(waitMs);
+    return status === 403
+      ? googleErrors.userRateLimitExceeded(retryAfter, new Date(this.clock.now() + waitMs))
+      : googleErrors.rateLimitExceeded(retryAfter);
+  }
+
+  private quotaWindow(user: string): QuotaWindow {
+    let window = this.windows.get(user);
+    if (!window) {
+      window = new QuotaWindow(this.quotaProfile.unitsPerUserPerMinute, 60_000 / this.speedFactor);
+      this.windows.set(user, window);
+    }
+    return window;
+  }
+
+  /**
+   * One Gmail call through the same steps as Google's front end: authentication, the caller's
+   * mailbox, injected bursts, the concurrency limit, quota, latency, injected 5xx, the method, and
+   * last a possible dropped connection. `reserved` means a batch already holds a concurrency slot.
+   */
+  private async callGmail(
+    route: GmailRoute,
+    query: URLSearchParams,
+    authorization: string | null,
+    reserved: boolean,
+  ): Promise<CallResult> {
+    const { method } = route;
+    let user: string;
+    if (this.options.requireAuth === false) {
+      const address = route.userId === 'me' ? this.userAddresses()[0] : route.userId.toLowerCase();
+      if (!address || !this.users.has(address)) {
+        this.record(undefined, method, 'clientError');
+        return { response: googleErrors.notFound() };
+      }
+      user = address;
+    } else {
+      const check = this.tokens.check(authorization);
+      if (!check.ok) {
+        this.record(undefined, method, 'unauthorized');
+        const response =
+          check.reason === 'missing' ? googleErrors.missingCredentials() : googleErrors.invalidCredentials();
+        return { response };
+      }
+      user = check.user;
+      if (route.userId !== 'me' && route.userId.toLowerCase() !== user) {
+        this.record(user, method, 'clientError');
+        return { response: googleErrors.delegationDenied(route.userId) };
+      }
+    }
+    const mailbox = this.users.get(user);
+    if (!mailbox) {
+      this.record(user, method, 'clientError');
+      return { response: googleErrors.notFound() };
+    }
+    const burst = this.faults.takeBurst(method, user);
+    if (burst) {
+      this.record(user, method, 'rateLimited');
+      const waitMs = ((burst.retryAfterSeconds ?? 1) * 1000) / this.speedFactor;
+      return { response: this.rateLimited(burst.status, waitMs) };
+    }
+    if (!reserved && !this.acquire(user, method)) {
+      this.record(user, method, 'concurrencyLimited');
+      return { response: googleErrors.tooManyConcurrent() };
+    }
+    try {
+      const cost = this.quotaProfile.costs[method];
+      if (this.quotaEnforced) {
+        const waitMs = this.quotaWindow(user).tryCharge(cost, this.clock.now());
+        if (waitMs > 0) {
+          this.record(user, method, 'rateLimited');
+          const setting = this.options.overQuotaStatus ?? 429;
+          const status = setting === 'mixed' ? (this.mix.chance(0.5) ? 429 : 403) : setting;
+          return { response: this.rateLimited(status, waitMs) };
+        }
+      }
+      const latency = this.faults.latencyMs(method, user);
+      if (latency > 0) await this.clock.sleep(latency);
+      const failure = this.faults.serverError(method, user);
+      if (failure) {
+        this.record(user, method, 'serverError', cost);
+        return { response: googleErrors.backendError(failure) };
+      }
+      const response = gmailMethodHandlers[method]({
+        mailbox,
+        route,
+        query,
+        now: this.clock.now(),
+        onFetch: (index) => mailbox.recordFetch(index),
+      });
+      const drop = this.faults.drop(method, user);
+      const outcome: CallOutcome = drop ? 'dropped' : response.status < 400 ? 'ok' : 'clientError';
+      this.record(user, method, outcome, cost);
+      return { response, drop };
+    } finally {
+      if (!reserved) this.release(user);
+    }
+  }
+
+  /**
+   * `POST /batch/gmail/v1`. Google runs the parts in parallel, so they hold concurrency slots
+   * together: parts past the per-user limit answer the concurrency 429. Each part is charged and
+   * rate-limited on its own; a drop drawn by any part cuts the whole batch connection.
+   */
+  private async handleBatch(request: Request): Promise<Response> {
+    if (request.method !== 'POST')
+      return googleErrors.methodNotFound(request.method, new URL(request.url).pathname);
+    let parts: ReturnType<typeof parseBatchRequest>;
+    try {
+      parts = parseBatchRequest(request.headers.get('content-type'), await request.text());
+    } catch (error) {
+      if (error instanceof BatchFormatError) return googleErrors.badRequest(error.message);
+      throw error;
+    }
+    if (parts.length === 0) return googleErrors.badRequest('Batch request contains no parts');
+    if (parts.length > MAX_BATCH_PARTS) {
+      return googleErrors.badRequest(`A batch request cannot contain more than ${MAX_BATCH_PARTS} requests`);
+    }
+    this.statsRecorder.batches += 1;
+    this.statsRecorder.batchParts += parts.length;
+    const outerAuthorization = request.headers.get('authorization');
+    const held: string[] = [];
+    const pending = parts.map((part) => {
+      const target = new URL(part.target, 'http://batch.invalid');
+      const route = matchGmailRoute(part.method, target.pathname);
+      if (!route)
+        return Promise.resolve<CallResult>({
+          response: googleErrors.methodNotFound(part.method, target.pathname),
+        });
+      const authorization = part.headers.get('authorization') ?? outerAuthorization;
+      const user = this.userOf(authorization, route);
+      if (user !== undefined) {
+        if (!this.acquire(user, route.method)) {
+          this.record(user, route.method, 'concurrencyLimited');
+          return Promise.resolve<CallResult>({ response: googleErrors.tooManyConcurrent() });
+        }
+        held.push(user);
+      }
+      return this.callGmail(route, target.searchParams, authorization, user !== undefined);
+    });
+    let results: CallResult[];
+    try {
+      results = await Promise.all(pending);
+    } finally {
+      for (const user of held) this.release(user);
+    }
+    const boundary = `batch_${hash32(this.statsRecorder.batches, parts.length).toString(36)}${this.clock.now().toString(36)}`;
+    const body = await serializeBatchResponse(
+      results.map((result, i) => ({ contentId: parts[i]!.contentId, response: result.response })),
+      boundary,
+    );
+    const response = new Response(body, {
+      status: 200,
+      headers: { 'content-type': `multipart/mixed; boundary=${boundary}` },
+    });
+    const drop = results.find((result) => result.drop)?.drop;
+    return drop ? droppedResponse(response, drop) : response;
+  }
+}
+
+function fetchStats(mailbox: Mailbox): FetchStats {
+  const stats: FetchStats = {
+    distinctMessages: 0,
+    totalFetches: 0,
+    maxFetchesPerMessage: 0,
+    refetchedMessages: 0,
+    refetched: {},
+  };
+  let listed = 0;
+  for (let i = 0; i < mailbox.size; i++) {
+    const count = mailbox.fetchCount(i);
+    if (count === 0) continue;
+    stats.distinctMessages += 1;
+    stats.totalFetches += count;
+    stats.maxFetchesPerMessage = Math.max(stats.maxFetchesPerMessage, count);
+    if (count > 1) {
+      stats.refetchedMessages += 1;
+      if (listed++ < 1000) stats.refetched[mailbox.idOf(i)] = count;
+    }
+  }
+  return stats;
+}
+
+/** Creates an emulator; the same as `new GmailEmulator(options)`. */
+export function createGmailEmulator(options?: GmailEmulatorOptions): GmailEmulator {
+  return new GmailEmulator(options);
+}

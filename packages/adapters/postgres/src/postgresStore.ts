@@ -64,6 +64,13 @@ export interface PostgresStoreOptions {
   migrate?: boolean;
   /** Size of the pool the store creates from `connectionString`. Default 10. */
   maxConnections?: number;
+  /**
+   * Ends a session left idle inside a transaction this long (`idle_in_transaction_session_timeout`),
+   * in ms, for the pool the store creates. A worker frozen mid-batch (SIGSTOP, a paused VM) would
+   * otherwise hold its job's row lock forever and no other worker could take the job over. Default
+   * 60000; set it on your own pool when you pass `pool`.
+   */
+  idleInTransactionTimeoutMs?: number;
   /** `application_name` of the store's connections (visible in `pg_stat_activity`). Default `'syncjob'`. */
   applicationName?: string;
   /**
@@ -219,6 +226,7 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
       application_name: applicationName,
+      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
     });
   const onError = options.onError ?? (() => {});
   // An idle pooled client whose connection drops emits `error` on the pool; unhandled, Node would

@@ -278,6 +278,22 @@ describePostgres('PostgreSQL store', () => {
     expect(await store.getLogs(lease.jobId)).toMatchObject([{ seq: 1, message: 'after reconnect' }]);
   });
 
+  it('survives its connections being terminated: an expired lease stops with LEASE_LOST', async () => {
+    const store = await newStore({ applicationName: 'syncjob-kill-expired' });
+    const lease = await runningJob(store, 200);
+    await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'syncjob-kill-expired'`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    await expect(
+      store.commitBatch(lease, { logs: [{ level: 'info', message: 'too late' }] }),
+    ).rejects.toMatchObject({
+      code: 'LEASE_LOST',
+    });
+    await expect(store.renewLease(lease, 60_000)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await store.getLogs(lease.jobId)).toEqual([]);
+  });
+
   it('reports an unreachable database as STORE_UNAVAILABLE', async () => {
     const error = await createPostgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/none' }).catch(
       (caught: unknown) => caught,

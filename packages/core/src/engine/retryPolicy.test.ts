@@ -1,0 +1,79 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../clock';
+import { SyncError } from '../errors';
+import type { RetryNotice } from './retryPolicy';
+import { createRetryPolicy } from './retryPolicy';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('createRetryPolicy', () => {
+  it('backs off exponentially with jitter, within the bounds', () => {
+    const low = createRetryPolicy({
+      clock: systemClock,
+      minDelayMs: 1_000,
+      maxDelayMs: 60_000,
+      random: () => 0,
+    });
+    const high = createRetryPolicy({
+      clock: systemClock,
+      minDelayMs: 1_000,
+      maxDelayMs: 60_000,
+      random: () => 0.999,
+    });
+    expect([1, 2, 3, 4].map(low.backoffMs)).toEqual([1_000, 1_000, 2_000, 4_000]);
+    expect([1, 2, 3, 4].map(high.backoffMs)).toEqual([1_499, 2_998, 5_996, 11_992]);
+    expect(high.backoffMs(20)).toBe(60_000);
+  });
+
+  it('retries only retryable errors and waits max(back-off, Retry-After) on the clock', async () => {
+    const policy = createRetryPolicy({ clock: systemClock, minDelayMs: 1_000, random: () => 0.5 });
+    const notices: RetryNotice[] = [];
+    const failures = [
+      new SyncError('RATE_LIMITED', 'slow down', { retryAfterMs: 45_000 }),
+      new SyncError('NETWORK', 'reset'),
+    ];
+    const operation = vi.fn(async () => {
+      const failure = failures.shift();
+      if (failure) throw failure;
+      return 'ok';
+    });
+    const result = policy.run(operation, { label: 'op', onRetry: (n) => notices.push(n) });
+    await vi.advanceTimersByTimeAsync(44_999);
+    expect(operation).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(operation).toHaveBeenCalledTimes(2);
+    await vi.advanceTimersByTimeAsync(2_000);
+    await expect(result).resolves.toBe('ok');
+    expect(notices.map((n) => [n.code, n.attempt, n.delayMs, n.fromRetryAfter])).toEqual([
+      ['RATE_LIMITED', 1, 45_000, true],
+      ['NETWORK', 2, 2_000, false],
+    ]);
+
+    const permanent = vi.fn(async () => {
+      throw new SyncError('REAUTH_REQUIRED', 'sign in again');
+    });
+    await expect(policy.run(permanent, { label: 'op' })).rejects.toMatchObject({ code: 'REAUTH_REQUIRED' });
+    expect(permanent).toHaveBeenCalledTimes(1);
+  });
+
+  it('stops waiting when the signal aborts, with the signal’s reason', async () => {
+    const policy = createRetryPolicy({ clock: systemClock });
+    const controller = new AbortController();
+    const result = policy.run(
+      async () => {
+        throw new SyncError('NETWORK', 'down');
+      },
+      { label: 'op', signal: controller.signal },
+    );
+    const settled = expect(result).rejects.toMatchObject({ code: 'CANCELLED' });
+    await vi.advanceTimersByTimeAsync(10);
+    controller.abort(new SyncError('CANCELLED', 'cancelled'));
+    await settled;
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});

@@ -1229,12 +1229,15 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       const job = await start(store);
       await waitFor(() => notices.some((notice) => notice.jobId === job.id && notice.status === 'queued'));
       const { lease } = await claim(store);
-      await waitFor(() => notices.some((notice) => notice.status === 'running'));
+      await waitFor(() => notices.some((notice) => notice.jobId === job.id && notice.status === 'running'));
       await store.appendLogs(job.id, [line('one'), line('two')], lease);
-      await waitFor(() => notices.some((notice) => notice.lastLogSeq === 2));
+      await waitFor(() => notices.some((notice) => notice.jobId === job.id && notice.lastLogSeq === 2));
       await store.finishJob(lease, { status: 'completed', logs: [line('done')] });
-      await waitFor(() => notices.some((notice) => notice.status === 'completed' && notice.lastLogSeq === 3));
-      expect(notices.every((notice) => notice.jobId === job.id)).toBe(true);
+      await waitFor(() =>
+        notices.some(
+          (notice) => notice.jobId === job.id && notice.status === 'completed' && notice.lastLogSeq === 3,
+        ),
+      );
 
       unsubscribe();
       await sleep(100);

@@ -59,6 +59,8 @@ const PROGRESS_KEYS = [
 const progressOf = (job: Job): JobProgress =>
   Object.fromEntries(PROGRESS_KEYS.map((key) => [key, job[key]])) as unknown as JobProgress;
 
+const progressJson = ({ updatedAt: _, ...progress }: JobProgress): string => JSON.stringify(progress);
+
 /**
  * The events of one job, in order and each log line exactly once, from whichever signals exist:
  * the engine's local events (same process, lowest latency), the store's notices (other processes
@@ -101,7 +103,8 @@ export function openJobEventFeed(engine: JobEventFeedEngine, options: JobEventFe
 
   const emitProgress = (progress: JobProgress) => {
     if (progress.updatedAt < lastUpdatedAt) return;
-    const json = JSON.stringify(progress);
+    // A log write moves `updatedAt` without progress: not worth a frame.
+    const json = progressJson(progress);
     if (json === lastProgressJson) return;
     lastUpdatedAt = progress.updatedAt;
     lastProgressJson = json;
@@ -125,7 +128,7 @@ export function openJobEventFeed(engine: JobEventFeedEngine, options: JobEventFe
       if (job.updatedAt < lastUpdatedAt && lastStatus !== null) return;
       lastStatus = job.status;
       lastUpdatedAt = job.updatedAt;
-      lastProgressJson = JSON.stringify(progressOf(job));
+      lastProgressJson = progressJson(progressOf(job));
       emit({ type: 'status', jobId, job });
       return;
     }
@@ -251,7 +254,7 @@ export function openJobEventFeed(engine: JobEventFeedEngine, options: JobEventFe
       lastSeq = Math.min(lastSeq, job.lastLogSeq);
       lastStatus = job.status;
       lastUpdatedAt = job.updatedAt;
-      lastProgressJson = JSON.stringify(progressOf(job));
+      lastProgressJson = progressJson(progressOf(job));
       emit({ type: 'snapshot', jobId, job });
       await drainLogs(job.lastLogSeq);
       if (closed) return;

@@ -20,6 +20,13 @@ export interface SseStreamOptions {
   signal?: AbortSignal;
 }
 
+const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'completed',
+  'failed',
+  'cancelled',
+  'interrupted',
+]);
+
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache, no-store, no-transform',
@@ -84,15 +91,13 @@ export function createSseStream(
         onEvent: (event) => {
           if (event.type === 'log') lastSeq = event.entry.seq;
           write(formatSseFrame(event, lastSeq));
-          if (feed?.closed) queueMicrotask(end);
+          if (TERMINAL_EVENT_TYPES.has(event.type)) queueMicrotask(end);
         },
         onError: (error) => {
           write(`: error ${error.code}\n\n`);
           end();
         },
       });
-      // The terminal event may have been sent synchronously before `feed` was assigned.
-      if (feed.closed) queueMicrotask(end);
       const onAbort = () => end();
       options.signal?.addEventListener('abort', onAbort, { once: true });
       cleanup = () => {

@@ -201,7 +201,7 @@ export async function migrate(
   const clock = options.clock ?? systemClock;
   if (typeof target !== 'string') return migrateConnection(new SqliteConnection(target), clock);
   const connection = new SqliteConnection(
-    openDatabase(target, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 }),
+    await openDatabase(target, { busyTimeoutMs: options.busyTimeoutMs ?? 5000, clock }),
   );
   try {
     return await migrateConnection(connection, clock);

@@ -94,7 +94,10 @@ export interface OpenDatabaseOptions {
  * processes carry on while one process writes; `synchronous=NORMAL` is durable across application
  * crashes in WAL mode (only an OS crash can lose the last commits) and much faster than FULL.
  */
-export function openDatabase(path: string, options: OpenDatabaseOptions): DatabaseSync {
+export async function openDatabase(
+  path: string,
+  options: OpenDatabaseOptions & { clock: Clock },
+): Promise<DatabaseSync> {
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path, { timeout: options.busyTimeoutMs, enableForeignKeyConstraints: true });
@@ -102,13 +105,17 @@ export function openDatabase(path: string, options: OpenDatabaseOptions): Databa
     throw toStoreError(error);
   }
   try {
-    db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs)}`);
-    db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = NORMAL');
-    db.exec('PRAGMA foreign_keys = ON');
+    // Switching a new file to WAL needs a moment of exclusive access: processes opening the file
+    // together may see SQLITE_BUSY here, so it is retried like any other locked statement.
+    await withBusyRetry(() => {
+      db.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs)}`);
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = NORMAL');
+      db.exec('PRAGMA foreign_keys = ON');
+    }, options.clock);
   } catch (error) {
     db.close();
-    throw toStoreError(error);
+    throw error;
   }
   return db;
 }

@@ -152,7 +152,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     if (closed)
       throw new SyncError('STORE_UNAVAILABLE', 'This SQLite store was closed.', { retryable: false });
     if (!connection) {
-      const opened = new SqliteConnection(openDatabase(path, { busyTimeoutMs }));
+      const opened = new SqliteConnection(await openDatabase(path, { busyTimeoutMs, clock }));
       try {
         await migrateConnection(opened, clock);
       } catch (error) {

@@ -42,6 +42,7 @@ export const CONFORMANCE_TEST_IDS = [
   'subscribe',
   'accounts-isolated',
   'returns-copies',
+  'default-limits',
 ] as const;
 
 export type ConformanceTestId = (typeof CONFORMANCE_TEST_IDS)[number];
@@ -1276,6 +1277,29 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       expect(await store.data.countMessages(ACCOUNT)).toBe(2);
       await store.requestCancel(b.id);
       expect((await store.getJob(c.id))?.status).toBe('queued');
+    });
+
+    test('default-limits', 'listJobs, getLogs and listMessages apply their default limits', async () => {
+      const { store } = await open();
+      const { job, lease } = await running(store, ACCOUNT);
+      for (let index = 0; index < 55; index++) {
+        await start(store, { source: 'gmail', accountId: `acct-${String(index).padStart(2, '0')}` });
+      }
+      expect(await store.listJobs()).toHaveLength(50);
+      expect(await store.listJobs({ limit: 60 })).toHaveLength(56);
+
+      await store.appendLogs(
+        job.id,
+        Array.from({ length: 600 }, (_, index) => line(`line ${index + 1}`)),
+      );
+      expect(await store.getLogs(job.id)).toHaveLength(500);
+      expect((await store.getLogs(job.id, { afterSeq: 500 })).map((entry) => entry.seq)[0]).toBe(501);
+      expect(await store.getLogs(job.id, { afterSeq: 500 })).toHaveLength(100);
+
+      await store.commitBatch(lease, syntheticBatch({ jobId: job.id, count: 60 }));
+      expect(await store.data.listMessages(ACCOUNT)).toHaveLength(50);
+      expect(await store.data.latestMessages(ACCOUNT)).toHaveLength(50);
+      expect(await store.data.listMessages(ACCOUNT, { limit: 100 })).toHaveLength(60);
     });
 
     test('returns-copies', 'returned objects never alias the stored state', async () => {

@@ -518,11 +518,13 @@ function startLine(job: Job, checkpoint: SyncCheckpoint | null, counters: JobCou
   };
 }
 
-function doneText(counters: JobCounters): string {
+/** "12,000 of 44,000 done" (or "0 of 44,000 done, 5,000 listed" while listing) for log lines. */
+export function doneText(counters: JobCounters): string {
   const processed = processedCount(counters);
-  return counters.total === null
-    ? `${fmt(processed)} done`
-    : `${fmt(processed)} of ${fmt(counters.total)} done`;
+  const done =
+    counters.total === null ? `${fmt(processed)} done` : `${fmt(processed)} of ${fmt(counters.total)} done`;
+  // While listing, nothing is "done" yet but the listing itself is progress worth telling.
+  return processed === 0 && counters.listed > 0 ? `${done}, ${fmt(counters.listed)} listed` : done;
 }
 
 const fmt = (value: number): string => value.toLocaleString('en-US');

@@ -492,6 +492,77 @@ describe('SyncEngine.stop', () => {
   });
 });
 
+describe('SyncEngine.stop with trouble', () => {
+  it('releases at once even when the source hangs and ignores the abort', async () => {
+    const { store, engine, control } = setup({ messages: 30, pageSize: 30 });
+    control.hang({ call: 2, ignoreAbort: true });
+    const { job } = await engine.start(account);
+    const run = engine.runPendingJobs();
+    await control.whenHanging();
+    await engine.stop({ timeoutMs: 5_000 });
+    await run;
+    expect(await store.getJob(job.id)).toMatchObject({ status: 'queued' });
+    control.release();
+  });
+
+  it('resolves at the timeout when a run cannot drain (the store hangs)', async () => {
+    const store = createMemoryStore();
+    const hanging = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'releaseJob') return () => new Promise(() => {});
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    const { engine, control } = setup({ messages: 30, pageSize: 30 }, {}, hanging);
+    control.setDelay(1_000);
+    await engine.start(account);
+    void engine.runPendingJobs();
+    await vi.advanceTimersByTimeAsync(1_500);
+    let resolved = false;
+    const stopped = engine.stop({ timeoutMs: 5_000 }).then(() => {
+      resolved = true;
+    });
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(resolved).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await stopped;
+    expect(resolved).toBe(true);
+  });
+});
+
+describe('SyncEngine: resume during listing', () => {
+  it('continues listing from the next page after a crash, not from the first', async () => {
+    const shared = createMemoryStore();
+    const a = killableStore(shared);
+    const source = createTestSource({ messages: 100, pageSize: 25 });
+    const engineA = createSyncEngine({ store: a.store, sources: [source], worker: false });
+    const engineB = createSyncEngine({ store: shared, sources: [source], worker: false });
+    source.control.hang({ call: 3, ignoreAbort: true });
+    const { job } = await engineA.start(account);
+    void engineA.runPendingJobs();
+    await source.control.whenHanging();
+    expect(await shared.countStaged(account)).toBe(50);
+    a.kill();
+    await vi.advanceTimersByTimeAsync(61_000);
+    await engineB.runPendingJobs();
+
+    const logs = (await shared.getLogs(job.id, { limit: 1000 })).map((l) => l.message);
+    const resumedAt = logs.indexOf(
+      'Attempt 2: resuming full sync from checkpoint (0 of 100 done, 50 listed)',
+    );
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(logs.slice(resumedAt).filter((m) => m.startsWith('Listed page'))).toEqual([
+      'Listed page 3 of 4 (25 ids)',
+      'Listed page 4 of 4 (25 ids)',
+    ]);
+    expect(await shared.getJob(job.id)).toMatchObject({
+      status: 'completed',
+      counters: expect.objectContaining({ listed: 100, stored: 100 }),
+    });
+    expect(await shared.data.countMessages(account)).toBe(100);
+  });
+});
+
 describe('SyncEngine: the worker loop', () => {
   it('runs a started job in the background and polls for work until stopped', async () => {
     const store = createMemoryStore();

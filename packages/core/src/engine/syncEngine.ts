@@ -15,12 +15,12 @@ import type {
   RequestedSyncMode,
   SyncMode,
 } from '../job/job';
-import { isActiveStatus, isTerminalStatus, newId, processedCount } from '../job/job';
+import { isActiveStatus, isTerminalStatus, newId } from '../job/job';
 import type { SyncSource } from '../source/syncSource';
 import type { ClaimedJob, GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';
 import type { StartInput, StartResult, StopOptions, SyncEngine, SyncEngineOptions } from './engineTypes';
 import type { JobRun, JobRunEvents } from './jobRun';
-import { startJobRun } from './jobRun';
+import { doneText, startJobRun } from './jobRun';
 import type { RetryPolicy } from './retryPolicy';
 import { createRetryPolicy } from './retryPolicy';
 
@@ -61,7 +61,8 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
   #workerRunning = false;
   #stopping = false;
   #pollTimer: TimerHandle | null = null;
-  #ticking = false;
+  /** The poll under way, if any: one at a time, and `stop` waits for its claim to land. */
+  #tickPromise: Promise<void> | null = null;
   #wakeRequested = false;
 
   constructor(options: SyncEngineOptions) {
@@ -117,10 +118,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
       // An unfinished sync continues where it stopped, in the mode it was in.
       mode = account.checkpoint.mode;
       if (trigger !== 'schedule') trigger = 'resume';
-      const counters = account.checkpoint.counters;
-      const done = processedCount(counters);
-      const of = counters.total === null ? '' : ` of ${counters.total.toLocaleString('en-US')}`;
-      message = `Sync queued: resuming the ${mode} sync from its checkpoint (${done.toLocaleString('en-US')}${of} done) (${trigger})`;
+      message = `Sync queued: resuming the ${mode} sync from its checkpoint (${doneText(account.checkpoint.counters)}) (${trigger})`;
     } else {
       mode = resolveMode(requested, account);
       const note =
@@ -228,15 +226,19 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     this.#workerRunning = false;
     if (this.#pollTimer !== null) this.#clock.clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
-    const runs = [...this.#runs.values()];
-    for (const run of runs) run.stop('shutdown');
-    if (runs.length === 0) return;
 
+    const drain = async () => {
+      // A claim in flight lands in `#runs` (and is stopped at launch) before we collect the runs.
+      await this.#tickPromise;
+      const runs = [...this.#runs.values()];
+      for (const run of runs) run.stop('shutdown');
+      await Promise.all(runs.map((run) => run.done));
+    };
     let timer: TimerHandle | null = null;
     const timedOut = new Promise<void>((resolve) => {
       timer = this.#clock.setTimeout(resolve, timeoutMs);
     });
-    await Promise.race([Promise.all(runs.map((run) => run.done)), timedOut]);
+    await Promise.race([drain(), timedOut]);
     if (timer !== null) this.#clock.clearTimeout(timer);
   }
 
@@ -250,17 +252,20 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
   /** Polls now (coalescing wake-ups that arrive while a poll runs). */
   #wake(): void {
     if (!this.#workerRunning || this.#stopping) return;
-    if (this.#ticking) {
+    if (this.#tickPromise) {
       this.#wakeRequested = true;
       return;
     }
-    void this.#tick();
+    this.#tickPromise = this.#tick().finally(() => {
+      this.#tickPromise = null;
+      // A wake-up that came after the poll's last claim is not left to the next poll.
+      if (this.#wakeRequested) this.#wake();
+    });
   }
 
   async #tick(): Promise<void> {
     if (this.#pollTimer !== null) this.#clock.clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
-    this.#ticking = true;
     try {
       do {
         this.#wakeRequested = false;
@@ -270,7 +275,6 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     } catch {
       // The store is unreachable or failing: the next poll tries again.
     } finally {
-      this.#ticking = false;
       if (this.#workerRunning && !this.#stopping) {
         this.#pollTimer = this.#clock.setTimeout(() => this.#wake(), this.#pollIntervalMs);
       }
@@ -330,6 +334,8 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
       eta: this.#eta,
     });
     this.#runs.set(run.jobId, run);
+    // Claimed while `stop` was under way: hand it straight back (released for another worker).
+    if (this.#stopping) run.stop('shutdown');
     void this.#queue.add(() => run.done);
     void run.done.then(() => {
       this.#runs.delete(run.jobId);

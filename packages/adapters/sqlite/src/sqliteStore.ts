@@ -256,7 +256,16 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     return stored;
   };
 
-  const touchAccount = (tx: WriteContext, key: AccountKey, set: string, ...params: SQLInputValue[]): void => {
+  /**
+   * Upserts the account's state row (every job's account has one from `createJob`; the upsert keeps
+   * a hand-edited database working) with `updatedAt = now`, then applies `set` to it.
+   */
+  const updateAccount = (
+    tx: WriteContext,
+    key: AccountKey,
+    set: string,
+    ...params: SQLInputValue[]
+  ): void => {
     tx.db.run(
       `INSERT INTO account_state (source, account_id, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (source, account_id) DO UPDATE SET updated_at = excluded.updated_at`,
@@ -264,6 +273,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
       key.accountId,
       tx.now,
     );
+    if (set === '') return;
     tx.db.run(
       `UPDATE account_state SET ${set} WHERE source = ? AND account_id = ?`,
       ...params,
@@ -349,7 +359,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
           tx.db.run('UPDATE jobs SET last_log_seq = ? WHERE id = ?', record.lastLogSeq, record.id);
         }
         tx.changed.set(record.id, record);
-        touchAccount(tx, input, 'last_job_id = ?', record.id);
+        updateAccount(tx, input, 'last_job_id = ?', record.id);
         return { job: jobFromRecord(record), created: true };
       });
     },
@@ -535,9 +545,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         }
         applyStage(tx, key, commit.stage);
         if (commit.checkpoint === undefined) {
-          if (commit.stage) touchAccount(tx, key, 'updated_at = ?', tx.now);
+          if (commit.stage) updateAccount(tx, key, '');
         } else {
-          touchAccount(
+          updateAccount(
             tx,
             key,
             'checkpoint = ?',
@@ -566,16 +576,19 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         record.finishedAt = tx.now;
         record.updatedAt = tx.now;
         if (input.status === 'completed') {
-          const full = record.mode === 'full';
-          touchAccount(
+          // A `null` cursor is a value too: only `undefined` keeps the stored one.
+          const keepCursor = input.cursor === undefined;
+          updateAccount(
             tx,
             key,
-            `checkpoint = NULL, last_synced_at = ?, last_full_sync_at = ${full ? '?' : 'last_full_sync_at'}${
-              input.cursor !== undefined ? ', cursor = ?' : ''
-            }`,
+            `checkpoint = NULL, last_synced_at = ?,
+             last_full_sync_at = CASE WHEN ? THEN ? ELSE last_full_sync_at END,
+             cursor = CASE WHEN ? THEN cursor ELSE ? END`,
             tx.now,
-            ...(full ? [tx.now] : []),
-            ...(input.cursor !== undefined ? [input.cursor] : []),
+            record.mode === 'full' ? 1 : 0,
+            tx.now,
+            keepCursor ? 1 : 0,
+            input.cursor ?? null,
           );
           applyStage(tx, key, { clear: true });
         }

@@ -106,7 +106,7 @@ function sentence(random: Random): string {
 
 function bodyText(random: Random, greeting: string, signature: string): string {
   // A long tail of sizes: most mail is short, a few messages are a hundred times larger.
-  const paragraphs = random.chance(0.03) ? 40 + random.int(200) : 1 + random.int(5);
+  const paragraphs = random.chance(0.02) ? 20 + random.int(100) : 1 + random.int(5);
   const lines = [`Hi ${greeting},`, ''];
   for (let p = 0; p < paragraphs; p++) {
     const sentences = 1 + random.int(5);

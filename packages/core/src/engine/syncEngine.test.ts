@@ -144,6 +144,25 @@ describe('SyncEngine: a full run', () => {
     expect((await engine.getAccountState(account))?.cursor).toBe('2');
   });
 
+  it('continues an incremental job as a full sync when the cursor expired: counters restart in the new mode', async () => {
+    const { store, engine, control, events } = setup({ messages: 30 });
+    await engine.start(account);
+    await engine.runPendingJobs();
+    control.expireCursor();
+    const { job } = await engine.start(account);
+    expect(job.mode).toBe('incremental');
+    await engine.runPendingJobs();
+
+    const done = (await engine.getJob(job.id))!;
+    expect(done).toMatchObject({ status: 'completed', mode: 'full' });
+    expect(done.counters).toMatchObject({ total: 30, listed: 30, stored: 30 });
+    expect(events.logMessages()).toContain(
+      'Cursor 1 is too old for an incremental sync: running a full sync instead',
+    );
+    expect(await store.data.countMessages(account)).toBe(30);
+    expect((await engine.getAccountState(account))?.lastFullSyncAt).toBe(done.finishedAt);
+  });
+
   it('learns the total only after listing when the source cannot know it up front', async () => {
     const { engine, events } = setup({ messages: 40, totalKnown: 'afterListing' });
     await engine.start(account);

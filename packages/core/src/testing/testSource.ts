@@ -48,6 +48,11 @@ export interface TestSourceControl {
   release(): void;
   /** Resolves once a call is hanging (right away if one already is). */
   whenHanging(): Promise<void>;
+  /**
+   * The next incremental sync finds its cursor too old (like Gmail's `history.list` 404): it logs a
+   * warning and continues the same job as a full sync.
+   */
+  expireCursor(): void;
   /** How many times a message id was fetched, counted when a fetch succeeds. */
   fetchCount(id: string): number;
   /** Every fetched id with its count. */
@@ -99,6 +104,7 @@ export function createTestSource(options: TestSourceOptions = {}): TestSource {
   let hangNext: { call: number | null; ignoreAbort: boolean } | null = null;
   let hanging: { release: () => void } | null = null;
   let hangWaiters: Array<() => void> = [];
+  let cursorExpired = false;
 
   const mailboxOf = (accountId: string): Mailbox => {
     let mailbox = mailboxes.get(accountId);
@@ -156,7 +162,19 @@ export function createTestSource(options: TestSourceOptions = {}): TestSource {
     const { accountId } = ctx.account;
     const mailbox = mailboxOf(accountId);
 
-    if (ctx.mode === 'incremental' && ctx.cursor !== null) {
+    let switchToFull = false;
+    if (ctx.mode === 'incremental' && cursorExpired) {
+      cursorExpired = false;
+      await ctx.retry(() => call(ctx), { label: 'history.list' });
+      ctx.log(
+        'warn',
+        `Cursor ${ctx.cursor} is too old for an incremental sync: running a full sync instead`,
+        {
+          code: 'CURSOR_EXPIRED',
+        },
+      );
+      switchToFull = true;
+    } else if (ctx.mode === 'incremental' && ctx.cursor !== null) {
       if (ctx.checkpoint?.stage === 'incremental') {
         // The changes were stored before a crash; only the completion is missing.
         yield { checkpoint: ctx.checkpoint, cursor: ctx.checkpoint.cursor, phase: 'finalizing' };
@@ -194,6 +212,7 @@ export function createTestSource(options: TestSourceOptions = {}): TestSource {
       let page = checkpoint.nextPage;
       if (page === 0) {
         yield {
+          ...(switchToFull ? { mode: 'full' as const } : {}),
           phase: 'listing',
           total: totalKnown === 'upfront' ? total : null,
           stage: { clear: true },
@@ -280,6 +299,9 @@ export function createTestSource(options: TestSourceOptions = {}): TestSource {
     fetchCount: (itemId) => fetched.get(itemId) ?? 0,
     get fetchCounts() {
       return fetched;
+    },
+    expireCursor() {
+      cursorExpired = true;
     },
     mailbox: (accountId) => [...mailboxOf(accountId).ids],
   };

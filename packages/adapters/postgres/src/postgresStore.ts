@@ -71,6 +71,12 @@ export interface PostgresStoreOptions {
    * 60000; set it on your own pool when you pass `pool`.
    */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * How long to wait for a connection (a new one, or a free one from a busy pool) before the
+   * operation fails with `STORE_UNAVAILABLE`, in ms, for the pool the store creates. Default 15000;
+   * without it an unreachable host would hang every call.
+   */
+  connectionTimeoutMs?: number;
   /** `application_name` of the store's connections (visible in `pg_stat_activity`). Default `'syncjob'`. */
   applicationName?: string;
   /**
@@ -227,6 +233,9 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       max: options.maxConnections ?? 10,
       application_name: applicationName,
       idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 15_000,
+      // TCP keep-alive notices a peer that vanished (a failed-over server, a dropped NAT entry).
+      keepAlive: true,
     });
   const onError = options.onError ?? (() => {});
   // An idle pooled client whose connection drops emits `error` on the pool; unhandled, Node would
@@ -275,8 +284,13 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     pollIntervalMs: options.pollIntervalMs ?? 1000,
     onError,
     createClient: () => {
-      const client = new pg.Client({ ...pool.options, application_name: `${applicationName}:listen` });
-      return client;
+      // The listener lives outside the pool: LISTEN is a property of one session, and a pooled
+      // client would be handed to other queries. No idle-in-transaction timeout applies to it.
+      return new pg.Client({
+        ...pool.options,
+        application_name: `${applicationName}:listen`,
+        keepAlive: true,
+      });
     },
     poll: async (sinceMs) => {
       const { rows } = await query<JobRow & { db_now: string }>(

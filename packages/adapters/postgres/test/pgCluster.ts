@@ -21,8 +21,13 @@ export interface PgBinaries {
   pgCtl: string;
 }
 
-/** The newest installed server binaries (`/usr/lib/postgresql/<version>/bin`), or `null`. */
-export function findPostgresBinaries(root = '/usr/lib/postgresql'): PgBinaries | null {
+/**
+ * The newest installed server binaries (`/usr/lib/postgresql/<version>/bin`), or `null`.
+ * `SYNCJOB_POSTGRES_ROOT` points elsewhere (set it to a missing directory to try the "no server" path).
+ */
+export function findPostgresBinaries(
+  root = process.env.SYNCJOB_POSTGRES_ROOT ?? '/usr/lib/postgresql',
+): PgBinaries | null {
   if (!existsSync(root)) return null;
   const versions = readdirSync(root)
     .filter((name) => /^\d+$/.test(name))

@@ -294,6 +294,27 @@ describePostgres('PostgreSQL store', () => {
     expect(await store.getLogs(lease.jobId)).toEqual([]);
   });
 
+  it('fails operations with STORE_UNAVAILABLE while the database is down, without crashing on subscribe', async () => {
+    const errors: unknown[] = [];
+    const store = await createPostgresStore({
+      connectionString: 'postgres://nobody@127.0.0.1:1/none',
+      migrate: false,
+      pollIntervalMs: 20,
+      onError: (error) => errors.push(error),
+    });
+    const unsubscribe = store.subscribe(() => {});
+    await expect(store.getJob('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    });
+    await expect(store.createJob({ ...account(), mode: 'full', trigger: 'manual' })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    });
+    await vi.waitFor(() => expect(errors.length).toBeGreaterThan(1), { timeout: 2000 });
+    expect(store.isListening).toBe(false);
+    unsubscribe();
+    await store.close();
+  });
+
   it('reports an unreachable database as STORE_UNAVAILABLE', async () => {
     const error = await createPostgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/none' }).catch(
       (caught: unknown) => caught,

@@ -163,6 +163,23 @@ describe('SyncEngine: a full run', () => {
     expect((await engine.getAccountState(account))?.lastFullSyncAt).toBe(done.finishedAt);
   });
 
+  it('survives a listener that throws, and still surfaces the listener’s error', async () => {
+    const { engine } = setup({ messages: 20 });
+    const rethrown: Array<() => void> = [];
+    const microtask = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((callback) => {
+      rethrown.push(callback);
+    });
+    engine.on('progress', () => {
+      throw new Error('a bug in the UI');
+    });
+    const { job } = await engine.start(account);
+    await engine.runPendingJobs();
+    microtask.mockRestore();
+    expect(await engine.getJob(job.id)).toMatchObject({ status: 'completed' });
+    expect(rethrown.length).toBeGreaterThan(0);
+    expect(rethrown[0]).toThrow('a bug in the UI');
+  });
+
   it('learns the total only after listing when the source cannot know it up front', async () => {
     const { engine, events } = setup({ messages: 40, totalKnown: 'afterListing' });
     await engine.start(account);

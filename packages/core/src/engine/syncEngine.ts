@@ -3,7 +3,7 @@ import PQueue from 'p-queue';
 import type { Clock, TimerHandle } from '../clock';
 import { systemClock } from '../clock';
 import { SyncError } from '../errors';
-import type { SyncEngineEvents, TerminalEvent } from '../events/syncEvents';
+import type { SyncEngineEvents } from '../events/syncEvents';
 import { terminalEventOf } from '../events/syncEvents';
 import type {
   AccountKey,
@@ -290,7 +290,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     for (const job of changed) {
       // The sweep wrote one line per job; read it back so listeners see it.
       const lines = await this.store.getLogs(job.id, { afterSeq: job.lastLogSeq - 1 }).catch(() => []);
-      for (const entry of lines) this.emit('log', { type: 'log', jobId: job.id, entry });
+      for (const entry of lines) this.#emitSafely('log', { type: 'log', jobId: job.id, entry });
       this.#emitStatus(job);
       this.#emitTerminal(job);
     }
@@ -316,9 +316,9 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     const events: JobRunEvents = {
       status: (job) => this.#emitStatus(job),
       finished: (job) => this.#emitTerminal(job),
-      progress: (jobId, progress) => this.emit('progress', { type: 'progress', jobId, progress }),
+      progress: (jobId, progress) => this.#emitSafely('progress', { type: 'progress', jobId, progress }),
       logs: (entries) => {
-        for (const entry of entries) this.emit('log', { type: 'log', jobId: entry.jobId, entry });
+        for (const entry of entries) this.#emitSafely('log', { type: 'log', jobId: entry.jobId, entry });
       },
     };
     const run = startJobRun(claimed, {
@@ -333,12 +333,15 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
       writeIntervalMs: this.#writeIntervalMs,
       eta: this.#eta,
     });
+    // A run of the same job still here lost its lease (the job was resumed and claimed again).
+    this.#runs.get(run.jobId)?.stop('leaseLost');
     this.#runs.set(run.jobId, run);
     // Claimed while `stop` was under way: hand it straight back (released for another worker).
     if (this.#stopping) run.stop('shutdown');
     void this.#queue.add(() => run.done);
     void run.done.then(() => {
-      this.#runs.delete(run.jobId);
+      // A newer run of the same job (this worker lost the lease, then claimed the job again) stays.
+      if (this.#runs.get(run.jobId) === run) this.#runs.delete(run.jobId);
       // A slot is free: take the next queued job without waiting for the poll.
       this.#wake();
     });
@@ -348,13 +351,44 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
   // ── Events ──────────────────────────────────────────────────────────────────────────────────
 
   #emitStatus(job: Job): void {
-    this.emit('status', { type: 'status', jobId: job.id, job });
+    this.#emitSafely('status', { type: 'status', jobId: job.id, job });
   }
 
   #emitTerminal(job: Job): void {
     const event = terminalEventOf(job);
     if (!event) return;
-    emitTerminalEvent(this, event);
+    switch (event.type) {
+      case 'completed':
+        this.#emitSafely('completed', { ...event, type: 'completed' });
+        break;
+      case 'failed':
+        this.#emitSafely('failed', { ...event, type: 'failed' });
+        break;
+      case 'cancelled':
+        this.#emitSafely('cancelled', { ...event, type: 'cancelled' });
+        break;
+      case 'interrupted':
+        this.#emitSafely('interrupted', { ...event, type: 'interrupted' });
+        break;
+    }
+  }
+
+  /**
+   * Listeners run synchronously inside the job's run: a listener that throws must not break the run
+   * (a half-finished commit bookkeeping, a job failed by a UI bug). Its error is rethrown on its own
+   * microtask, so it still surfaces as an uncaught error.
+   */
+  #emitSafely<K extends keyof SyncEngineEvents>(
+    name: K,
+    ...args: EventEmitter.EventArgs<SyncEngineEvents, K>
+  ): void {
+    try {
+      this.emit(name, ...args);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 
   /** Lines the store just wrote with `job` (numbered up to its `lastLogSeq`, stamped `updatedAt`). */
@@ -369,7 +403,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
         message: line.message,
       };
       if (line.data !== undefined) entry.data = line.data;
-      this.emit('log', { type: 'log', jobId: job.id, entry });
+      this.#emitSafely('log', { type: 'log', jobId: job.id, entry });
     });
   }
 
@@ -380,24 +414,6 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     const job = await this.store.getJob(jobId);
     if (!job) throw notFound(jobId);
     return job;
-  }
-}
-
-/** Emits a terminal event under its own name (the union does not narrow `emit`'s overloads). */
-function emitTerminalEvent(emitter: EventEmitter<SyncEngineEvents>, event: TerminalEvent): void {
-  switch (event.type) {
-    case 'completed':
-      emitter.emit('completed', { ...event, type: 'completed' });
-      break;
-    case 'failed':
-      emitter.emit('failed', { ...event, type: 'failed' });
-      break;
-    case 'cancelled':
-      emitter.emit('cancelled', { ...event, type: 'cancelled' });
-      break;
-    case 'interrupted':
-      emitter.emit('interrupted', { ...event, type: 'interrupted' });
-      break;
   }
 }
 

@@ -13,8 +13,9 @@ import { createSyncClient, sseTransport } from '@syncjob/core/client';
 import { createSyncHandler, toNodeHandler } from '@syncjob/core/http';
 import { createSqliteStore } from '@syncjob/sqlite';
 
-const EVENTS = Number(process.env.EVENTS ?? 300);
-const GAP_MS = Number(process.env.GAP_MS ?? 10);
+// `node bench/sseLatency.mjs [events] [gapMs]`
+const EVENTS = Number(process.argv[2] ?? 300);
+const GAP_MS = Number(process.argv[3] ?? 10);
 
 /** A source that yields one timestamped log line per batch. */
 const tickSource = {
@@ -96,7 +97,9 @@ try {
       pollIntervalMs: 100,
     }),
   );
-  console.log(`SSE event → client latency on loopback (${EVENTS} events, one every ${GAP_MS} ms; target p95 ≤ 100 ms)`);
+  console.log(
+    `SSE event → client latency on loopback (${EVENTS} events, one every ${GAP_MS} ms; target p95 ≤ 100 ms)`,
+  );
   console.table(rows);
 } finally {
   rmSync(directory, { recursive: true, force: true });

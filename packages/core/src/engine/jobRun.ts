@@ -31,16 +31,25 @@ export interface JobRunEvents {
   logs(entries: LogEntry[]): void;
 }
 
+/** The engine's settings for one run (see `SyncEngineOptions` for their meaning and defaults). */
 export interface JobRunOptions {
+  /** Every write of the run goes here, fenced by the claimed lease. */
   store: SyncStore;
+  /** The source registered for the job's `source` id. */
   source: SyncSource;
   clock: Clock;
+  /** Retries the source's calls (`ctx.retry`) and the run's own store writes. */
   retryPolicy: RetryPolicy;
   events: JobRunEvents;
+  /** Lease time-to-live requested on each heartbeat, in ms. */
   leaseMs: number;
+  /** Time between heartbeats, in ms. */
   heartbeatMs: number;
+  /** Least time between two progress events, in ms. */
   emitIntervalMs: number;
+  /** Least time between two progress-only store writes, in ms. */
   writeIntervalMs: number;
+  /** ETA smoothing: half-life and signal needed, in ms. */
   eta: { halfLifeMs: number; minSignalMs: number };
 }
 
@@ -56,7 +65,11 @@ const MILESTONES = [10, 25, 50, 75, 90, 100] as const;
 
 const COUNTER_KEYS = ['listed', 'fetched', 'classified', 'stored', 'skipped', 'deleted', 'failed'] as const;
 
-/** Claims once, then runs one job of this worker to its end (or until stopped). */
+/**
+ * Runs one claimed job to its end: heartbeats, feeds the source's batches into fenced commits,
+ * keeps progress, ETA and milestones, and ends the job (completed, failed, cancelled, or released
+ * on shutdown). After a lost lease it writes nothing more and ends silently.
+ */
 export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun {
   const { store, source, clock, retryPolicy, events } = options;
   const { lease } = claimed;

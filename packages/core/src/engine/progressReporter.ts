@@ -2,9 +2,11 @@ import type { Clock, TimerHandle } from '../clock';
 import type { JobProgress } from '../events/syncEvents';
 
 export interface ProgressReporterOptions {
+  /** Times the throttle and schedules the trailing emit. */
   clock: Clock;
-  /** Least time between two emits, in ms. */
+  /** Least time between two emits, in ms (the engine's `progress.emitIntervalMs`). */
   intervalMs: number;
+  /** Delivers one progress state to listeners. */
   emit: (progress: JobProgress) => void;
 }
 
@@ -13,6 +15,7 @@ export interface ProgressReporterOptions {
  * latest state is always delivered, and at once when forced (phase or status change, the end).
  */
 export interface ProgressReporter {
+  /** Emits now when the interval has passed or `force` is set; otherwise keeps it for the trailing emit. */
   report(progress: JobProgress, options?: { force?: boolean }): void;
   /** Emits what is pending now (before a terminal event) and stops the trailing timer. */
   flush(): void;

@@ -5,6 +5,7 @@ import type { SyncErrorCode } from '../errors';
 import { SyncError } from '../errors';
 
 export interface RetryPolicyOptions {
+  /** Runs the waits between attempts (so fake timers drive them in tests). */
   clock: Clock;
   /** Retries after the first attempt (default 6). */
   retries?: number;

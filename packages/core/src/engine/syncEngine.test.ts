@@ -500,6 +500,38 @@ describe('SyncEngine: retries', () => {
   });
 });
 
+describe('SyncEngine: store blips', () => {
+  it('retries a batch commit the store could not take, without storing anything twice', async () => {
+    const store = createMemoryStore();
+    let refusals = 2;
+    const flaky = new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property !== 'commitBatch') return value;
+        return (...args: Parameters<SyncStore['commitBatch']>) => {
+          if (refusals > 0 && args[1].write) {
+            refusals -= 1;
+            return Promise.reject(new SyncError('STORE_UNAVAILABLE', 'connection refused'));
+          }
+          return target.commitBatch(...args);
+        };
+      },
+    });
+    const { engine, control } = setup({ messages: 30 }, {}, flaky);
+    const { job } = await engine.start(account);
+    const run = engine.runPendingJobs();
+    await vi.runAllTimersAsync();
+    await run;
+    expect(refusals).toBe(0);
+    expect(await store.getJob(job.id)).toMatchObject({
+      status: 'completed',
+      counters: expect.objectContaining({ stored: 30 }),
+    });
+    expect(await store.data.countMessages(account)).toBe(30);
+    expect([...control.fetchCounts.values()].every((n) => n === 1)).toBe(true);
+  });
+});
+
 describe('SyncEngine.stop', () => {
   it('releases the lease so another engine resumes at once, and leaves no timers behind', async () => {
     const store = createMemoryStore();

@@ -19,6 +19,8 @@ export {
 } from './errors';
 export type { EtaEstimate, EtaEstimator, EtaEstimatorOptions } from './eta/etaEstimator';
 export { createEtaEstimator } from './eta/etaEstimator';
+export type { JobEventFeed, JobEventFeedEngine, JobEventFeedOptions } from './events/jobEventFeed';
+export { openJobEventFeed } from './events/jobEventFeed';
 export type {
   ApplyEventOptions,
   CancelledEvent,

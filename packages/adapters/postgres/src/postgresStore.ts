@@ -385,14 +385,18 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     return rows.map(toLogEntry).sort((a, b) => a.seq - b.seq);
   }
 
-  /** Adds `SET` clauses for the fields of a progress patch; parameters are appended to `params`. */
+  /** Appends `value` to `params` and returns its placeholder. */
+  const bind = (params: unknown[], value: unknown, cast = ''): string => {
+    params.push(value);
+    return `$${params.length}${cast}`;
+  };
+
+  /** `SET` clauses for the fields of a progress patch; parameters are appended to `params`. */
   function progressSets(patch: ProgressPatch | undefined, params: unknown[], skipPhase = false): string[] {
     const sets: string[] = [];
     if (!patch) return sets;
-    const set = (column: string, value: unknown, cast = '') => {
-      params.push(value);
-      sets.push(`${column} = $${params.length}${cast}`);
-    };
+    const set = (column: string, value: unknown, cast = '') =>
+      sets.push(`${column} = ${bind(params, value, cast)}`);
     if (patch.phase !== undefined && !skipPhase) set('phase', patch.phase);
     if (patch.mode !== undefined) set('mode', patch.mode);
     if (patch.counters !== undefined) set('counters', JSON.stringify(patch.counters), '::jsonb');
@@ -405,30 +409,52 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
   }
 
   /**
-   * The fenced UPDATE every worker write starts with: it checks the lease, applies `sets`, advances
-   * the log counter by `logCount` and locks the row until the transaction ends (so a sweeper cannot
-   * take the job away halfway through a batch). Throws `LeaseLostError` when the fence fails.
+   * One fenced worker write as ONE statement: an UPDATE that checks the lease (token, status
+   * running, lease not expired by the database clock), applies `sets` and advances the log counter,
+   * then — as further CTEs reading the updated row from `job`, so they run only if the fence
+   * passed — the log lines and `also`. Inside a transaction (`client`) the row lock it takes lasts
+   * until commit, so a sweeper cannot take the job away halfway through a batch. Throws
+   * `LeaseLostError` when the fence fails; nothing changed then.
    */
-  async function fencedUpdate(
-    client: pg.ClientBase,
+  async function fencedWrite(
+    client: pg.ClientBase | undefined,
     lease: Lease,
-    sets: string[],
-    params: unknown[],
-    logCount: number,
-    notifyChange = true,
+    write: { sets: string[]; params: unknown[]; logs?: readonly LogInput[]; also?: string[] },
   ): Promise<JobRow> {
-    params.push(lease.jobId, lease.token, logCount);
-    const n = params.length;
-    const { rows } = await client.query<JobRow>(
-      `UPDATE ${jobs} AS j SET ${[...sets, `last_log_seq = j.last_log_seq + $${n}::integer`, 'updated_at = now()'].join(', ')}
-       WHERE ${fence(`$${n - 2}`, `$${n - 1}`)}
-       ${notifyChange ? returningJob() : `RETURNING j.*, ${version('j')}`}`,
-      params,
-    );
+    const { params } = write;
+    const entries = write.logs ?? [];
+    const ctes = [
+      `job AS (
+         UPDATE ${jobs} AS j SET ${[...write.sets, `last_log_seq = j.last_log_seq + ${entries.length}`, 'updated_at = now()'].join(', ')}
+         WHERE ${fence(bind(params, lease.jobId), bind(params, lease.token))}
+         ${returningJob()}
+       )`,
+    ];
+    if (entries.length > 0) {
+      ctes.push(
+        `new_logs AS (${insertLogsFrom('job', bind(params, logsJson(entries), '::jsonb'), entries.length)})`,
+      );
+    }
+    for (const [i, cte] of (write.also ?? []).entries()) ctes.push(`also_${i} AS (${cte})`);
+    const sql = `WITH ${ctes.join(',\n')} SELECT * FROM job`;
+    const { rows } = client
+      ? await client.query<JobRow>(sql, params)
+      : await query<JobRow>(sql, params, 'write');
     const row = rows[0];
     if (!row) throw new LeaseLostError(lease.jobId);
     return row;
   }
+
+  /**
+   * INSERT of log lines for the job row(s) in CTE `from`, whose `last_log_seq` was already advanced
+   * by `count`: the lines get the `count` seqs just handed out by the counter.
+   */
+  const insertLogsFrom = (from: string, json: string, count: number) =>
+    `INSERT INTO ${logs} (job_id, seq, at, level, message, data)
+     SELECT ${from}.id, ${from}.last_log_seq - ${count} + e.ord::integer, now(), e.v->>'level', e.v->>'message',
+       nullif(e.v->'data', 'null'::jsonb)
+     FROM ${from}, jsonb_array_elements(${json}) WITH ORDINALITY AS e(v, ord)
+     RETURNING *`;
 
   async function applyStage(client: pg.ClientBase, key: AccountKey, stage: StageChange): Promise<void> {
     if (stage.clear) {
@@ -456,18 +482,6 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
         [key.source, key.accountId, stage.remove],
       );
     }
-  }
-
-  async function writeCheckpoint(
-    client: pg.ClientBase,
-    key: AccountKey,
-    checkpoint: BatchCommit['checkpoint'],
-  ): Promise<void> {
-    await client.query(
-      `INSERT INTO ${accounts} (source, account_id, checkpoint, updated_at) VALUES ($1, $2, $3::jsonb, now())
-       ON CONFLICT (source, account_id) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = now()`,
-      [key.source, key.accountId, checkpoint === null ? null : JSON.stringify(checkpoint)],
-    );
   }
 
   const keyOf = (row: JobRow): AccountKey => ({ source: row.source, accountId: row.account_id });
@@ -521,48 +535,45 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
 
     async createJob(input: CreateJobInput): Promise<CreateJobResult> {
       const entries = input.logs ?? [];
-      const result = await transaction(async (client) => {
-        // The partial unique index decides the race: of concurrent inserts exactly one succeeds, the
-        // others wait for it to commit and then do nothing. Rarely the active job finishes between
-        // the conflict and the read; then the insert is simply tried again.
-        for (let round = 0; round < 5; round++) {
-          const inserted = await client.query<JobRow>(
-            `INSERT INTO ${jobs} AS j (id, source, account_id, status, mode, trigger, counters, created_at, updated_at, last_log_seq)
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6::jsonb, now(), now(), $7)
+      // The partial unique index decides the race: of concurrent inserts exactly one succeeds, the
+      // others wait for it to commit and then do nothing. The job, its first log lines and the
+      // account state are one statement. A losing insert cannot see the winner in its own snapshot,
+      // so the active job is read by a second statement; rarely it finished in between, and the
+      // insert is simply tried again.
+      for (let round = 0; round < 5; round++) {
+        const { rows } = await query<JobRow>(
+          `WITH job AS (
+             INSERT INTO ${jobs} AS j (id, source, account_id, status, mode, trigger, counters, created_at, updated_at, last_log_seq)
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6::jsonb, now(), now(), ${entries.length})
              ON CONFLICT (source, account_id) WHERE status IN ('queued', 'running') DO NOTHING
-             ${returningJob()}`,
-            [
-              newId(),
-              input.source,
-              input.accountId,
-              input.mode,
-              input.trigger,
-              JSON.stringify(emptyCounters()),
-              entries.length,
-            ],
-          );
-          const row = inserted.rows[0];
-          if (row) {
-            await insertLogs(client, row.id, 1, entries);
-            await client.query(
-              `INSERT INTO ${accounts} (source, account_id, last_job_id, updated_at) VALUES ($1, $2, $3, now())
-               ON CONFLICT (source, account_id) DO UPDATE SET last_job_id = excluded.last_job_id, updated_at = now()`,
-              [input.source, input.accountId, row.id],
-            );
-            return { row, created: true as const };
-          }
-          const existing = await client.query<JobRow>(
-            `${selectJob} WHERE j.source = $1 AND j.account_id = $2 AND j.status IN ('queued', 'running')`,
-            [input.source, input.accountId],
-          );
-          if (existing.rows[0]) return { row: existing.rows[0], created: false as const };
+             ${returningJob()}
+           ), account AS (
+             INSERT INTO ${accounts} (source, account_id, last_job_id, updated_at)
+             SELECT job.source, job.account_id, job.id, now() FROM job
+             ON CONFLICT (source, account_id) DO UPDATE SET last_job_id = excluded.last_job_id, updated_at = now()
+           )${entries.length > 0 ? `, new_logs AS (${insertLogsFrom('job', '$7::jsonb', entries.length)})` : ''}
+           SELECT * FROM job`,
+          [
+            newId(),
+            input.source,
+            input.accountId,
+            input.mode,
+            input.trigger,
+            JSON.stringify(emptyCounters()),
+            ...(entries.length > 0 ? [logsJson(entries)] : []),
+          ],
+          'write',
+        );
+        if (rows[0]) {
+          afterCommit(rows);
+          return { job: toJob(rows[0]), created: true };
         }
-        throw new SyncError('CONFLICT', 'Could not create the job: the account kept changing. Try again.', {
-          retryable: true,
-        });
+        const existing = await store.getActiveJob(input);
+        if (existing) return { job: existing, created: false };
+      }
+      throw new SyncError('CONFLICT', 'Could not create the job: the account kept changing. Try again.', {
+        retryable: true,
       });
-      if (result.created) afterCommit([result.row]);
-      return { job: toJob(result.row), created: result.created };
     },
 
     async getJob(jobId) {
@@ -595,29 +606,24 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     },
 
     async requestCancel(jobId, entries = []) {
-      const result = await transaction(async (client) => {
-        const { rows } = await client.query<JobRow>(
-          `UPDATE ${jobs} AS j SET
+      const { rows } = await query<JobRow>(
+        `WITH job AS (
+           UPDATE ${jobs} AS j SET
              status = CASE WHEN j.status = 'queued' THEN 'cancelled' ELSE j.status END,
              finished_at = CASE WHEN j.status = 'queued' THEN now() ELSE j.finished_at END,
              cancel_requested = true,
-             last_log_seq = j.last_log_seq + $2::integer,
+             last_log_seq = j.last_log_seq + ${entries.length},
              updated_at = now()
            WHERE j.id = $1 AND j.status IN ('queued', 'running')
-           ${returningJob()}`,
-          [jobId, entries.length],
-        );
-        const row = rows[0];
-        if (row) {
-          await insertLogs(client, row.id, row.last_log_seq - entries.length + 1, entries);
-          return { row, changed: true };
-        }
-        const unchanged = await client.query<JobRow>(`${selectJob} WHERE j.id = $1`, [jobId]);
-        return { row: unchanged.rows[0] ?? null, changed: false };
-      });
-      if (!result.row) return null;
-      if (result.changed) afterCommit([result.row]);
-      return toJob(result.row);
+           ${returningJob()}
+         )${entries.length > 0 ? `, new_logs AS (${insertLogsFrom('job', '$2::jsonb', entries.length)})` : ''}
+         SELECT * FROM job`,
+        entries.length > 0 ? [jobId, logsJson(entries)] : [jobId],
+        'write',
+      );
+      if (!rows[0]) return store.getJob(jobId);
+      afterCommit(rows);
+      return toJob(rows[0]);
     },
 
     async sweepExpired(input: SweepInput) {
@@ -708,87 +714,90 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     },
 
     async updateProgress(lease, patch) {
-      const row = await transaction(async (client) => {
-        const params: unknown[] = [];
-        return fencedUpdate(client, lease, progressSets(patch, params), params, 0);
-      });
+      const params: unknown[] = [];
+      const row = await fencedWrite(undefined, lease, { sets: progressSets(patch, params), params });
       afterCommit([row]);
       return toJob(row);
     },
 
     async commitBatch(lease, commit: BatchCommit) {
-      const entries = commit.logs ?? [];
-      const row = await transaction(async (client) => {
-        const params: unknown[] = [];
-        const row = await fencedUpdate(
-          client,
-          lease,
-          progressSets(commit.progress, params),
+      const params: unknown[] = [];
+      const also: string[] = [];
+      if (commit.checkpoint !== undefined) {
+        const checkpoint = bind(
           params,
-          entries.length,
+          commit.checkpoint === null ? null : JSON.stringify(commit.checkpoint),
+          '::jsonb',
         );
-        const key = keyOf(row);
-        if (!isEmptySinkWrite(commit.write)) await sink.write(client, key, commit.write!);
-        if (commit.stage) await applyStage(client, key, commit.stage);
-        if (commit.checkpoint !== undefined) await writeCheckpoint(client, key, commit.checkpoint);
-        await insertLogs(client, row.id, row.last_log_seq - entries.length + 1, entries);
-        return row;
-      });
+        also.push(
+          `INSERT INTO ${accounts} (source, account_id, checkpoint, updated_at)
+           SELECT job.source, job.account_id, ${checkpoint}, now() FROM job
+           ON CONFLICT (source, account_id) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = now()`,
+        );
+      }
+      const write = { sets: progressSets(commit.progress, params), params, logs: commit.logs ?? [], also };
+      const hasData = !isEmptySinkWrite(commit.write);
+      // Fence, progress, checkpoint and logs are one statement; the sink's writes and staged items
+      // join it in one transaction.
+      const row =
+        !hasData && !commit.stage
+          ? await fencedWrite(undefined, lease, write)
+          : await transaction(async (client) => {
+              const row = await fencedWrite(client, lease, write);
+              const key = keyOf(row);
+              if (hasData) await sink.write(client, key, commit.write!);
+              if (commit.stage) await applyStage(client, key, commit.stage);
+              return row;
+            });
       afterCommit([row]);
       return toJob(row);
     },
 
     async finishJob(lease, input: FinishInput) {
-      const entries = input.logs ?? [];
-      const row = await transaction(async (client) => {
-        const error = input.status === 'completed' || !input.error ? null : JSON.stringify(input.error);
-        const params: unknown[] = [input.status, error];
-        const sets = [
-          'status = $1',
-          'error = $2::jsonb',
-          'finished_at = now()',
-          'phase = NULL',
-          'lease_token = NULL',
-          'lease_expires_at = NULL',
-          'worker_id = NULL',
-          ...progressSets(input.progress, params, true),
-        ];
-        const row = await fencedUpdate(client, lease, sets, params, entries.length);
-        if (input.status === 'completed') {
-          // A finished sync leaves no resume point behind: the checkpoint and the staged work list go.
-          await client.query(
-            `INSERT INTO ${accounts} AS a (source, account_id, cursor, last_synced_at, last_full_sync_at, last_job_id, updated_at)
-             VALUES ($1, $2, $3, now(), CASE WHEN $4 = 'full' THEN now() END, $5, now())
-             ON CONFLICT (source, account_id) DO UPDATE SET
-               cursor = CASE WHEN $6::boolean THEN excluded.cursor ELSE a.cursor END,
-               checkpoint = NULL, last_synced_at = now(),
-               last_full_sync_at = CASE WHEN $4 = 'full' THEN now() ELSE a.last_full_sync_at END,
-               updated_at = now()`,
-            [row.source, row.account_id, input.cursor ?? null, row.mode, row.id, input.cursor !== undefined],
-          );
-          await applyStage(client, keyOf(row), { clear: true });
-        }
-        await insertLogs(client, row.id, row.last_log_seq - entries.length + 1, entries);
-        return row;
-      });
+      const error = input.status === 'completed' || !input.error ? null : JSON.stringify(input.error);
+      const params: unknown[] = [];
+      const sets = [
+        `status = ${bind(params, input.status)}`,
+        `error = ${bind(params, error, '::jsonb')}`,
+        'finished_at = now()',
+        'phase = NULL',
+        'lease_token = NULL',
+        'lease_expires_at = NULL',
+        'worker_id = NULL',
+        ...progressSets(input.progress, params, true),
+      ];
+      const also: string[] = [];
+      if (input.status === 'completed') {
+        const hasCursor = bind(params, input.cursor !== undefined, '::boolean');
+        const cursor = bind(params, input.cursor ?? null, '::text');
+        // A finished sync leaves no resume point behind: the checkpoint and the staged work list go.
+        also.push(
+          `INSERT INTO ${accounts} AS a (source, account_id, cursor, last_synced_at, last_full_sync_at, last_job_id, updated_at)
+           SELECT job.source, job.account_id, ${cursor}, now(), CASE WHEN job.mode = 'full' THEN now() END, job.id, now()
+           FROM job
+           ON CONFLICT (source, account_id) DO UPDATE SET
+             cursor = CASE WHEN ${hasCursor} THEN excluded.cursor ELSE a.cursor END,
+             checkpoint = NULL, last_synced_at = now(),
+             last_full_sync_at = coalesce(excluded.last_full_sync_at, a.last_full_sync_at),
+             updated_at = now()`,
+          `DELETE FROM ${staged} AS s USING job WHERE s.source = job.source AND s.account_id = job.account_id`,
+        );
+      }
+      const row = await fencedWrite(undefined, lease, { sets, params, logs: input.logs ?? [], also });
       afterCommit([row]);
       return toJob(row);
     },
 
     async releaseJob(lease, entries = []) {
-      const row = await transaction(async (client) => {
-        const sets = [
-          `status = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'queued' END`,
-          'finished_at = CASE WHEN j.cancel_requested THEN now() END',
-          'phase = NULL',
-          'lease_token = NULL',
-          'lease_expires_at = NULL',
-          'worker_id = NULL',
-        ];
-        const row = await fencedUpdate(client, lease, sets, [], entries.length);
-        await insertLogs(client, row.id, row.last_log_seq - entries.length + 1, entries);
-        return row;
-      });
+      const sets = [
+        `status = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'queued' END`,
+        'finished_at = CASE WHEN j.cancel_requested THEN now() END',
+        'phase = NULL',
+        'lease_token = NULL',
+        'lease_expires_at = NULL',
+        'worker_id = NULL',
+      ];
+      const row = await fencedWrite(undefined, lease, { sets, params: [], logs: entries });
       afterCommit([row]);
       return toJob(row);
     },
@@ -805,20 +814,14 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       // locks the row, so concurrent appends to one job serialise and each gets the next
       // contiguous range (no MAX()+1 race, no gaps from a sequence).
       const { rows } = await query<LogRow & { job: JobRow }>(
-        `WITH j AS (
+        `WITH job AS (
            UPDATE ${jobs} AS j SET last_log_seq = j.last_log_seq + ${entries.length}, updated_at = now()
            WHERE ${where}
            ${returningJob()}
-         ), l AS (
-           INSERT INTO ${logs} (job_id, seq, at, level, message, data)
-           SELECT j.id, j.last_log_seq - ${entries.length} + e.ord::integer, now(), e.v->>'level', e.v->>'message',
-             nullif(e.v->'data', 'null'::jsonb)
-           FROM j, jsonb_array_elements($${params.length + 1}::jsonb) WITH ORDINALITY AS e(v, ord)
-           RETURNING *
-         )
-         SELECT l.*, json_build_object('id', j.id, 'status', j.status, 'last_log_seq', j.last_log_seq,
-           'version', j.version) AS job
-         FROM l, j ORDER BY l.seq`,
+         ), new_logs AS (${insertLogsFrom('job', `$${params.length + 1}::jsonb`, entries.length)})
+         SELECT new_logs.*, json_build_object('id', job.id, 'status', job.status, 'last_log_seq', job.last_log_seq,
+           'version', job.version) AS job
+         FROM new_logs, job ORDER BY new_logs.seq`,
         [...params, logsJson(entries)],
         'write',
       );

@@ -461,7 +461,9 @@ function untilAborted<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promi
     const onAbort = () => {
       reject(signal.reason);
       // Ask the source to stop; a source that hangs keeps its promise, which nobody waits for.
-      iterator.return?.().catch(() => {});
+      Promise.resolve()
+        .then(() => iterator.return?.())
+        .catch(() => {});
     };
     signal.addEventListener('abort', onAbort, { once: true });
     iterator.next().then(

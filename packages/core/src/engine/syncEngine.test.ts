@@ -476,7 +476,7 @@ describe('SyncEngine: retries', () => {
     expect(await store.data.countMessages(account)).toBe(50);
     expect([...control.fetchCounts.values()].every((n) => n === 1)).toBe(true);
     const logs = (await engine.getLogs(retried.job.id)).map((l) => l.message);
-    expect(logs[0]).toMatch(/^Sync queued: resuming the full sync from its checkpoint \(20 of 50 done\)/);
+    expect(logs[0]).toBe('Sync queued (resume): resuming the full sync from its checkpoint (20 of 50 done)');
     expect(logs[1]).toBe('Attempt 1: resuming full sync from checkpoint (20 of 50 done)');
   });
 

@@ -118,7 +118,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
       // An unfinished sync continues where it stopped, in the mode it was in.
       mode = account.checkpoint.mode;
       if (trigger !== 'schedule') trigger = 'resume';
-      message = `Sync queued: resuming the ${mode} sync from its checkpoint (${doneText(account.checkpoint.counters)}) (${trigger})`;
+      message = `Sync queued (${trigger}): resuming the ${mode} sync from its checkpoint (${doneText(account.checkpoint.counters)})`;
     } else {
       mode = resolveMode(requested, account);
       const note =

@@ -1,0 +1,47 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+describe.skipIf(!existsSync(cli))('syncjob-gmail-emulator CLI (needs a build: dist/cli.js)', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('prints its URL, serves Gmail and stops cleanly on SIGTERM', async () => {
+    child = spawn(
+      process.execPath,
+      [cli, '--port', '0', '--messages', '300', '--seed', '3', '--speed', '10'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child!.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /listening on (http:\/\/\S+)/.exec(out);
+        if (match) resolve(match[1]!);
+      });
+      child!.once('exit', (code) => reject(new Error(`exited early with ${code}: ${out}`)));
+    });
+    const token = (await (
+      await fetch(`${url}/_emulator/users/me@example.com/tokens`, { method: 'POST' })
+    ).json()) as { access_token: string };
+    const profile = await fetch(`${url}/gmail/v1/users/me/profile`, {
+      headers: { authorization: `Bearer ${token.access_token}` },
+    });
+    expect(await profile.json()).toMatchObject({ emailAddress: 'me@example.com', messagesTotal: 300 });
+    const config = (await (await fetch(`${url}/_emulator/config`)).json()) as {
+      speed: number;
+      windowMs: number;
+    };
+    expect(config).toMatchObject({ speed: 10, windowMs: 6000 });
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});

@@ -41,6 +41,30 @@ export type { AccountSnapshot, AccountWatcherClient } from './accountWatcher';
 export { AccountWatcher } from './accountWatcher';
 export type { JobObserverOptions, JobSnapshot } from './jobObserver';
 export { JobObserver } from './jobObserver';
+export type { CategoryBadge, JobActions, JobProgressBar, JobStat, LogWindow } from './jobPresentation';
+export {
+  categoryBadges,
+  formatCount,
+  formatDuration,
+  formatEta,
+  formatLogTime,
+  formatPercent,
+  formatRate,
+  formatRelativeTime,
+  isCompletion,
+  isJobStale,
+  jobActions,
+  jobAnnouncement,
+  jobErrorText,
+  jobProgressBar,
+  jobStats,
+  jobSubtitle,
+  jobTitle,
+  logWindow,
+  staleAt,
+  syncButtonLabel,
+  syncStatusText,
+} from './jobPresentation';
 export type { ReconnectBackoffOptions } from './reconnectBackoff';
 export { reconnectDelay } from './reconnectBackoff';
 export type { HttpTransportOptions } from './restClient';
@@ -48,6 +72,8 @@ export type { SseMessage } from './sseParser';
 export { createSseParser } from './sseParser';
 export type { SyncClient, SyncClientOptions } from './syncClient';
 export { createSyncClient } from './syncClient';
+export type { SyncJobObserverClient, SyncJobObserverOptions, SyncJobResult } from './syncJobObserver';
+export { SyncJobObserver } from './syncJobObserver';
 export type {
   ConnectionState,
   JobSubscriptionHandlers,

@@ -1,0 +1,271 @@
+import { fromIso } from '../clock';
+import type { Job, JobPhase, JobStatus, LogEntry } from '../job/job';
+import { isActiveStatus, processedCount } from '../job/job';
+import type { ConnectionState } from './syncTransport';
+
+/**
+ * How a job reads to a person: every word, number format and "may I press this" rule of the UI
+ * kits, as pure functions, so a React, Vue or server-rendered view shows the same thing and the
+ * rules are tested once. Browser-safe; time is passed in, never read.
+ */
+
+const numberFormat = new Intl.NumberFormat('en-US');
+
+/** "12,340". */
+export const formatCount = (value: number): string => numberFormat.format(value);
+
+/** "45 s", "12 min", "1 h 12 min": coarse on purpose, an ETA is never precise to the second past a minute. */
+export function formatDuration(seconds: number): string {
+  const whole = Math.max(0, Math.round(seconds));
+  if (whole < 60) return `${whole} s`;
+  const minutes = Math.round(whole / 60);
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  if (hours === 0) return `${minutes} min`;
+  return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
+}
+
+/** The ETA cell: "Calculating…" while an active job has no estimate yet, "—" once it ended. */
+export function formatEta(job: Job | null): string {
+  if (!job || !isActiveStatus(job.status)) return '—';
+  return job.etaSeconds === null ? 'Calculating…' : formatDuration(job.etaSeconds);
+}
+
+/** "8.5 msg/s", "1,204 msg/s", "—" before there is signal. */
+export function formatRate(ratePerSec: number | null): string {
+  if (ratePerSec === null) return '—';
+  return `${ratePerSec < 10 ? ratePerSec.toFixed(1) : formatCount(Math.round(ratePerSec))} msg/s`;
+}
+
+/** "28%": floored, so a bar never reads 100% before the job completes. */
+export const formatPercent = (percent: number): string => `${Math.floor(percent)}%`;
+
+/** "just now", "5 min ago", "3 h ago", "yesterday", "4 days ago". */
+export function formatRelativeTime(at: string, now: number): string {
+  const seconds = Math.max(0, (now - fromIso(at)) / 1000);
+  if (seconds < 45) return 'just now';
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.round(hours / 24);
+  return days === 1 ? 'yesterday' : `${days} days ago`;
+}
+
+const pad = (value: number) => String(value).padStart(2, '0');
+
+/** A log line's time, "14:03:27" in the viewer's time zone. */
+export function formatLogTime(at: string): string {
+  const date = new Date(fromIso(at));
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+const TITLES: Record<JobStatus, string> = {
+  queued: 'Syncing…',
+  running: 'Syncing…',
+  completed: 'Sync complete',
+  failed: 'Sync failed',
+  cancelled: 'Sync cancelled',
+  interrupted: 'Last sync interrupted',
+};
+
+/** The heading of a job's progress view. */
+export const jobTitle = (job: Job | null): string => (job ? TITLES[job.status] : 'No sync yet');
+
+const PHASES: Record<JobPhase, string> = {
+  labels: 'Reading labels',
+  listing: 'Listing messages',
+  fetching: 'Fetching messages',
+  storing: 'Storing messages',
+  finalizing: 'Finishing up',
+};
+
+/** One line under the title: what happens now, or how it ended and what to do next. */
+export function jobSubtitle(job: Job | null, connection: ConnectionState = 'open'): string {
+  if (!job) return 'Start a sync to see its progress here.';
+  if (isActiveStatus(job.status) && connection === 'reconnecting') {
+    return 'Connection lost. Reconnecting… (the sync continues on the server)';
+  }
+  const done = formatCount(processedCount(job.counters));
+  switch (job.status) {
+    case 'queued':
+      return 'Starting…';
+    case 'running': {
+      if (job.cancelRequested) return 'Cancelling…';
+      const phase = job.phase ? PHASES[job.phase] : 'Working';
+      return job.currentItem ? `${phase} · ${job.currentItem}` : phase;
+    }
+    case 'completed': {
+      const took =
+        job.startedAt && job.finishedAt
+          ? ` in ${formatDuration((fromIso(job.finishedAt) - fromIso(job.startedAt)) / 1000)}`
+          : '';
+      return `${done} messages synced${took}.`;
+    }
+    case 'failed':
+      return job.error?.retryable === false && job.error.code === 'REAUTH_REQUIRED'
+        ? `Stopped after ${done} messages. Reconnect the account, then retry; synced messages are kept.`
+        : `Stopped after ${done} messages. Retry to continue where it left off; synced messages are kept.`;
+    case 'cancelled':
+      return `Cancelled after ${done} messages. Messages already synced are kept.`;
+    case 'interrupted':
+      return `The sync stopped unexpectedly after ${done} messages. Retry to continue where it left off.`;
+  }
+}
+
+/** The error to show in red, `null` when there is none. */
+export const jobErrorText = (job: Job | null): string | null =>
+  job?.status === 'failed' || job?.status === 'interrupted' ? (job.error?.message ?? null) : null;
+
+export interface JobProgressBar {
+  /** True when the total is known (or the job completed): show a filling bar with `aria-valuenow`. */
+  determinate: boolean;
+  /** 0–100 when determinate, else `null`. */
+  percent: number | null;
+  /** Visible label: "12,340 / 44,000 messages", "12,340 messages" or "Counting messages…". */
+  label: string;
+  /** `aria-valuetext`: "28% — 12,340 of 44,000 messages". */
+  valueText: string;
+}
+
+/** The progress bar of a job. */
+export function jobProgressBar(job: Job | null): JobProgressBar {
+  if (!job) return { determinate: false, percent: null, label: 'Not started', valueText: 'Not started' };
+  const done = processedCount(job.counters);
+  const { total } = job.counters;
+  const percent = job.status === 'completed' ? 100 : job.percent;
+  if (percent === null || total === null) {
+    const label = done === 0 ? 'Counting messages…' : `${formatCount(done)} messages`;
+    return { determinate: false, percent: null, label, valueText: `${label}, total not known yet` };
+  }
+  const shownTotal = Math.max(total, done);
+  const label = `${formatCount(done)} / ${formatCount(shownTotal)} messages`;
+  return {
+    determinate: true,
+    percent,
+    label,
+    valueText: `${formatPercent(percent)} — ${formatCount(done)} of ${formatCount(shownTotal)} messages`,
+  };
+}
+
+export interface JobStat {
+  key: 'total' | 'fetched' | 'classified' | 'stored' | 'skipped' | 'rate' | 'eta';
+  label: string;
+  value: string;
+}
+
+/** The stats grid: total, fetched, classified, stored, skipped, rate, ETA. */
+export function jobStats(job: Job | null): JobStat[] {
+  const counters = job?.counters;
+  const count = (value: number | undefined) => (value === undefined ? '—' : formatCount(value));
+  const active = job !== null && isActiveStatus(job.status);
+  return [
+    {
+      key: 'total',
+      label: 'Total',
+      value: counters ? (counters.total === null ? 'Counting…' : formatCount(counters.total)) : '—',
+    },
+    { key: 'fetched', label: 'Fetched', value: count(counters?.fetched) },
+    { key: 'classified', label: 'Classified', value: count(counters?.classified) },
+    { key: 'stored', label: 'Stored', value: count(counters?.stored) },
+    { key: 'skipped', label: 'Skipped', value: count(counters?.skipped) },
+    { key: 'rate', label: 'Rate', value: active ? formatRate(job.ratePerSec) : '—' },
+    { key: 'eta', label: 'Time left', value: formatEta(job) },
+  ];
+}
+
+export interface CategoryBadge {
+  category: string;
+  count: number;
+  /** "12,340". */
+  countText: string;
+}
+
+/** Category counts, largest first (ties by name), empty when the job has none. */
+export function categoryBadges(job: Job | null): CategoryBadge[] {
+  if (!job) return [];
+  return Object.entries(job.categoryCounts)
+    .filter(([, count]) => count > 0)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([category, count]) => ({ category, count, countText: formatCount(count) }));
+}
+
+export interface JobActions {
+  /** A sync may be started (no job is queued or running). */
+  canStart: boolean;
+  /** The job is queued or running and no cancel was requested yet. */
+  canCancel: boolean;
+  /** The job failed or was interrupted: a retry resumes from the checkpoint. */
+  canRetry: boolean;
+}
+
+/** Which actions a job allows now. */
+export function jobActions(job: Job | null): JobActions {
+  const active = job !== null && isActiveStatus(job.status);
+  return {
+    canStart: !active,
+    canCancel: active && !job.cancelRequested,
+    canRetry: job?.status === 'failed' || job?.status === 'interrupted',
+  };
+}
+
+/**
+ * True when a job says it is active but its worker's lease ran out: the numbers may be frozen
+ * until another worker resumes it or marks it interrupted.
+ */
+export function isJobStale(job: Job | null, now: number): boolean {
+  if (!job || !isActiveStatus(job.status) || job.leaseExpiresAt === null) return false;
+  return now > fromIso(job.leaseExpiresAt);
+}
+
+/** When `isJobStale` may turn true next (epoch ms), `null` when it cannot. */
+export function staleAt(job: Job | null): number | null {
+  if (!job || !isActiveStatus(job.status) || job.leaseExpiresAt === null) return null;
+  return fromIso(job.leaseExpiresAt) + 1;
+}
+
+/** A one-line account status: "Last synced 5 min ago", "Last sync interrupted", "Sync failed — retry". */
+export function syncStatusText(job: Job | null, now: number): string {
+  if (!job) return 'Never synced';
+  switch (job.status) {
+    case 'queued':
+    case 'running':
+      return 'Sync in progress…';
+    case 'completed':
+      return `Last synced ${formatRelativeTime(job.finishedAt ?? job.updatedAt, now)}`;
+    case 'failed':
+      return 'Sync failed — retry';
+    case 'cancelled':
+      return `Last sync cancelled ${formatRelativeTime(job.finishedAt ?? job.updatedAt, now)}`;
+    case 'interrupted':
+      return 'Last sync interrupted';
+  }
+}
+
+/** The label of a sync button. */
+export const syncButtonLabel = (job: Job | null): string =>
+  job && isActiveStatus(job.status) ? 'Sync in progress…' : 'Sync now';
+
+/** What a live region says when a job ends ("Sync complete. 44,000 messages synced in 4 min."), else `''`. */
+export function jobAnnouncement(job: Job | null): string {
+  if (!job || isActiveStatus(job.status)) return '';
+  return `${jobTitle(job)}. ${jobSubtitle(job)}`;
+}
+
+/** True when a job went from active to completed between two observations (fires `onComplete` once). */
+export const isCompletion = (previous: JobStatus | null, next: JobStatus | null): boolean =>
+  previous !== null && isActiveStatus(previous) && next === 'completed';
+
+export interface LogWindow {
+  /** The newest lines, at most `max`. */
+  lines: readonly LogEntry[];
+  /** How many older lines are held but not rendered. */
+  hidden: number;
+}
+
+/** The lines a log panel renders: the newest `max`, so ten thousand lines stay fast. */
+export function logWindow(logs: readonly LogEntry[], max: number): LogWindow {
+  const size = Math.max(0, Math.floor(max));
+  if (logs.length <= size) return { lines: logs, hidden: 0 };
+  return { lines: logs.slice(logs.length - size), hidden: logs.length - size };
+}

@@ -211,6 +211,12 @@ describe('SyncEngine.start', () => {
     expect(await engine.listJobs()).toEqual([]);
   });
 
+  it('refuses a heartbeat that is not shorter than the lease', () => {
+    expect(() => setup({}, { leaseMs: 10_000, heartbeatMs: 10_000 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    );
+  });
+
   it('returns the running job with alreadyRunning instead of starting a second one', async () => {
     const { engine, control } = setup({ messages: 50 });
     control.setDelay(1_000);

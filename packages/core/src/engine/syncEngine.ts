@@ -87,6 +87,13 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     this.#pollIntervalMs = Math.max(1, options.pollIntervalMs ?? 1_000);
     this.#leaseMs = Math.max(1, options.leaseMs ?? 60_000);
     this.#heartbeatMs = Math.max(1, options.heartbeatMs ?? 10_000);
+    if (this.#heartbeatMs >= this.#leaseMs) {
+      // Otherwise every lease would expire between two heartbeats and each job would be run twice.
+      throw new SyncError(
+        'INVALID_INPUT',
+        `heartbeatMs (${this.#heartbeatMs}) must be shorter than leaseMs (${this.#leaseMs}); a few heartbeats per lease is usual (10 s and 60 s by default).`,
+      );
+    }
     this.#autoResume = options.autoResume ?? true;
     this.#maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 3));
     this.#emitIntervalMs = Math.max(0, options.progress?.emitIntervalMs ?? 250);

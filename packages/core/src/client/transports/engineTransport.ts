@@ -1,9 +1,13 @@
-import type { Clock } from '../../clock';
+import type { Clock, TimerHandle } from '../../clock';
+import { systemClock } from '../../clock';
 import type { SyncEngine } from '../../engine/engineTypes';
 import { SyncError } from '../../errors';
-import { openJobEventFeed } from '../../events/jobEventFeed';
+import { type JobEventFeed, openJobEventFeed } from '../../events/jobEventFeed';
+import { reconnectDelay } from '../reconnectBackoff';
 import type { SyncTransport } from '../syncTransport';
 import { toTransportError } from '../transportError';
+
+const TERMINAL_TYPES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
 
 export interface EngineTransportOptions {
   /** Store polling interval when the store has no cross-process notices, in ms (default 1,000). */
@@ -38,23 +42,52 @@ export function engineTransport(engine: SyncEngine, options: EngineTransportOpti
     getActive: (account) => wrap(() => engine.getActiveJob(account)),
     listJobs: (query) => wrap(() => engine.listJobs(query)),
     subscribe(jobId, subscribeOptions, handlers) {
-      handlers.onConnectionChange?.('connecting');
-      const feed = openJobEventFeed(engine, {
-        jobId,
-        afterSeq: subscribeOptions.afterSeq,
-        pollIntervalMs: options.pollIntervalMs,
-        clock: options.clock,
-        onEvent: (event) => {
-          if (event.type === 'snapshot') handlers.onConnectionChange?.('open');
-          handlers.onEvent(event);
-          if (feed?.closed) handlers.onConnectionChange?.('closed');
-        },
-        onError: (error) => {
-          handlers.onConnectionChange?.('closed');
-          handlers.onError?.(toTransportError(error));
-        },
-      });
-      return () => feed.close();
+      const clock = options.clock ?? systemClock;
+      let lastSeq = subscribeOptions.afterSeq ?? 0;
+      let attempt = 0;
+      let stopped = false;
+      let feed: JobEventFeed | null = null;
+      let retryTimer: TimerHandle | null = null;
+      const open = () => {
+        retryTimer = null;
+        handlers.onConnectionChange?.(attempt === 0 ? 'connecting' : 'reconnecting');
+        feed = openJobEventFeed(engine, {
+          jobId,
+          afterSeq: lastSeq,
+          pollIntervalMs: options.pollIntervalMs,
+          clock,
+          onEvent: (event) => {
+            if (event.type === 'snapshot') {
+              attempt = 0;
+              handlers.onConnectionChange?.('open');
+            }
+            if (event.type === 'log') lastSeq = event.entry.seq;
+            handlers.onEvent(event);
+            if (TERMINAL_TYPES.has(event.type)) {
+              stopped = true;
+              handlers.onConnectionChange?.('closed');
+            }
+          },
+          onError: (error) => {
+            if (stopped) return;
+            // A store outage is not the end of the job: read again after a back-off.
+            if (error.retryable) {
+              handlers.onConnectionChange?.('reconnecting');
+              retryTimer = clock.setTimeout(open, reconnectDelay(attempt++));
+              return;
+            }
+            stopped = true;
+            handlers.onConnectionChange?.('closed');
+            handlers.onError?.(toTransportError(error));
+          },
+        });
+      };
+      open();
+      return () => {
+        stopped = true;
+        feed?.close();
+        if (retryTimer !== null) clock.clearTimeout(retryTimer);
+      };
     },
   };
 }

@@ -315,6 +315,20 @@ describePostgres('PostgreSQL store', () => {
     await store.close();
   });
 
+  it("uses an app's pool without ending it, and migrate() accepts a pool", async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const schema = freshSchema('p');
+    schemas.add(schema);
+    expect((await migrate(pool, { schema })).applied).toEqual([SCHEMA_VERSION]);
+    const store = await createPostgresStore({ pool, schema });
+    expect(store.pool).toBe(pool);
+    await store.createJob({ ...account(), mode: 'full', trigger: 'manual' });
+    await store.close();
+    expect((await pool.query(`SELECT count(*)::int AS n FROM "${schema}".jobs`)).rows[0].n).toBe(1);
+    expect(pool.listenerCount('error')).toBe(0);
+    await pool.end();
+  });
+
   it('reports an unreachable database as STORE_UNAVAILABLE', async () => {
     const error = await createPostgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/none' }).catch(
       (caught: unknown) => caught,

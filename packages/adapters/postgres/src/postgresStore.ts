@@ -293,20 +293,17 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       });
     },
     poll: async (sinceMs) => {
-      const { rows } = await query<JobRow & { db_now: string }>(
-        `SELECT j.id, j.status, j.last_log_seq, j.updated_at, ${version('j')},
-           (extract(epoch from now()) * 1000)::float8::text AS db_now
+      // An aggregate always yields one row, so the database's "now" comes back even when nothing changed.
+      const { rows } = await query<{ db_now: number; changed: JobRow[] }>(
+        `SELECT (extract(epoch from now()) * 1000)::float8 AS db_now,
+           coalesce(json_agg(json_build_object('id', j.id, 'status', j.status, 'last_log_seq', j.last_log_seq,
+             'version', (extract(epoch from j.updated_at) * 1000000)::bigint::text) ORDER BY j.updated_at), '[]') AS changed
          FROM ${jobs} AS j
-         WHERE j.updated_at > coalesce(to_timestamp($1::float8 / 1000), now() - interval '10 seconds')
-         ORDER BY j.updated_at`,
+         WHERE j.updated_at > coalesce(to_timestamp($1::float8 / 1000), now() - interval '10 seconds')`,
         [sinceMs],
       );
-      const { rows: nowRows } = rows.length
-        ? { rows: [{ db_now: rows[0]!.db_now }] }
-        : await query<{ db_now: string }>(
-            `SELECT (extract(epoch from now()) * 1000)::float8::text AS db_now`,
-          );
-      return { now: Number(nowRows[0]!.db_now), notices: rows.map(toNotice) };
+      const row = rows[0]!;
+      return { now: row.db_now, notices: row.changed.map(toNotice) };
     },
   });
   let closed = false;

@@ -40,6 +40,13 @@ export default defineConfig({
       }),
       project('gmail', './packages/adapters/gmail'),
       project('gmail-emulator', './packages/gmail-emulator'),
+      project('example', './examples/gmail-sync-app', {
+        include: ['server/**/*.test.ts', 'test/**/*.test.ts'],
+        // The browser and the compose tests each run a whole app; one at a time on small machines.
+        fileParallelism: false,
+        testTimeout: 60_000,
+        hookTimeout: 120_000,
+      }),
     ],
   },
 });

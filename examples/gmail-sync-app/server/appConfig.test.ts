@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadAppConfig, parseTokenKey } from './appConfig.ts';
+
+describe('loadAppConfig', () => {
+  it('defaults to the emulator demo on SQLite, port 3000', () => {
+    const config = loadAppConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBeNull();
+    expect(config.sessionSecretGenerated).toBe(true);
+    expect(config.gmail).toEqual({
+      mode: 'emulator',
+      address: 'me@example.com',
+      messages: 20_000,
+      quota: 'legacy',
+      speed: 2,
+      seed: 1,
+    });
+  });
+
+  it('reads the demo variables and DATABASE_URL', () => {
+    const config = loadAppConfig({
+      PORT: '4000',
+      DATABASE_URL: 'postgres://u@h/db',
+      SYNCJOB_DEMO_MESSAGES: '3_000',
+      SYNCJOB_DEMO_QUOTA: '2026',
+      SYNCJOB_DEMO_SPEED: '7.5',
+      SESSION_SECRET: 'x',
+    });
+    expect(config).toMatchObject({ port: 4000, databaseUrl: 'postgres://u@h/db', sessionSecret: 'x' });
+    expect(config.gmail).toMatchObject({ messages: 3000, quota: '2026', speed: 7.5 });
+  });
+
+  it('says which variable is wrong', () => {
+    expect(() => loadAppConfig({ SYNCJOB_DEMO_QUOTA: 'fast' })).toThrow(
+      /SYNCJOB_DEMO_QUOTA must be one of legacy, 2026, off/,
+    );
+    expect(() => loadAppConfig({ SYNCJOB_DEMO_SPEED: '0' })).toThrow(ConfigError);
+    expect(() => loadAppConfig({ PORT: 'http' })).toThrow(/PORT/);
+    expect(() => loadAppConfig({ GOOGLE_CLIENT_ID: 'id' })).toThrow(/GOOGLE_CLIENT_SECRET/);
+    expect(() => loadAppConfig({ GOOGLE_CLIENT_ID: 'id', GOOGLE_CLIENT_SECRET: 's' })).toThrow(
+      /SYNCJOB_TOKEN_KEY/,
+    );
+  });
+
+  it('switches to Google with credentials and a token key', () => {
+    const key = Buffer.alloc(32, 1);
+    const config = loadAppConfig({
+      GOOGLE_CLIENT_ID: 'id',
+      GOOGLE_CLIENT_SECRET: 'secret',
+      SYNCJOB_TOKEN_KEY: key.toString('base64'),
+      PUBLIC_URL: 'https://sync.example.com/',
+    });
+    expect(config.gmail).toMatchObject({
+      mode: 'google',
+      redirectUri: 'https://sync.example.com/auth/google/callback',
+      tokenKey: key,
+      quota: 'legacy',
+    });
+  });
+});
+
+describe('parseTokenKey', () => {
+  it('accepts 32 bytes as hex or base64 only', () => {
+    const key = Buffer.alloc(32, 9);
+    expect(parseTokenKey(key.toString('hex'))).toEqual(key);
+    expect(parseTokenKey(key.toString('base64'))).toEqual(key);
+    expect(() => parseTokenKey(Buffer.alloc(16).toString('base64'))).toThrow(/32 bytes/);
+  });
+});

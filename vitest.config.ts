@@ -47,6 +47,17 @@ export default defineConfig({
         testTimeout: 60_000,
         hookTimeout: 120_000,
       }),
+      // The React kit: components and hooks in jsdom, and the same modal in a real Chromium.
+      project('react', './packages/react', {
+        environment: 'jsdom',
+        include: ['src/**/*.test.tsx', 'test/**/*.test.tsx'],
+        setupFiles: [here('./packages/react/test/setup.ts')],
+      }),
+      project('react-browser', './packages/react', {
+        environment: 'node',
+        include: ['test/browser/**/*.browser.test.ts'],
+        testTimeout: 60_000,
+      }),
     ],
   },
 });

@@ -1,3 +1,4 @@
+import { SyncError } from '@syncjob/core';
 import pg from 'pg';
 import { toStoreError } from './storeErrors';
 
@@ -12,8 +13,9 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
  */
 export function quoteSchema(schema: string): string {
   if (!IDENTIFIER.test(schema)) {
-    throw new TypeError(
-      `Invalid PostgreSQL schema name ${JSON.stringify(schema)}: use lower-case letters, digits and _ (at most 63).`,
+    throw new SyncError(
+      'INVALID_INPUT',
+      `Invalid PostgreSQL schema name ${JSON.stringify(schema)}: use lower-case letters, digits and _ (at most 63), starting with a letter or _.`,
     );
   }
   return `"${schema}"`;

@@ -329,6 +329,15 @@ describePostgres('PostgreSQL store', () => {
     await pool.end();
   });
 
+  it('refuses a schema name that is not a plain identifier', async () => {
+    await expect(
+      createPostgresStore({ connectionString: url, schema: 'x"; DROP TABLE y; --' }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    await expect(createPostgresStore({})).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
   it('reports an unreachable database as STORE_UNAVAILABLE', async () => {
     const error = await createPostgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/none' }).catch(
       (caught: unknown) => caught,

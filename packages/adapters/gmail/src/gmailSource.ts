@@ -1,0 +1,606 @@
+import type {
+  CounterIncrements,
+  LabelChange,
+  MailMessage,
+  SourceBatch,
+  SourceContext,
+  StagedItem,
+  SyncSource,
+} from '@syncjob/core';
+import { processedCount, SyncError } from '@syncjob/core';
+import { type FetchUnit, planCost, planFetches, threadThreshold } from './fetchPlanner';
+import { GmailApi, type GmailTransport } from './gmailApi';
+import { authKeyOf, type GmailAuthOption, GmailAuthSession, resolveAuth } from './gmailAuth';
+import { QuotaLimiter } from './quotaLimiter';
+import { type GmailQuotaProfile, type GmailQuotaSetting, resolveQuotaProfile } from './quotaProfiles';
+import { stagedBatches } from './stagedBatches';
+import type { GmailMessageFormat } from './toMailMessage';
+
+/** What `classify` decides for a message: a category to store it under, or to skip storing it. */
+export type ClassifyResult = { category: string } | { skip: true };
+
+export interface GmailSourceOptions {
+  /**
+   * The account's credentials, or a function of the job's `accountId` returning them (called on every
+   * run, so each user's refresh token can come from the app's database). Required.
+   */
+  auth: GmailAuthOption;
+  /** Root of the Gmail REST API, with a trailing slash (default `https://gmail.googleapis.com/`); point it at the emulator in development. */
+  rootUrl?: string;
+  /** Cost profile: `legacy` (15,000 units/min), `2026` (6,000 units/min, dearer fetches) or custom costs (default `legacy`). */
+  quota?: GmailQuotaSetting;
+  /** Time compression of the quota window, to match an emulator running at speed N (default 1: Google's real minute). */
+  quotaSpeed?: number;
+  /** Share of the per-user budget the limiter plans to spend (default 0.98). */
+  quotaHeadroom?: number;
+  /** Gmail calls in flight at most, batch parts counting one each (default 50). */
+  maxInFlight?: number;
+  /** Message format fetched (default `metadata`). `raw` disables whole-thread fetches, which `threads.get` cannot return raw. */
+  format?: GmailMessageFormat;
+  /** Headers stored with each message (default From, To, Cc, Subject, Date, Message-ID). */
+  metadataHeaders?: string[];
+  /** Sync spam and trash too, so the store mirrors the whole mailbox and the profile's total (default true). */
+  includeSpamTrash?: boolean;
+  /** Messages fetched and committed per batch (default 100). A crash re-fetches at most one batch. */
+  batchSize?: number;
+  /** HTTP requests in flight at once (default 4). */
+  concurrency?: number;
+  /** Fetch through the batch endpoint (`batch`, default: measured faster) or one request per call (`single`). */
+  transport?: GmailTransport;
+  /** Inner calls per batch request (default 50, at most 100). */
+  partsPerRequest?: number;
+  /** Fetch threads whole when that costs fewer units than their listed messages one by one (default true). */
+  threads?: boolean;
+  /** Ids per `messages.list` page (default 500, Gmail's maximum). */
+  pageSize?: number;
+  /** Abort a request that has not answered after this many ms (default 60,000). */
+  requestTimeoutMs?: number;
+  /** Classifies each fetched message: a category is stored with it, `skip` leaves it out (default none). */
+  classify?: (message: MailMessage) => ClassifyResult | Promise<ClassifyResult>;
+  /**
+   * The address the account must have, `null` for no check. Default: the `accountId` when it contains
+   * an `@`, else no check. A different profile address fails the job with `ACCOUNT_MISMATCH`.
+   */
+  expectedEmail?: (accountId: string) => string | null | undefined | Promise<string | null | undefined>;
+}
+
+/** The Gmail source's resume state. */
+export type GmailCheckpoint =
+  /** Full sync: the profile's historyId is captured; labels come next. */
+  | { stage: 'labels'; historyId: string }
+  /** Full sync: listing, `pageToken` is the next page (`null` for the first). */
+  | { stage: 'listing'; historyId: string; pageToken: string | null; page: number }
+  /** Full sync: fetching the staged ids; `batch` batches are done. */
+  | { stage: 'fetching'; historyId: string; batch: number }
+  /** Incremental: reading history from `startHistoryId`. */
+  | { stage: 'history'; startHistoryId: string; pageToken: string | null; page: number }
+  /** Incremental: fetching the added messages; `historyId` becomes the cursor. */
+  | { stage: 'applying'; historyId: string; batch: number };
+
+export interface GmailSource extends SyncSource<GmailCheckpoint> {
+  /** The cost profile in use. */
+  readonly quotaProfile: GmailQuotaProfile;
+  /** The account's limiter (one per account, shared by its runs), for metrics and tests. */
+  limiterFor(accountId: string): QuotaLimiter;
+}
+
+const DEFAULT_HEADERS = ['From', 'To', 'Cc', 'Subject', 'Date', 'Message-ID'];
+const GOOGLE_ROOT_URL = 'https://gmail.googleapis.com/';
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** A Gmail source for the engine: full and incremental syncs near the per-user quota ceiling. */
+export function gmailSource(options: GmailSourceOptions): GmailSource {
+  if (!options?.auth) throw new SyncError('INVALID_INPUT', 'gmailSource needs an `auth` option.');
+  const profile = resolveQuotaProfile(options.quota);
+  const speed = options.quotaSpeed ?? 1;
+  if (!(speed > 0)) throw new SyncError('INVALID_INPUT', 'quotaSpeed must be a positive number.');
+  const rootUrl = withSlash(options.rootUrl ?? GOOGLE_ROOT_URL);
+  const format = options.format ?? 'metadata';
+  const metadataHeaders = options.metadataHeaders ?? DEFAULT_HEADERS;
+  const batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
+  const pageSize = Math.min(500, Math.max(1, Math.floor(options.pageSize ?? 500)));
+  const planOptions = {
+    messageCost: profile.costs['users.messages.get'],
+    threadCost: profile.costs['users.threads.get'],
+    threads: (options.threads ?? true) && format !== 'raw',
+  };
+  const expectedEmail =
+    options.expectedEmail ?? ((accountId: string) => (accountId.includes('@') ? accountId : null));
+
+  const limiters = new Map<string, QuotaLimiter>();
+  const sessions = new Map<string, { key: unknown; session: GmailAuthSession }>();
+
+  const limiterFor = (accountId: string): QuotaLimiter => {
+    let limiter = limiters.get(accountId);
+    if (!limiter) {
+      limiter = new QuotaLimiter({
+        unitsPerWindow: profile.unitsPerUserPerMinute,
+        windowMs: 60_000 / speed,
+        ...(options.quotaHeadroom !== undefined ? { headroom: options.quotaHeadroom } : {}),
+        ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
+      });
+      limiters.set(accountId, limiter);
+    }
+    return limiter;
+  };
+
+  const sessionFor = async (accountId: string): Promise<GmailAuthSession> => {
+    const auth = await resolveAuth(options.auth, accountId);
+    const key = authKeyOf(auth);
+    const known = sessions.get(accountId);
+    if (known && known.key === key) return known.session;
+    const session = GmailAuthSession.from(auth);
+    sessions.set(accountId, { key, session });
+    return session;
+  };
+
+  async function* run(ctx: SourceContext<GmailCheckpoint>): AsyncGenerator<SourceBatch<GmailCheckpoint>> {
+    const { accountId } = ctx.account;
+    const limiter = limiterFor(accountId);
+    const api = new GmailApi({
+      rootUrl,
+      session: await sessionFor(accountId),
+      limiter,
+      profile,
+      format,
+      metadataHeaders,
+      includeSpamTrash: options.includeSpamTrash ?? true,
+      transport: options.transport ?? 'batch',
+      partsPerRequest: options.partsPerRequest ?? 50,
+      concurrency: options.concurrency ?? 4,
+      requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+      signal: ctx.signal,
+      onBackoff: (ms) => ctx.reportBackoff(ms),
+    });
+    const sync = new SyncRun(ctx, api, limiter);
+    const checkpoint = ctx.checkpoint;
+    const incremental =
+      ctx.mode === 'incremental' &&
+      (checkpoint ? checkpoint.stage === 'history' || checkpoint.stage === 'applying' : ctx.cursor !== null);
+    if (!incremental) {
+      yield* sync.full(isFullCheckpoint(checkpoint) ? checkpoint : null);
+      return;
+    }
+    try {
+      yield* sync.incremental(checkpoint);
+    } catch (error) {
+      if (SyncError.fromUnknown(error).code !== 'CURSOR_EXPIRED') throw error;
+      yield {
+        mode: 'full',
+        phase: 'labels',
+        total: null,
+        stage: { clear: true },
+        checkpoint: { stage: 'labels', historyId: '0' },
+        logs: [
+          {
+            level: 'warn',
+            message:
+              'Gmail no longer keeps the history since the last sync (404): running a full sync instead, so no change is missed.',
+            data: { cursor: ctx.cursor },
+          },
+        ],
+      };
+      yield* sync.full(null);
+    }
+  }
+
+  /** The steps of one run. */
+  class SyncRun {
+    readonly #ctx: SourceContext<GmailCheckpoint>;
+    readonly #api: GmailApi;
+    readonly #limiter: QuotaLimiter;
+    /** Work this run made durable, for the incremental total. */
+    #processed = 0;
+
+    constructor(ctx: SourceContext<GmailCheckpoint>, api: GmailApi, limiter: QuotaLimiter) {
+      this.#ctx = ctx;
+      this.#api = api;
+      this.#limiter = limiter;
+    }
+
+    async #profile() {
+      const ctx = this.#ctx;
+      const found = await ctx.retry(() => this.#api.getProfile(), { label: 'users.getProfile' });
+      const expected = await expectedEmail(ctx.account.accountId);
+      if (expected && expected.trim().toLowerCase() !== found.emailAddress.trim().toLowerCase()) {
+        throw new SyncError(
+          'ACCOUNT_MISMATCH',
+          `The Gmail credentials belong to ${found.emailAddress}, not to ${expected}. Ask the user to sign in with the right Google account.`,
+          { retryable: false, details: { expected, actual: found.emailAddress } },
+        );
+      }
+      return found;
+    }
+
+    async #labelsWrite() {
+      const labels = await this.#ctx.retry(() => this.#api.listLabels(), { label: 'users.labels.list' });
+      return { labels, write: { upsertLabels: labels, keepOnlyLabels: labels.map((label) => label.id) } };
+    }
+
+    async *full(resume: GmailCheckpoint | null): AsyncGenerator<SourceBatch<GmailCheckpoint>> {
+      const ctx = this.#ctx;
+      // The address is checked on every run: credentials can change between a crash and its resume.
+      const profile = await this.#profile();
+      let checkpoint: GmailCheckpoint | null = resume;
+      if (!checkpoint || checkpoint.stage === 'labels') {
+        const historyId =
+          checkpoint && checkpoint.historyId !== '0' ? checkpoint.historyId : profile.historyId;
+        checkpoint = { stage: 'labels', historyId };
+        yield {
+          phase: 'labels',
+          total: profile.messagesTotal,
+          stage: { clear: true },
+          checkpoint,
+          logs: [
+            {
+              level: 'info',
+              message: `Full sync of ${profile.emailAddress}: about ${fmt(profile.messagesTotal ?? 0)} messages (history id ${historyId} captured before listing; quota ${profileText(this.#limiter)})`,
+              data: { total: profile.messagesTotal, historyId },
+            },
+          ],
+        };
+        const { labels, write } = await this.#labelsWrite();
+        checkpoint = { stage: 'listing', historyId, pageToken: null, page: 0 };
+        yield {
+          phase: 'listing',
+          write,
+          checkpoint,
+          logs: [
+            {
+              level: 'info',
+              message: `Stored ${labels.length} labels; listing message ids, ${pageSize} a page`,
+            },
+          ],
+        };
+      }
+      if (!isFullCheckpoint(checkpoint)) throw new Error(`Unexpected full-sync stage ${checkpoint.stage}`);
+      const historyId = checkpoint.historyId;
+      if (checkpoint.stage === 'listing') {
+        let { pageToken, page } = checkpoint;
+        let listedThisRun = 0;
+        do {
+          const label = `messages.list page ${page + 1}`;
+          const result = await ctx.retry(() => this.#api.listMessages(pageToken ?? undefined, pageSize), {
+            label,
+          });
+          page += 1;
+          pageToken = result.nextPageToken ?? null;
+          listedThisRun += result.messages.length;
+          checkpoint = pageToken
+            ? { stage: 'listing', historyId, pageToken, page }
+            : { stage: 'fetching', historyId, batch: 0 };
+          yield {
+            phase: 'listing',
+            stage: { add: result.messages.map((m) => ({ id: m.id, group: m.threadId })) },
+            counts: { listed: result.messages.length },
+            currentItem: `page ${page}`,
+            checkpoint,
+            logs: [
+              {
+                level: 'info',
+                message: `Listed page ${page}: ${fmt(result.messages.length)} ids${pageToken ? '' : ' (last page)'}`,
+                data: { page, ids: result.messages.length, listedThisRun },
+              },
+            ],
+          };
+        } while (pageToken);
+      }
+      if (checkpoint.stage !== 'fetching') throw new Error(`Unexpected full-sync stage ${checkpoint.stage}`);
+      const staged = await ctx.staged.count();
+      yield {
+        phase: 'fetching',
+        checkpoint,
+        currentItem: null,
+        logs: [{ level: 'info', message: fetchPlanText(staged) }],
+      };
+      const firstBatch = checkpoint.batch;
+      yield* this.#fetchStaged(firstBatch, (batch) => ({ stage: 'fetching', historyId, batch }));
+      yield {
+        phase: 'finalizing',
+        checkpoint: { stage: 'fetching', historyId, batch: firstBatch },
+        cursor: historyId,
+        currentItem: null,
+      };
+    }
+
+    async *incremental(resume: GmailCheckpoint | null): AsyncGenerator<SourceBatch<GmailCheckpoint>> {
+      const ctx = this.#ctx;
+      let checkpoint: GmailCheckpoint;
+      let resumedProcessed = 0;
+      if (resume && (resume.stage === 'history' || resume.stage === 'applying')) {
+        checkpoint = resume;
+        resumedProcessed = processedCount(ctx.job.counters);
+        await this.#profile();
+      } else {
+        await this.#profile();
+        const start = ctx.cursor!;
+        checkpoint = { stage: 'history', startHistoryId: start, pageToken: null, page: 0 };
+        const { labels, write } = await this.#labelsWrite();
+        yield {
+          phase: 'listing',
+          total: null,
+          stage: { clear: true },
+          write,
+          checkpoint,
+          logs: [
+            {
+              level: 'info',
+              message: `Incremental sync from history id ${start} (${labels.length} labels refreshed)`,
+              data: { startHistoryId: start },
+            },
+          ],
+        };
+      }
+      if (checkpoint.stage === 'history') {
+        const { startHistoryId } = checkpoint;
+        let { pageToken, page } = checkpoint;
+        let cursor = startHistoryId;
+        do {
+          const label = `history.list page ${page + 1}`;
+          const result = await ctx.retry(
+            () => this.#api.listHistory(startHistoryId, pageToken ?? undefined, pageSize),
+            { label },
+          );
+          page += 1;
+          pageToken = result.nextPageToken ?? null;
+          if (result.historyId) cursor = result.historyId;
+          const changes = historyChanges(result.history);
+          checkpoint = pageToken
+            ? { stage: 'history', startHistoryId, pageToken, page }
+            : { stage: 'applying', historyId: cursor, batch: 0 };
+          const counts: CounterIncrements = { listed: changes.added.length, deleted: changes.deleted.length };
+          this.#processed += changes.deleted.length;
+          yield {
+            phase: 'listing',
+            write: { deleteMessages: changes.deleted, changeLabels: changes.labels },
+            stage: { add: changes.added, remove: changes.deleted },
+            counts,
+            currentItem: `history page ${page}`,
+            checkpoint,
+            logs: [
+              {
+                level: 'info',
+                message: `History page ${page}: ${changes.added.length} added, ${changes.deleted.length} deleted, ${changes.labels.length} label changes`,
+                data: {
+                  page,
+                  added: changes.added.length,
+                  deleted: changes.deleted.length,
+                  labelChanges: changes.labels.length,
+                },
+              },
+            ],
+          };
+        } while (pageToken);
+      }
+      if (checkpoint.stage !== 'applying')
+        throw new Error(`Unexpected incremental stage ${checkpoint.stage}`);
+      const { historyId } = checkpoint;
+      const pending = await ctx.staged.count();
+      yield {
+        phase: 'fetching',
+        total: resumedProcessed + this.#processed + pending,
+        checkpoint,
+        currentItem: null,
+        logs: [{ level: 'info', message: fetchPlanText(pending) }],
+      };
+      const firstBatch = checkpoint.batch;
+      yield* this.#fetchStaged(firstBatch, (batch) => ({ stage: 'applying', historyId, batch }));
+      yield {
+        phase: 'finalizing',
+        checkpoint: { stage: 'applying', historyId, batch: firstBatch },
+        cursor: historyId,
+        currentItem: null,
+      };
+    }
+
+    /** Fetches the staged ids batch by batch; each batch stores its messages and unstages its ids together. */
+    async *#fetchStaged(
+      done: number,
+      checkpointOf: (batch: number) => GmailCheckpoint,
+    ): AsyncGenerator<SourceBatch<GmailCheckpoint>> {
+      const ctx = this.#ctx;
+      let batchNumber = done;
+      for await (const items of stagedBatches(ctx.staged, batchSize)) {
+        ctx.signal.throwIfAborted();
+        batchNumber += 1;
+        const fetched = await this.#fetchItems(items, batchNumber);
+        const upserts: MailMessage[] = [];
+        const categoryCounts: Record<string, number> = {};
+        let classified = 0;
+        let skipped = 0;
+        for (const message of fetched.messages) {
+          if (options.classify) {
+            const verdict = await options.classify(message);
+            if ('skip' in verdict && verdict.skip) {
+              skipped += 1;
+              continue;
+            }
+            if ('category' in verdict) {
+              message.category = verdict.category;
+              classified += 1;
+              categoryCounts[verdict.category] = (categoryCounts[verdict.category] ?? 0) + 1;
+            }
+          }
+          upserts.push(message);
+        }
+        const counts: CounterIncrements = {
+          fetched: fetched.messages.length,
+          stored: upserts.length,
+          deleted: fetched.gone.length,
+          ...(options.classify ? { classified, skipped } : {}),
+        };
+        this.#processed += upserts.length + skipped + fetched.gone.length;
+        const logs = [
+          {
+            level: 'info' as const,
+            message: `Batch ${batchNumber}: ${fmt(fetched.messages.length)} messages in ${fetched.calls} calls (${fetched.threads} whole threads, ${fetched.units} units)${fetched.gone.length ? `, ${fetched.gone.length} deleted since listing` : ''}`,
+            data: {
+              batch: batchNumber,
+              messages: fetched.messages.length,
+              calls: fetched.calls,
+              requests: fetched.requests,
+              units: fetched.units,
+              threads: fetched.threads,
+              deleted: fetched.gone.length,
+            },
+          },
+        ];
+        yield {
+          phase: 'fetching',
+          write: { upsertMessages: upserts },
+          stage: { remove: items.map((item) => item.id) },
+          counts,
+          ...(Object.keys(categoryCounts).length ? { categoryCounts } : {}),
+          currentItem: `batch ${batchNumber}`,
+          checkpoint: checkpointOf(batchNumber),
+          logs,
+        };
+      }
+    }
+
+    /**
+     * Fetches one batch with the planner's calls. A round sends every pending call; what failed for
+     * a retryable reason is sent again (and only that) by `ctx.retry` after its back-off, which logs
+     * the reason. A 401 gets one token refresh within the attempt.
+     */
+    async #fetchItems(items: StagedItem[], batchNumber: number) {
+      let pending: FetchUnit[] = planFetches(items, planOptions);
+      const threads = pending.filter((unit) => unit.kind === 'thread').length;
+      const messages: MailMessage[] = [];
+      const gone: string[] = [];
+      let requests = 0;
+      let calls = 0;
+      let units = 0;
+      const label = `fetch batch ${batchNumber} (${pending.length} calls, ${planCost(pending, planOptions)} units)`;
+      await this.#ctx.retry(
+        async () => {
+          let refreshed = false;
+          while (pending.length > 0) {
+            const round = await this.#api.fetchRound(pending);
+            messages.push(...round.messages);
+            gone.push(...round.gone);
+            requests += round.requests;
+            calls += round.calls;
+            units += round.units;
+            const sent = pending.length;
+            pending = [...round.retry, ...round.again];
+            if (round.unauthorized !== undefined) {
+              if (refreshed) throw reauthRequired();
+              await this.#api.refreshAfter(round.unauthorized);
+              refreshed = true;
+              continue;
+            }
+            if (round.retry.length > 0 && round.error) {
+              throw partialFailure(round.error, round.retry.length, sent);
+            }
+          }
+        },
+        { label },
+      );
+      if (gone.length > 0) {
+        this.#ctx.log(
+          'info',
+          `Batch ${batchNumber}: ${gone.length} listed messages were deleted before they could be fetched`,
+          {
+            batch: batchNumber,
+            deleted: gone.length,
+          },
+        );
+      }
+      return { messages, gone, requests, calls, units, threads };
+    }
+  }
+
+  function fetchPlanText(staged: number): string {
+    const threshold = threadThreshold(planOptions);
+    const threadsText = Number.isFinite(threshold)
+      ? `threads with ${threshold}+ listed messages fetched whole`
+      : 'message by message';
+    return `Fetching ${fmt(staged)} messages in batches of ${batchSize} (${options.transport ?? 'batch'} requests, ${threadsText})`;
+  }
+
+  return { id: 'gmail', run, quotaProfile: profile, limiterFor };
+}
+
+type FullCheckpoint = Extract<GmailCheckpoint, { stage: 'labels' | 'listing' | 'fetching' }>;
+
+const isFullCheckpoint = (checkpoint: GmailCheckpoint | null): checkpoint is FullCheckpoint =>
+  checkpoint !== null &&
+  (checkpoint.stage === 'labels' || checkpoint.stage === 'listing' || checkpoint.stage === 'fetching');
+
+const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
+
+function profileText(limiter: QuotaLimiter): string {
+  const perSecond = (limiter.unitsPerWindow / limiter.windowMs) * 1000;
+  return `${fmt(Math.round(perSecond))} units/s`;
+}
+
+function reauthRequired(): SyncError {
+  return new SyncError(
+    'REAUTH_REQUIRED',
+    'Gmail refused the credentials (401) even after a token refresh. Ask the user to sign in with Google again.',
+    { retryable: false, details: { status: 401 } },
+  );
+}
+
+/** The error a partly failed round throws, so `ctx.retry` logs why and waits as the worst answer asks. */
+function partialFailure(error: SyncError, failed: number, sent: number): SyncError {
+  return new SyncError(
+    error.code,
+    `${failed} of ${sent} calls failed (${error.message}); re-sending only those`,
+    {
+      retryable: true,
+      ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+      ...(error.details ? { details: error.details } : {}),
+    },
+  );
+}
+
+interface HistoryRecordLike {
+  messagesAdded?: Array<{ message?: { id?: string | null; threadId?: string | null } }> | null;
+  messagesDeleted?: Array<{ message?: { id?: string | null } }> | null;
+  labelsAdded?: Array<{ message?: { id?: string | null }; labelIds?: string[] | null }> | null;
+  labelsRemoved?: Array<{ message?: { id?: string | null }; labelIds?: string[] | null }> | null;
+}
+
+/**
+ * Folds a page of history into work: ids to fetch (their latest state is fetched, so label changes on
+ * them are moot), ids to delete, and label changes on stored messages, in history order.
+ */
+export function historyChanges(records: readonly HistoryRecordLike[]): {
+  added: StagedItem[];
+  deleted: string[];
+  labels: LabelChange[];
+} {
+  const added = new Map<string, string | null>();
+  const deleted = new Set<string>();
+  const labels: LabelChange[] = [];
+  for (const record of records) {
+    for (const entry of record.messagesAdded ?? []) {
+      const id = entry.message?.id;
+      if (id && !deleted.has(id)) added.set(id, entry.message?.threadId ?? null);
+    }
+    for (const entry of record.messagesDeleted ?? []) {
+      const id = entry.message?.id;
+      if (!id) continue;
+      added.delete(id);
+      deleted.add(id);
+    }
+    for (const entry of record.labelsAdded ?? []) {
+      const id = entry.message?.id;
+      if (id && !added.has(id) && !deleted.has(id))
+        labels.push({ id, add: [...(entry.labelIds ?? [])], remove: [] });
+    }
+    for (const entry of record.labelsRemoved ?? []) {
+      const id = entry.message?.id;
+      if (id && !added.has(id) && !deleted.has(id))
+        labels.push({ id, add: [], remove: [...(entry.labelIds ?? [])] });
+    }
+  }
+  return {
+    added: [...added].map(([id, group]) => ({ id, group })),
+    deleted: [...deleted],
+    labels,
+  };
+}

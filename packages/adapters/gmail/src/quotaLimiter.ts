@@ -1,0 +1,235 @@
+import type { Clock, TimerHandle } from '@syncjob/core';
+import { systemClock } from '@syncjob/core';
+
+export interface QuotaLimiterOptions {
+  /** Units the provider admits in any window of `windowMs` (Gmail: the per-user units per minute). */
+  unitsPerWindow: number;
+  /** Length of the provider's moving window in ms (default 60,000; an emulator at speed N uses 60,000 / N). */
+  windowMs?: number;
+  /**
+   * Share of the budget this limiter plans to spend (default 0.98). The rest absorbs what it cannot
+   * see: clock skew and requests of other clients of the same user.
+   */
+  headroom?: number;
+  /**
+   * How much longer than `windowMs` a spent unit is counted (default 1 % of the window): the provider
+   * charges a call when it receives it, a little after we send it, so its window frees it later.
+   */
+  marginMs?: number;
+  /** Calls in flight at most, batch parts counting one each (default 50, Gmail's per-user concurrency). */
+  maxInFlight?: number;
+  /** Lowest share of the budget rate-limit answers can push the limiter down to (default 0.5). */
+  minShare?: number;
+  /** Share regained per window without a rate-limit answer (default 0.1). */
+  recoveryPerWindow?: number;
+  /** Time source (default the system clock). */
+  clock?: Clock;
+  /** Called when a rate-limit answer pauses every caller, with the pause in ms. */
+  onPause?: (ms: number) => void;
+}
+
+export interface QuotaLimiterStats {
+  /** Units granted so far. */
+  unitsSpent: number;
+  /** Calls granted so far. */
+  calls: number;
+  /** Rate-limit answers reported. */
+  rateLimited: number;
+  /** Current share of the budget (1 = full headroom). */
+  share: number;
+}
+
+interface Waiter {
+  units: number;
+  calls: number;
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * Spends quota units the way Gmail counts them: a moving window of `windowMs` in which at most
+ * `unitsPerWindow` may be spent (a token bucket would admit up to twice that in one window after an
+ * idle spell). Callers wait, first come first served, until their units fit under the planned share
+ * and their calls fit under `maxInFlight`.
+ *
+ * On a rate-limit answer every caller pauses for the server's `Retry-After` and the share drops by
+ * 15 % (additive-increase, multiplicative-decrease); it grows back by `recoveryPerWindow` each
+ * window without one.
+ */
+export class QuotaLimiter {
+  readonly unitsPerWindow: number;
+  readonly windowMs: number;
+  readonly maxInFlight: number;
+  readonly #headroom: number;
+  readonly #marginMs: number;
+  readonly #minShare: number;
+  readonly #recovery: number;
+  readonly #clock: Clock;
+  readonly #onPause: ((ms: number) => void) | undefined;
+
+  /** Spent units in time order: expiry times and units, consumed from `#head`. */
+  #expiries: number[] = [];
+  #units: number[] = [];
+  #head = 0;
+  #spent = 0;
+  #inFlight = 0;
+  #waiters: Waiter[] = [];
+  #timer: TimerHandle | null = null;
+  #timerAt = 0;
+  #pauseUntil = 0;
+  /** The share right after the last cut, and when it happened. */
+  #cutShare = 1;
+  #cutAt = Number.NEGATIVE_INFINITY;
+  #stats = { unitsSpent: 0, calls: 0, rateLimited: 0 };
+
+  constructor(options: QuotaLimiterOptions) {
+    if (!(options.unitsPerWindow > 0)) throw new RangeError('unitsPerWindow must be a positive number');
+    this.unitsPerWindow = options.unitsPerWindow;
+    this.windowMs = Math.max(1, options.windowMs ?? 60_000);
+    this.maxInFlight = Math.max(1, Math.floor(options.maxInFlight ?? 50));
+    this.#headroom = Math.min(1, Math.max(0.1, options.headroom ?? 0.98));
+    this.#marginMs = Math.max(0, options.marginMs ?? this.windowMs * 0.01);
+    this.#minShare = Math.min(1, Math.max(0.05, options.minShare ?? 0.5));
+    this.#recovery = Math.max(0, options.recoveryPerWindow ?? 0.1);
+    this.#clock = options.clock ?? systemClock;
+    this.#onPause = options.onPause;
+  }
+
+  /** The share of the budget planned now, in (0, 1]. */
+  share(now = this.#clock.now()): number {
+    const regained = ((now - this.#cutAt) / this.windowMs) * this.#recovery;
+    return Math.min(1, this.#cutShare + Math.max(0, regained));
+  }
+
+  /** Units spent in the current window (as this limiter counts them). */
+  spent(now = this.#clock.now()): number {
+    this.#expire(now);
+    return this.#spent;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get stats(): QuotaLimiterStats {
+    return { ...this.#stats, share: this.share() };
+  }
+
+  /** Waits until `units` fit in the window and `calls` fit in flight, then spends them. */
+  acquire(units: number, calls = 1, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { units, calls, resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          reject(signal.reason);
+          this.#pump();
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#waiters.push(waiter);
+      this.#pump();
+    });
+  }
+
+  /** Gives back `calls` in-flight slots once their requests have answered. */
+  release(calls = 1): void {
+    this.#inFlight = Math.max(0, this.#inFlight - calls);
+    this.#pump();
+  }
+
+  /** `acquire`, run `task`, `release`. */
+  async run<T>(units: number, calls: number, task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await this.acquire(units, calls, signal);
+    try {
+      return await task();
+    } finally {
+      this.release(calls);
+    }
+  }
+
+  /**
+   * Reports a rate-limit answer: every caller waits `retryAfterMs` (default a tenth of the window)
+   * and the share drops. Answers arriving during the pause (the rest of a burst) only extend it.
+   */
+  rateLimited(retryAfterMs?: number): void {
+    const now = this.#clock.now();
+    this.#stats.rateLimited += 1;
+    const waitMs = Math.max(0, retryAfterMs ?? this.windowMs / 10);
+    if (now >= this.#pauseUntil) {
+      this.#cutShare = Math.max(this.#minShare, this.share(now) * 0.85);
+      this.#cutAt = now;
+    }
+    if (now + waitMs > this.#pauseUntil) {
+      this.#pauseUntil = now + waitMs;
+      this.#onPause?.(waitMs);
+    }
+    this.#pump();
+  }
+
+  #expire(now: number): void {
+    while (this.#head < this.#expiries.length && this.#expiries[this.#head]! <= now) {
+      this.#spent -= this.#units[this.#head]!;
+      this.#head += 1;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#expiries.length) {
+      this.#expiries = this.#expiries.slice(this.#head);
+      this.#units = this.#units.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** When `units` more would fit, given what is spent now. */
+  #fitsAt(units: number, limit: number, now: number): number {
+    let freed = 0;
+    for (let i = this.#head; i < this.#expiries.length; i++) {
+      freed += this.#units[i]!;
+      if (this.#spent - freed + units <= limit) return this.#expiries[i]!;
+    }
+    return now;
+  }
+
+  #pump(): void {
+    const now = this.#clock.now();
+    this.#expire(now);
+    while (this.#waiters.length > 0) {
+      const waiter = this.#waiters[0]!;
+      if (now < this.#pauseUntil) {
+        this.#wakeAt(this.#pauseUntil);
+        return;
+      }
+      // An oversized call still runs alone, rather than never.
+      if (this.#inFlight > 0 && this.#inFlight + waiter.calls > this.maxInFlight) return;
+      const limit = this.unitsPerWindow * this.#headroom * this.share(now);
+      if (this.#spent > 0 && this.#spent + waiter.units > limit) {
+        this.#wakeAt(this.#fitsAt(waiter.units, limit, now));
+        return;
+      }
+      this.#waiters.shift();
+      if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      this.#spent += waiter.units;
+      this.#expiries.push(now + this.windowMs + this.#marginMs);
+      this.#units.push(waiter.units);
+      this.#inFlight += waiter.calls;
+      this.#stats.unitsSpent += waiter.units;
+      this.#stats.calls += waiter.calls;
+      waiter.resolve();
+    }
+  }
+
+  #wakeAt(at: number): void {
+    if (this.#timer !== null && this.#timerAt <= at) return;
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = this.#clock.setTimeout(
+      () => {
+        this.#timer = null;
+        this.#pump();
+      },
+      Math.max(0, at - this.#clock.now()),
+    );
+  }
+}

@@ -858,16 +858,17 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
 
     async listStaged(key, q: ListStagedQuery): Promise<StagedItem[]> {
       const limit = clampLimit(q.limit, LIMITS.stagedMax, LIMITS.stagedMax);
-      const after = q.after;
-      // (grp, id) with NULL groups first, the order the other stores use.
-      const afterClause = !after
-        ? 'true'
-        : after.group === null
-          ? '(grp IS NOT NULL OR id > $3)'
-          : '(grp > $4 OR (grp = $4 AND id > $3))';
       const params: unknown[] = [key.source, key.accountId];
-      if (after) params.push(after.id);
-      if (after && after.group !== null) params.push(after.group);
+      // Strictly after `after` in (grp, id) order with NULL groups first, the order the other stores use.
+      let afterClause = 'true';
+      if (q.after) {
+        const id = bind(params, q.after.id);
+        const group = q.after.group ?? null;
+        afterClause =
+          group === null
+            ? `(grp IS NOT NULL OR id > ${id})`
+            : `(grp > ${bind(params, group)} OR (grp = $${params.length} AND id > ${id}))`;
+      }
       params.push(limit);
       const { rows } = await query<{ id: string; grp: string | null }>(
         `SELECT id, grp FROM ${staged} WHERE source = $1 AND account_id = $2 AND ${afterClause}

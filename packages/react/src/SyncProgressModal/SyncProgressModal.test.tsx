@@ -1,0 +1,213 @@
+import { SyncError } from '@syncjob/core';
+import { createSyncClient } from '@syncjob/core/client';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { Profiler, useState } from 'react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { jobFixture, logLine, scriptedTransport } from '../../test/scriptedTransport';
+import { ACCOUNT, createSyncFixture, type SyncFixture } from '../../test/syncFixture';
+import { SyncButton } from '../SyncButton';
+import { SyncProvider } from '../SyncProvider';
+import { SyncStatus } from '../SyncStatus';
+import { SyncProgressModal } from './SyncProgressModal';
+
+let fixture: SyncFixture | undefined;
+
+afterEach(async () => {
+  vi.useRealTimers();
+  fixture?.source.control.release();
+  await fixture?.stop();
+  fixture = undefined;
+});
+
+/** The three moves of the README: a button that starts a sync and opens the modal. */
+function App({ onComplete }: { onComplete?: () => void }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <SyncButton {...ACCOUNT} onClick={() => setOpen(true)} />
+      <SyncStatus {...ACCOUNT} />
+      <SyncProgressModal {...ACCOUNT} open={open} onClose={() => setOpen(false)} onComplete={onComplete} />
+    </>
+  );
+}
+
+const dialog = () => screen.getByRole('dialog', { hidden: false });
+
+describe('<SyncProgressModal>', () => {
+  it('starts from the button, shows the sync running, then announces completion once', async () => {
+    fixture = createSyncFixture({ delayMs: 5 });
+    fixture.source.control.hang();
+    const onComplete = vi.fn();
+    const user = userEvent.setup();
+    render(<App onComplete={onComplete} />, { wrapper: fixture.wrapper });
+    const button = await screen.findByRole('button', { name: 'Sync now' });
+    await user.click(button);
+
+    expect(dialog()).toHaveAccessibleName('Syncing…');
+    expect(dialog()).toContainElement(document.activeElement as HTMLElement);
+    await waitFor(() => expect(button).toHaveTextContent('Sync in progress…'));
+    expect(button).toHaveAttribute('aria-disabled', 'true');
+    expect(within(dialog()).getAllByRole('button', { name: 'Close (sync continues)' })).toHaveLength(2);
+
+    fixture.source.control.release();
+    await waitFor(() => expect(dialog()).toHaveAccessibleName('Sync complete'), { timeout: 5_000 });
+    const bar = within(dialog()).getByRole('progressbar');
+    expect(bar).toHaveAttribute('aria-valuenow', '100');
+    expect(bar).toHaveAttribute('aria-valuetext', '100% — 40 of 40 messages');
+    expect(within(dialog()).getByRole('status')).toHaveTextContent(/^Sync complete\. 40 messages synced/);
+    expect(onComplete).toHaveBeenCalledTimes(1);
+    expect(screen.getByText(/^Last synced just now$/)).toBeInTheDocument();
+    expect(button).toHaveTextContent('Sync now');
+  });
+
+  it('closes on Escape while the sync continues, and gives focus back to the button', async () => {
+    fixture = createSyncFixture();
+    fixture.source.control.hang();
+    const user = userEvent.setup();
+    render(<App />, { wrapper: fixture.wrapper });
+    const button = await screen.findByRole('button', { name: 'Sync now' });
+    await user.click(button);
+    expect(dialog()).toHaveAttribute('open');
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(button).toHaveFocus();
+    const active = await fixture.engine.getActiveJob(ACCOUNT);
+    expect(active?.status).toBe('running');
+  });
+
+  it('cancels only after a confirmation', async () => {
+    fixture = createSyncFixture();
+    fixture.source.control.hang();
+    const user = userEvent.setup();
+    render(<App />, { wrapper: fixture.wrapper });
+    await user.click(await screen.findByRole('button', { name: 'Sync now' }));
+    await fixture.source.control.whenHanging();
+    await user.click(await within(dialog()).findByRole('button', { name: 'Cancel sync' }));
+    expect(within(dialog()).getByRole('button', { name: 'Keep syncing' })).toHaveFocus();
+    await user.click(within(dialog()).getByRole('button', { name: 'Keep syncing' }));
+    expect((await fixture.engine.getActiveJob(ACCOUNT))?.cancelRequested).toBe(false);
+
+    await user.click(within(dialog()).getByRole('button', { name: 'Cancel sync' }));
+    await user.click(within(dialog()).getByRole('button', { name: 'Stop sync' }));
+    await waitFor(() => expect(dialog()).toHaveAccessibleName('Sync cancelled'));
+    expect(within(dialog()).queryByRole('button', { name: 'Retry' })).toBeNull();
+  });
+
+  it('shows the error of a failed sync and retries it to completion', async () => {
+    fixture = createSyncFixture();
+    fixture.source.control.failNext(
+      new SyncError('REAUTH_REQUIRED', 'Gmail refused the token.', { retryable: false }),
+    );
+    const user = userEvent.setup();
+    render(<App />, { wrapper: fixture.wrapper });
+    await user.click(await screen.findByRole('button', { name: 'Sync now' }));
+    await waitFor(() => expect(dialog()).toHaveAccessibleName('Sync failed'));
+    expect(within(dialog()).getByText('Gmail refused the token.')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Sync failed — retry' })).toBeInTheDocument();
+    await user.click(within(dialog()).getByRole('button', { name: 'Retry' }));
+    await waitFor(() => expect(dialog()).toHaveAccessibleName('Sync complete'), { timeout: 5_000 });
+  });
+
+  it('shows an indeterminate bar without aria-valuenow while the total is unknown', async () => {
+    const job = jobFixture({
+      percent: null,
+      counters: { ...jobFixture().counters, total: null },
+      etaSeconds: null,
+    });
+    const client = createSyncClient({ transport: scriptedTransport(job).transport });
+    render(
+      <SyncProvider client={client}>
+        <SyncProgressModal {...ACCOUNT} open onClose={() => {}} />
+      </SyncProvider>,
+    );
+    const bar = await within(dialog()).findByRole('progressbar');
+    await waitFor(() =>
+      expect(bar).toHaveAttribute('aria-valuetext', '12,340 messages, total not known yet'),
+    );
+    expect(bar).not.toHaveAttribute('aria-valuenow');
+    expect(within(dialog()).getByText('Calculating…')).toBeInTheDocument();
+    expect(within(dialog()).getByText('Counting…')).toBeInTheDocument();
+  });
+
+  it('renders a capped window of 10,000 log lines, and pauses auto-scroll when scrolled up', async () => {
+    const job = jobFixture({ categoryCounts: { work: 10, news: 3 } });
+    const logs = Array.from({ length: 10_000 }, (_, i) =>
+      logLine(job, i + 1, i % 97 === 0 ? 'warn' : 'info'),
+    );
+    const client = createSyncClient({ transport: scriptedTransport(job, logs).transport });
+    const user = userEvent.setup();
+    render(
+      <SyncProvider client={client}>
+        <SyncProgressModal {...ACCOUNT} open onClose={() => {}} />
+      </SyncProvider>,
+    );
+    const log = await within(dialog()).findByRole('log');
+    await waitFor(() => expect(within(log).getByText('9,500 earlier lines not shown')).toBeInTheDocument());
+    expect(log.querySelectorAll('li[data-level]')).toHaveLength(500);
+    expect(within(dialog()).getByText('10,000 lines')).toBeInTheDocument();
+    expect(within(dialog()).getByRole('list', { name: 'Categories' })).toHaveTextContent('work 10news 3');
+
+    const follow = within(dialog()).getByRole('button', { name: 'Auto-scroll' });
+    expect(follow).toHaveAttribute('aria-pressed', 'true');
+    // jsdom has no layout: give the panel a geometry, then scroll up.
+    Object.defineProperty(log, 'scrollHeight', { configurable: true, value: 5_000 });
+    Object.defineProperty(log, 'clientHeight', { configurable: true, value: 200 });
+    log.scrollTop = 1_000;
+    log.dispatchEvent(new Event('scroll'));
+    await waitFor(() => expect(follow).toHaveAttribute('aria-pressed', 'false'));
+    await user.click(follow);
+    expect(follow).toHaveAttribute('aria-pressed', 'true');
+    expect(log.scrollTop).toBe(5_000);
+  });
+
+  it('commits at most ten times a second under 1,000 events a second for 5 s', async () => {
+    vi.useFakeTimers();
+    const job = jobFixture({ counters: { ...jobFixture().counters, total: 10_000, stored: 0, fetched: 0 } });
+    const scripted = scriptedTransport(job);
+    const client = createSyncClient({ transport: scripted.transport });
+    const commits: number[] = [];
+    render(
+      <SyncProvider client={client}>
+        <Profiler id="modal" onRender={() => commits.push(Date.now())}>
+          <SyncProgressModal {...ACCOUNT} open onClose={() => {}} />
+        </Profiler>
+      </SyncProvider>,
+    );
+    await act(() => vi.advanceTimersByTimeAsync(50));
+    const start = Date.now();
+    commits.length = 0;
+    // Ten events every 10 ms: 1,000 a second, with timers (the throttle's) running in between.
+    for (let ms = 1; ms <= 5_000; ms++) {
+      const updatedAt = new Date(Date.parse(job.updatedAt) + ms * 1_000).toISOString();
+      scripted.emit(
+        ms % 2 === 0
+          ? { type: 'log', jobId: job.id, entry: { ...logLine(job, ms / 2), at: updatedAt } }
+          : {
+              type: 'progress',
+              jobId: job.id,
+              progress: {
+                ...job,
+                counters: { ...job.counters, stored: ms, fetched: ms },
+                percent: ms / 100,
+                updatedAt,
+              },
+            },
+      );
+      if (ms % 10 === 0) await act(() => vi.advanceTimersByTimeAsync(10));
+    }
+    await act(() => vi.advanceTimersByTimeAsync(200));
+    for (let second = 0; second < 5; second++) {
+      const inSecond = commits.filter(
+        (at) => at >= start + second * 1_000 && at < start + (second + 1) * 1_000,
+      );
+      expect(inSecond.length).toBeLessThanOrEqual(10);
+      expect(inSecond.length).toBeGreaterThan(0);
+    }
+    expect(within(dialog()).getByRole('progressbar')).toHaveAttribute(
+      'aria-valuetext',
+      '49% — 4,999 of 10,000 messages',
+    );
+    expect(within(dialog()).getByText('2,500 lines')).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,100 @@
+import type { BatchCommit, SyncStore } from '@syncjob/core';
+import type { RunningGmailEmulator } from '@syncjob/gmail-emulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ADDRESS,
+  createEngine,
+  createMemoryStore,
+  emulatorSource,
+  mailboxState,
+  startEmulator,
+  storedState,
+  waitForEnd,
+} from './helpers';
+
+let running: RunningGmailEmulator;
+
+beforeAll(async () => {
+  running = await startEmulator({ users: [{ address: ADDRESS, messages: 3_000, seed: 21 }], speed: 200 });
+});
+afterAll(() => running.close());
+
+/**
+ * The store as a worker process sees it, until the process freezes: from then on every call hangs
+ * (no heartbeat, no commit, no claim), like a process that was SIGKILLed mid-commit. `thaw` ends
+ * the hung calls so the test can clean up.
+ */
+function freezableStore(store: SyncStore, freezeWhen: (commit: BatchCommit) => boolean) {
+  let frozen = false;
+  const hung: Array<(reason: unknown) => void> = [];
+  const hang = () =>
+    new Promise<never>((_resolve, reject) => {
+      hung.push(reject);
+    });
+  const proxy = new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (frozen) return hang();
+        if (property === 'commitBatch' && freezeWhen(args[1] as BatchCommit)) {
+          frozen = true;
+          return hang();
+        }
+        return value.apply(target, args);
+      };
+    },
+  });
+  return {
+    store: proxy,
+    get frozen() {
+      return frozen;
+    },
+    thaw() {
+      for (const reject of hung.splice(0)) reject(new Error('worker process is gone'));
+    },
+  };
+}
+
+describe('crash in the middle of fetching', () => {
+  it('a new worker resumes from the checkpoint after the lease expires; at most one batch is fetched twice', async () => {
+    const store = createMemoryStore();
+    let fetchCommits = 0;
+    const dying = freezableStore(store, (commit) => {
+      if (commit.write?.upsertMessages?.length) fetchCommits += 1;
+      return fetchCommits === 12;
+    });
+    const batchSize = 100;
+    const lease = { leaseMs: 400, heartbeatMs: 100 };
+    const first = createEngine(dying.store, emulatorSource(running, { batchSize }), lease);
+    const started = await first.start({ source: 'gmail', accountId: ADDRESS });
+    while (!dying.frozen) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    const before = await store.getJob(started.job.id);
+    expect(before?.status).toBe('running');
+    expect(before?.counters.stored).toBeGreaterThan(0);
+    expect(before?.counters.stored).toBeLessThan(3_000);
+
+    const second = createEngine(store, emulatorSource(running, { batchSize }), lease);
+    const job = await waitForEnd(second, started.job.id);
+    await second.stop();
+    dying.thaw();
+    await first.stop({ timeoutMs: 100 });
+
+    expect(job.error).toBeNull();
+    expect(job.status).toBe('completed');
+    expect(job.attempt).toBe(2);
+    expect(job.counters).toMatchObject({ total: 3_000, listed: 3_000, stored: 3_000, fetched: 3_000 });
+    expect(await storedState(store)).toEqual(mailboxState(running));
+
+    const fetches = running.emulator.stats().byUser[ADDRESS]!.fetches;
+    expect(fetches.distinctMessages).toBe(3_000);
+    expect(fetches.refetchedMessages).toBeGreaterThan(0);
+    // One batch is about `batchSize` messages (a batch never splits a thread, so it may run a little over).
+    expect(fetches.refetchedMessages).toBeLessThanOrEqual(batchSize + 20);
+    expect(fetches.maxFetchesPerMessage).toBe(2);
+
+    const logs = await store.getLogs(job.id, { limit: 5_000 });
+    expect(logs.some((line) => /resum/i.test(line.message))).toBe(true);
+  });
+});

@@ -6,6 +6,7 @@ export type {
   StopOptions,
   SyncEngine,
   SyncEngineOptions,
+  SyncLogger,
 } from './engine/engineTypes';
 export { createSyncEngine } from './engine/syncEngine';
 export type { SyncErrorCode, SyncErrorOptions } from './errors';
@@ -25,12 +26,14 @@ export type {
   ApplyEventOptions,
   CancelledEvent,
   CompletedEvent,
+  CycleEvent,
   FailedEvent,
   InterruptedEvent,
   JobProgress,
   JobViewState,
   LogEvent,
   ProgressEvent,
+  QuotaEvent,
   SnapshotEvent,
   StatusEvent,
   SyncEngineEvents,
@@ -76,6 +79,9 @@ export {
   processedCount,
   TERMINAL_STATUSES,
 } from './job/job';
+export type { Duration } from './scheduler/duration';
+export { parseDuration } from './scheduler/duration';
+export type { ScheduleHandle, ScheduleOptions } from './scheduler/scheduler';
 export type {
   CounterIncrements,
   RetryOptions,

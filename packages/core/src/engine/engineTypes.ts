@@ -2,6 +2,7 @@ import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../clock';
 import type { SyncEngineEvents } from '../events/syncEvents';
 import type { AccountKey, AccountState, Job, JobTrigger, LogEntry, RequestedSyncMode } from '../job/job';
+import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
 import type { GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';
 
@@ -15,6 +16,13 @@ export interface StartInput extends AccountKey {
 export type StartResult =
   | { job: Job; started: true }
   | { job: Job; started: false; reason: 'alreadyRunning' };
+
+/** Where the engine reports what happens outside a job's own log (scheduler cycles, hook errors). */
+export interface SyncLogger {
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
 
 export interface SyncEngineOptions {
   /** Where jobs, logs, checkpoints and (by default) the synced data live. */
@@ -62,6 +70,18 @@ export interface SyncEngineOptions {
     /** Signal needed before an ETA is shown, in ms (default 5,000). */
     minSignalMs?: number;
   };
+  /**
+   * Called once for every job this process finished (completed, failed, cancelled, or interrupted
+   * by this process's sweep), after the terminal event. An error it throws or rejects with is
+   * logged (`logger.error`) and never changes the job. `stop()` waits for hooks under way (within
+   * its timeout). Notifiers from `@syncjob/core/notifications` fit here.
+   */
+  onJobFinished?: (job: Job) => void | Promise<void>;
+  /**
+   * Receives scheduler cycles (`info`) and hook errors (`error`). Default: `info` is silent,
+   * `warn` and `error` go to `console`.
+   */
+  logger?: SyncLogger;
 }
 
 export interface StopOptions {
@@ -92,10 +112,27 @@ export interface SyncEngine extends EventEmitter<SyncEngineEvents> {
   /** Starts the worker loop (done by the constructor unless `worker: false`). */
   startWorker(): void;
   /**
-   * Stops claiming, lets running jobs save their checkpoint, releases their leases so another
-   * worker resumes at once, and resolves when drained or at the timeout.
+   * Graceful shutdown: stops the schedules and the claiming, stops running jobs after their current
+   * commit (their checkpoint is saved with every batch), releases their leases so another worker
+   * resumes them at once (`queued` again, no wait for the lease to expire), waits for
+   * `onJobFinished` hooks under way, and resolves when all that is done or at the timeout. Wire it to
+   * SIGTERM. The store stays open (close it after).
    */
   stop(options?: StopOptions): Promise<void>;
+  /**
+   * Starts a schedule (see `ScheduleOptions`): every `every`, an `auto` sync for each account not
+   * synced within `staleAfter`, at most `concurrency` scheduled jobs at once, fair across accounts,
+   * skipping accounts that need re-authorisation. Each cycle emits a `cycle` event. `stop()` on the
+   * handle or the engine ends it.
+   */
+  schedule(options: ScheduleOptions): ScheduleHandle;
+  /**
+   * The user signed in again: starts a sync for the account now (`trigger: 'manual'`, mode `auto`),
+   * which also ends the scheduler's skip of an account whose latest job failed with
+   * `REAUTH_REQUIRED` (the skip lasts only while that failed job is the latest one). Idempotent like
+   * `start`.
+   */
+  markReauthorized(key: AccountKey): Promise<StartResult>;
   /** @internal for tests: one claim-and-run pass of the worker; resolves when the claimed jobs end. */
   runPendingJobs(): Promise<number>;
 }

@@ -29,6 +29,8 @@ export interface JobRunEvents {
   finished(job: Job): void;
   progress(jobId: string, progress: JobProgress): void;
   logs(entries: LogEntry[]): void;
+  /** The source spent provider quota units. */
+  quota(job: Job, units: number): void;
 }
 
 /** The engine's settings for one run (see `SyncEngineOptions` for their meaning and defaults). */
@@ -356,6 +358,9 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         reportBackoff: (ms) => {
           eta.pause(ms);
           reporter.report(progressOf(job, eta.estimate()));
+        },
+        reportQuotaUnits: (units) => {
+          if (Number.isFinite(units) && units > 0) events.quota(job, units);
         },
         staged: {
           list: (query) => store.listStaged(key, query),

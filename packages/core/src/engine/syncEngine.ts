@@ -3,7 +3,7 @@ import PQueue from 'p-queue';
 import type { Clock, TimerHandle } from '../clock';
 import { systemClock } from '../clock';
 import { SyncError } from '../errors';
-import type { SyncEngineEvents } from '../events/syncEvents';
+import type { CycleEvent, SyncEngineEvents } from '../events/syncEvents';
 import { terminalEventOf } from '../events/syncEvents';
 import type {
   AccountKey,
@@ -16,9 +16,18 @@ import type {
   SyncMode,
 } from '../job/job';
 import { isActiveStatus, isTerminalStatus, newId } from '../job/job';
+import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
+import { startSchedule } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
 import type { ClaimedJob, GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';
-import type { StartInput, StartResult, StopOptions, SyncEngine, SyncEngineOptions } from './engineTypes';
+import type {
+  StartInput,
+  StartResult,
+  StopOptions,
+  SyncEngine,
+  SyncEngineOptions,
+  SyncLogger,
+} from './engineTypes';
 import type { JobRun, JobRunEvents } from './jobRun';
 import { doneText, startJobRun } from './jobRun';
 import type { RetryPolicy } from './retryPolicy';
@@ -27,6 +36,14 @@ import { createRetryPolicy } from './retryPolicy';
 const MAX_ACCOUNT_ID_LENGTH = 512;
 const REQUESTED_MODES: readonly RequestedSyncMode[] = ['auto', 'full', 'incremental'];
 const TRIGGERS: readonly JobTrigger[] = ['manual', 'schedule', 'resume'];
+
+const noop = () => {};
+/** A library stays quiet about routine work and speaks up about trouble. */
+const defaultLogger: SyncLogger = {
+  info: noop,
+  warn: (message, data) => console.warn(`[syncjob] ${message}`, data ?? ''),
+  error: (message, data) => console.error(`[syncjob] ${message}`, data ?? ''),
+};
 
 /**
  * Creates the engine. Unless `worker: false`, a worker loop starts at once: it claims queued jobs of
@@ -57,6 +74,11 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
   readonly #queue: PQueue;
   /** Runs of this process by job id: lets `cancel` abort at once and `stop` release them. */
   readonly #runs = new Map<string, JobRun>();
+  readonly #schedules = new Set<ScheduleHandle>();
+  readonly #onJobFinished: ((job: Job) => void | Promise<void>) | undefined;
+  /** `onJobFinished` calls under way: `stop` waits for them so a notification is not cut off at exit. */
+  readonly #hooks = new Set<Promise<void>>();
+  readonly #logger: SyncLogger;
 
   #workerRunning = false;
   #stopping = false;
@@ -104,6 +126,8 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     };
     this.#retryPolicy = createRetryPolicy({ clock: this.#clock, ...options.retry });
     this.#queue = new PQueue({ concurrency: this.#concurrency });
+    this.#onJobFinished = options.onJobFinished;
+    this.#logger = options.logger ?? defaultLogger;
     if (this.#worker) this.startWorker();
   }
 
@@ -198,6 +222,39 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     return this.start({ source: job.source, accountId: job.accountId, trigger: 'resume' });
   }
 
+  schedule(options: ScheduleOptions): ScheduleHandle {
+    const handle = startSchedule(
+      {
+        store: this.store,
+        clock: this.#clock,
+        sourceIds: this.sourceIds,
+        start: (input) => this.start(input),
+        cycleEnded: (event) => this.#cycleEnded(event),
+        onCompleted: (listener) => {
+          const onCompleted = ({ job }: { job: Job }) => listener(job);
+          this.on('completed', onCompleted);
+          return () => this.off('completed', onCompleted);
+        },
+      },
+      options,
+    );
+    this.#schedules.add(handle);
+    return {
+      stop: () => {
+        this.#schedules.delete(handle);
+        handle.stop();
+      },
+      runNow: () => handle.runNow(),
+      get cycles() {
+        return handle.cycles;
+      },
+    };
+  }
+
+  markReauthorized(key: AccountKey): Promise<StartResult> {
+    return this.start({ source: key?.source, accountId: key?.accountId, trigger: 'manual' });
+  }
+
   getJob(jobId: string): Promise<Job | null> {
     return this.store.getJob(jobId);
   }
@@ -233,6 +290,9 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     this.#workerRunning = false;
     if (this.#pollTimer !== null) this.#clock.clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
+    // Schedules first: a cycle must not queue new jobs for a worker that is going away.
+    for (const schedule of this.#schedules) schedule.stop();
+    this.#schedules.clear();
 
     const drain = async () => {
       // A claim in flight lands in `#runs` (and is stopped at launch) before we collect the runs.
@@ -240,6 +300,8 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
       const runs = [...this.#runs.values()];
       for (const run of runs) run.stop('shutdown');
       await Promise.all(runs.map((run) => run.done));
+      // Hooks of jobs that ended meanwhile (a cancel that raced the shutdown) included.
+      while (this.#hooks.size > 0) await Promise.all([...this.#hooks]);
     };
     let timer: TimerHandle | null = null;
     const timedOut = new Promise<void>((resolve) => {
@@ -327,6 +389,14 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
       logs: (entries) => {
         for (const entry of entries) this.#emitSafely('log', { type: 'log', jobId: entry.jobId, entry });
       },
+      quota: (job, units) =>
+        this.#emitSafely('quota', {
+          type: 'quota',
+          jobId: job.id,
+          source: job.source,
+          accountId: job.accountId,
+          units,
+        }),
     };
     const run = startJobRun(claimed, {
       store: this.store,
@@ -364,6 +434,40 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
   #emitTerminal(job: Job): void {
     const event = terminalEventOf(job);
     if (!event) return;
+    this.#emitTerminalEvent(event);
+    this.#callJobFinished(job);
+  }
+
+  /** Runs the hook detached from the job: its failure is logged and changes nothing. */
+  #callJobFinished(job: Job): void {
+    const hook = this.#onJobFinished;
+    if (!hook) return;
+    const call = (async () => {
+      try {
+        await hook(job);
+      } catch (error) {
+        const cause = SyncError.fromUnknown(error);
+        this.#logger.error(`onJobFinished failed for job ${job.id} (${job.status}): ${cause.message}`, {
+          jobId: job.id,
+          code: cause.code,
+        });
+      }
+    })();
+    this.#hooks.add(call);
+    void call.finally(() => this.#hooks.delete(call));
+  }
+
+  #cycleEnded(event: CycleEvent): void {
+    const started = event.started.map((key) => `${key.source}/${key.accountId}`).join(', ') || 'none';
+    const { active, reauthRequired, noSlot } = event.skipped;
+    const text = `Sync cycle (${event.reason}): ${event.stale} of ${event.accounts} accounts due, started ${started}; skipped ${active} running, ${reauthRequired} needing re-authorisation, ${noSlot} for lack of a slot (${event.durationMs} ms)`;
+    if (event.error)
+      this.#logger.warn(`${text}; the cycle failed: ${event.error.message}`, { code: event.error.code });
+    else this.#logger.info(text);
+    this.#emitSafely('cycle', event);
+  }
+
+  #emitTerminalEvent(event: NonNullable<ReturnType<typeof terminalEventOf>>): void {
     switch (event.type) {
       case 'completed':
         this.#emitSafely('completed', { ...event, type: 'completed' });

@@ -1,4 +1,5 @@
-import type { Job, LogEntry, TerminalJobStatus } from '../job/job';
+import type { SyncErrorCode } from '../errors';
+import type { AccountKey, Job, LogEntry, TerminalJobStatus } from '../job/job';
 import { isTerminalStatus } from '../job/job';
 
 /**
@@ -72,6 +73,45 @@ export type SyncEvent =
 
 export type SyncEventType = SyncEvent['type'];
 
+/**
+ * One pass of the scheduler (`engine.schedule`). An engine event only, not part of a job's stream
+ * (it has no `jobId`), so `applyEvent` and the wire protocol do not carry it.
+ */
+export interface CycleEvent {
+  type: 'cycle';
+  /** When the cycle began (ISO 8601). */
+  startedAt: string;
+  durationMs: number;
+  /** `interval` (the `every` timer), `slotFreed` (a scheduled job of this process ended) or `manual` (`runNow`). */
+  reason: 'interval' | 'slotFreed' | 'manual';
+  /** Accounts of the scheduled sources the store knows. */
+  accounts: number;
+  /** Of those, accounts not synced within `staleAfter`. */
+  stale: number;
+  /** Accounts a job was started for, in the order they were started. */
+  started: AccountKey[];
+  /** Stale accounts left for a later cycle, by reason. */
+  skipped: {
+    /** A job is already queued or running for the account. */
+    active: number;
+    /** The account's latest job failed with `REAUTH_REQUIRED` and nothing newer was started. */
+    reauthRequired: number;
+    /** Every scheduled slot (`concurrency`) was taken. */
+    noSlot: number;
+  };
+  /** Set when the cycle could not complete (e.g. the store was unreachable). */
+  error: { code: SyncErrorCode; message: string } | null;
+}
+
+/** Provider quota a running job spent, as its source reported it (`ctx.reportQuotaUnits`). */
+export interface QuotaEvent {
+  type: 'quota';
+  jobId: string;
+  source: string;
+  accountId: string;
+  units: number;
+}
+
 /** The engine's typed event map (eventemitter3): event name → listener. */
 export interface SyncEngineEvents {
   status: (event: StatusEvent) => void;
@@ -81,6 +121,10 @@ export interface SyncEngineEvents {
   failed: (event: FailedEvent) => void;
   cancelled: (event: CancelledEvent) => void;
   interrupted: (event: InterruptedEvent) => void;
+  /** A scheduler cycle ended (see `CycleEvent`). */
+  cycle: (event: CycleEvent) => void;
+  /** A running job's source spent provider quota (see `QuotaEvent`). */
+  quota: (event: QuotaEvent) => void;
 }
 
 /** What an observer of one job holds. */

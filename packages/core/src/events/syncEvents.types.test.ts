@@ -56,7 +56,7 @@ describe('the engine’s typed event map', () => {
 
   it('knows exactly the engine’s event names', () => {
     expectTypeOf<keyof SyncEngineEvents>().toEqualTypeOf<
-      'status' | 'progress' | 'log' | 'completed' | 'failed' | 'cancelled' | 'interrupted'
+      'status' | 'progress' | 'log' | 'completed' | 'failed' | 'cancelled' | 'interrupted' | 'cycle' | 'quota'
     >();
     expectTypeOf(engine.on).parameter(0).toEqualTypeOf<keyof SyncEngineEvents>();
     // @ts-expect-error: not an event of the engine.

@@ -72,6 +72,12 @@ export interface SourceContext<TCheckpoint = unknown> {
   retry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T>;
   /** Tells the engine the source is waiting (e.g. quota back-off) so the ETA does not read it as slowness. */
   reportBackoff(ms: number): void;
+  /**
+   * Tells the engine how many provider quota units the source just spent (Gmail: the cost-table
+   * units of each call). The engine emits them as a `quota` event, which `@syncjob/core/metrics`
+   * counts. Optional so hand-made contexts in tests need not provide it; the engine always does.
+   */
+  reportQuotaUnits?(units: number): void;
   /** Reads the account's durable work list. */
   readonly staged: {
     list(query: ListStagedQuery): Promise<StagedItem[]>;

@@ -5,6 +5,7 @@ import type { SyncEngineEvents } from '../../events/syncEvents';
 import { terminalEventOf } from '../../events/syncEvents';
 import type { AccountKey, Job, JobCounters, LogEntry, TerminalJobStatus } from '../../job/job';
 import { emptyCounters, isTerminalStatus } from '../../job/job';
+import type { ScheduleHandle } from '../../scheduler/scheduler';
 import { createMemoryStore } from '../../store/memoryStore';
 import type { GetLogsQuery, Lease, ListJobsQuery, SyncStore } from '../../store/syncStore';
 
@@ -64,6 +65,12 @@ export class ScriptedEngine extends EventEmitter<SyncEngineEvents> implements Sy
   listJobs = (query?: ListJobsQuery) => this.store.listJobs(query);
   getLogs = (jobId: string, query?: GetLogsQuery) => this.store.getLogs(jobId, query);
   getAccountState = (key: AccountKey) => this.store.getAccountState(key);
+  schedule(): ScheduleHandle {
+    throw new SyncError('INVALID_INPUT', 'The scripted engine has no scheduler.');
+  }
+  markReauthorized(key: AccountKey): Promise<StartResult> {
+    return this.start({ ...key, trigger: 'manual' });
+  }
   startWorker(): void {}
   async stop(): Promise<void> {}
   async runPendingJobs(): Promise<number> {

@@ -1,6 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// Set by `npm run test:chaos` only, so `npm test` never picks up the chaos project.
+const { SYNCJOB_CHAOS } = process.env;
+
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 /**
@@ -40,6 +43,19 @@ export default defineConfig({
       }),
       project('gmail', './packages/adapters/gmail'),
       project('gmail-emulator', './packages/gmail-emulator'),
+      // The reliability suite (`npm run test:chaos`), not part of `npm test`: worker processes on the
+      // BUILT packages are killed, databases restarted, faults injected; one file at a time so the
+      // timings it asserts (takeover within lease + heartbeat) are not those of a starved machine.
+      ...(SYNCJOB_CHAOS === '1'
+        ? [
+            project('chaos', './test/chaos', {
+              include: ['**/*.test.ts'],
+              fileParallelism: false,
+              testTimeout: 600_000,
+              hookTimeout: 120_000,
+            }),
+          ]
+        : []),
       project('example', './examples/gmail-sync-app', {
         include: ['server/**/*.test.ts', 'test/**/*.test.ts'],
         // The browser and the compose tests each run a whole app; one at a time on small machines.

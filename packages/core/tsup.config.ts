@@ -6,11 +6,14 @@ export default defineConfig({
     client: 'src/client/index.ts',
     http: 'src/http/index.ts',
     testing: 'src/testing/index.ts',
+    metrics: 'src/metrics/index.ts',
+    notifications: 'src/notifications/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,
   sourcemap: true,
   target: 'node22',
-  external: ['vitest'],
+  // Optional peers: loaded from the app's node_modules, never bundled.
+  external: ['vitest', 'prom-client', 'nodemailer'],
 });

@@ -1,0 +1,3 @@
+export { metricsHandler } from './metricsHandler';
+export type { SyncMetrics, SyncMetricsOptions } from './syncMetrics';
+export { createSyncMetrics } from './syncMetrics';

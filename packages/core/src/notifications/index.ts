@@ -1,0 +1,13 @@
+export type { JobSummary } from './jobSummary';
+export { jobSummary, jobSummaryText, jobSummaryTitle } from './jobSummary';
+export type { MailTransporter, SmtpNotifierOptions, SmtpTransportOptions } from './smtpNotifier';
+export { createSmtpNotifier } from './smtpNotifier';
+export type { JobNotifier, WebhookNotifierOptions, WebhookPayload } from './webhookNotifier';
+export {
+  createWebhookNotifier,
+  DELIVERY_HEADER,
+  SIGNATURE_HEADER,
+  signWebhookBody,
+  TIMESTAMP_HEADER,
+  verifyWebhookSignature,
+} from './webhookNotifier';

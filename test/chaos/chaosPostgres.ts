@@ -75,22 +75,14 @@ export async function openChaosDatabase(): Promise<ChaosDatabase> {
   const dashD = quoted.indexOf('-D');
   const serverOptions = quoted.filter((_, i) => dashD < 0 || (i !== dashD && i !== dashD + 1));
   const ctl = (args: string[]) => pgCtl(binaries, dataDir, args);
+  // With no log file the server would keep pg_ctl's stdout open, and execFile would never return.
+  const log = join(dirname(dataDir), 'server.log');
   return {
     url: cluster.url,
     schema,
     stopServer: () => ctl(['-m', 'fast', '-w', 'stop']),
-    startServer: () =>
-      ctl([
-        '-l',
-        join(dirname(dataDir), 'server.log'),
-        '-o',
-        serverOptions.join(' '),
-        '-w',
-        '-t',
-        '60',
-        'start',
-      ]),
-    restartServer: () => ctl(['-m', 'fast', '-w', '-t', '60', 'restart']),
+    startServer: () => ctl(['-l', log, '-o', serverOptions.join(' '), '-w', '-t', '60', 'start']),
+    restartServer: () => ctl(['-l', log, '-m', 'fast', '-w', '-t', '60', 'restart']),
     dispose: () => cluster.stop(),
   };
 }

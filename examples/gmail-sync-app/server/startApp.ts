@@ -1,0 +1,116 @@
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createSyncEngine, type SyncEngine, type SyncSource, type SyncStore } from '@syncjob/core';
+import { createSyncHandler, toNodeHandler } from '@syncjob/core/http';
+import { type RunningGmailEmulator, startGmailEmulator } from '@syncjob/gmail-emulator';
+import { createPostgresStore } from '@syncjob/postgres';
+import { createSqliteStore } from '@syncjob/sqlite';
+import type { AppConfig } from './appConfig.ts';
+import { type AppHandlerOptions, createAppHandler, SOURCE_ID } from './appHandler.ts';
+import { emulatorGmailSource, googleGmailSource } from './gmailSyncSource.ts';
+import { createGoogleOAuthClient } from './googleOAuth.ts';
+import { createSessionCookie, type Session } from './sessionCookie.ts';
+import { createStaticFiles } from './staticFiles.ts';
+import { createTokenVault } from './tokenVault.ts';
+
+export interface RunningApp {
+  /** Where the server listens, e.g. `http://127.0.0.1:3000`. */
+  url: string;
+  port: number;
+  engine: SyncEngine;
+  store: SyncStore;
+  /** The in-process Gmail emulator (emulator mode), `null` with real Gmail. */
+  emulator: RunningGmailEmulator | null;
+  /** Stops the engine (running jobs save their checkpoint and are handed back), then everything else. */
+  close(): Promise<void>;
+}
+
+export interface StartAppOptions {
+  /** Progress lines for a person (default `console.log`). */
+  log?: (line: string) => void;
+  /** How long `close` waits for running jobs to save their checkpoint, in ms (default 10,000). */
+  stopTimeoutMs?: number;
+}
+
+/** Opens the store, starts the emulator (in emulator mode), the engine and the HTTP server. */
+export async function startApp(config: AppConfig, options: StartAppOptions = {}): Promise<RunningApp> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  mkdirSync(config.dataDir, { recursive: true });
+
+  const store: SyncStore = config.databaseUrl
+    ? await createPostgresStore({ connectionString: config.databaseUrl })
+    : createSqliteStore({ path: join(config.dataDir, 'syncjob.db') });
+  log(`store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite (${join(config.dataDir, 'syncjob.db')})`}`);
+
+  let emulator: RunningGmailEmulator | null = null;
+  let source: SyncSource;
+  let demo: AppHandlerOptions['demo'];
+  let google: AppHandlerOptions['google'];
+  const { gmail } = config;
+  if (gmail.mode === 'emulator') {
+    emulator = await startGmailEmulator({
+      users: [{ address: gmail.address, messages: gmail.messages, seed: gmail.seed }],
+      quota: gmail.quota,
+      speed: gmail.speed,
+    });
+    source = emulatorGmailSource({ emulatorUrl: emulator.url, quota: gmail.quota, speed: gmail.speed });
+    demo = { accountId: gmail.address, messages: gmail.messages, quota: gmail.quota, speed: gmail.speed };
+    log(
+      `gmail: emulator at ${emulator.url}, ${gmail.messages.toLocaleString('en-US')} messages for ${gmail.address}, ` +
+        `${gmail.quota} quota at ${gmail.speed}× speed`,
+    );
+  } else {
+    const client = createGoogleOAuthClient(gmail);
+    const vault = createTokenVault({ key: gmail.tokenKey, path: join(config.dataDir, 'google-tokens.json') });
+    source = googleGmailSource({ ...gmail, vault });
+    google = { client, vault };
+    log(`gmail: Google OAuth (redirect URI ${gmail.redirectUri})`);
+  }
+
+  const engine = createSyncEngine({ store, sources: [source] });
+  const sessions = createSessionCookie({
+    secret: config.sessionSecret,
+    secure: config.publicUrl.startsWith('https://'),
+  });
+  const syncHandler = createSyncHandler<Session>(engine, {
+    basePath: '/api/sync',
+    authenticate: (request) => sessions.read(request.headers.get('cookie')),
+    authorizeAccount: (session, account) =>
+      account.source === SOURCE_ID && session.accountId !== null && account.accountId === session.accountId,
+  });
+  const handler = createAppHandler({
+    sessions,
+    syncHandler,
+    data: store.data,
+    staticFiles: createStaticFiles(config.webDir),
+    demo,
+    google,
+  });
+
+  const server = createServer(toNodeHandler(handler));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      await engine.stop({ timeoutMs: options.stopTimeoutMs ?? 10_000 });
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Open SSE streams would keep `close` waiting forever.
+        server.closeAllConnections();
+      });
+      await store.close();
+      await emulator?.close();
+    })();
+    return closing;
+  };
+
+  return { url: `http://${host}:${port}`, port, engine, store, emulator, close };
+}

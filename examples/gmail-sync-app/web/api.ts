@@ -1,0 +1,46 @@
+import type { Job } from '@syncjob/core/client';
+
+/** What `GET /api/session` answers (mirrors the server's `SessionInfo`). */
+export interface SessionInfo {
+  mode: 'emulator' | 'google';
+  source: string;
+  accountId: string | null;
+  emulator: { messages: number; quota: string; speed: number } | null;
+}
+
+export interface MailSummary {
+  total: number;
+  labels: { id: string; name: string; type: 'system' | 'user'; count: number }[];
+  categories: { category: string; count: number }[];
+}
+
+export interface MessageRow {
+  id: string;
+  threadId: string | null;
+  internalDate: number | null;
+  from: string | null;
+  subject: string | null;
+  snippet: string | null;
+  labelIds: string[];
+  category: string | null;
+}
+
+/** GETs JSON from the app server; the session cookie goes along (same origin). */
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(path, { credentials: 'same-origin', signal });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
+    throw new Error(body?.error?.message ?? `${path} answered HTTP ${response.status}`);
+  }
+  return (await response.json()) as T;
+}
+
+export const fetchSession = () => getJson<SessionInfo>('/api/session');
+export const fetchSummary = (signal?: AbortSignal) => getJson<MailSummary>('/api/mail/summary', signal);
+export const fetchLatest = (signal?: AbortSignal) =>
+  getJson<{ messages: MessageRow[] }>('/api/mail/latest', signal).then((r) => r.messages);
+export const fetchJobs = (source: string, accountId: string, signal?: AbortSignal) =>
+  getJson<{ jobs: Job[] }>(
+    `/api/sync/jobs?source=${encodeURIComponent(source)}&accountId=${encodeURIComponent(accountId)}&limit=20`,
+    signal,
+  ).then((r) => r.jobs);

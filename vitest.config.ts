@@ -13,7 +13,7 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
  */
 const alias = [
   { find: /^@syncjob\/core$/, replacement: here('./packages/core/src/index.ts') },
-  { find: /^@syncjob\/core\/(client|http|testing)$/, replacement: here('./packages/core/src/$1/index.ts') },
+  { find: /^@syncjob\/core\/(client|http|testing|metrics|notifications)$/, replacement: here('./packages/core/src/$1/index.ts') },
   { find: /^@syncjob\/gmail-emulator$/, replacement: here('./packages/gmail-emulator/src/index.ts') },
   { find: /^@syncjob\/gmail-emulator\/msw$/, replacement: here('./packages/gmail-emulator/src/msw.ts') },
   { find: /^@syncjob\/sqlite$/, replacement: here('./packages/adapters/sqlite/src/index.ts') },
@@ -43,6 +43,8 @@ export default defineConfig({
       }),
       project('gmail', './packages/adapters/gmail'),
       project('gmail-emulator', './packages/gmail-emulator'),
+      // Spawns the built CLI (and worker fixtures on the built packages): build first.
+      project('cli', './packages/cli', { fileParallelism: false, testTimeout: 60_000 }),
       // The reliability suite (`npm run test:chaos`), not part of `npm test`: worker processes on the
       // BUILT packages are killed, databases restarted, faults injected; one file at a time so the
       // timings it asserts (takeover within lease + heartbeat) are not those of a starved machine.

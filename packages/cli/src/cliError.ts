@@ -1,0 +1,28 @@
+/** The CLI's exit codes (documented in the README). */
+export const EXIT = {
+  ok: 0,
+  /** The sync ended without completing (failed, cancelled, interrupted), or an unexpected error. */
+  failed: 1,
+  /** Bad arguments or missing configuration. */
+  usage: 2,
+  /** The database cannot be reached or opened. */
+  storeUnavailable: 3,
+  /** The job asked for does not exist. */
+  notFound: 4,
+  /** Stopped by SIGINT/SIGTERM before the sync ended (it resumes from its checkpoint). */
+  interrupted: 130,
+} as const;
+
+/** An error the CLI reports as one line on stderr, with its exit code. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const usageError = (message: string) =>
+  new CliError(EXIT.usage, `${message}\nRun "syncjob help" for usage.`);

@@ -1,0 +1,75 @@
+import { createSyncEngine } from '@syncjob/core';
+import { DB_OPTION, parseCommandArgs, positiveInt } from '../cliArgs';
+import type { CliContext } from '../cliContext';
+import { whenAborted } from '../cliContext';
+import { EXIT } from '../cliError';
+import { gmailFromEnv } from '../gmailFromEnv';
+import { openStore, parseDatabase } from '../openStore';
+import { formatLogLine } from '../progressView';
+
+/**
+ * `syncjob worker`: claims and runs queued jobs, and schedules stale accounts (unless
+ * `--no-schedule`). SIGTERM/SIGINT → `engine.stop()`: running jobs are released at once for another
+ * worker, then the process exits 0.
+ */
+export async function workerCommand(ctx: CliContext): Promise<number> {
+  const { values } = parseCommandArgs('worker', ctx.args, {
+    ...DB_OPTION,
+    concurrency: { type: 'string' },
+    every: { type: 'string' },
+    'stale-after': { type: 'string' },
+    'schedule-concurrency': { type: 'string' },
+    'no-schedule': { type: 'boolean' },
+    'gmail-root-url': { type: 'string' },
+    'quota-speed': { type: 'string' },
+    'stop-timeout': { type: 'string' },
+  });
+  const concurrency = positiveInt('concurrency', values.concurrency, 2);
+  const scheduleConcurrency = positiveInt(
+    'schedule-concurrency',
+    values['schedule-concurrency'],
+    concurrency,
+  );
+  const stopTimeoutMs = positiveInt('stop-timeout', values['stop-timeout'], 30_000);
+  const target = parseDatabase(values.db ?? ctx.env.SYNCJOB_DB);
+  const source = gmailFromEnv(
+    {
+      rootUrl: values['gmail-root-url'],
+      quotaSpeed: values['quota-speed'] === undefined ? undefined : Number(values['quota-speed']),
+    },
+    ctx.env,
+  );
+  const store = await openStore(target);
+  const line = (text: string) => ctx.stdout.write(`${new Date().toISOString()} ${text}\n`);
+  const engine = createSyncEngine({
+    store,
+    sources: [source],
+    concurrency,
+    logger: {
+      info: (message) => line(message),
+      warn: (message) => line(`warn ${message}`),
+      error: (message) => line(`error ${message}`),
+    },
+  });
+  engine.on('log', ({ jobId, entry }) => line(`job ${jobId.slice(0, 8)} ${formatLogLine(entry).slice(9)}`));
+  try {
+    if (!values['no-schedule']) {
+      engine.schedule({
+        every: values.every ?? '5m',
+        staleAfter: values['stale-after'] ?? '1h',
+        concurrency: scheduleConcurrency,
+      });
+    }
+    line(
+      `Worker ${engine.workerId} started (concurrency ${concurrency}${values['no-schedule'] ? ', no schedule' : ''}).`,
+    );
+    await whenAborted(ctx.signal);
+    line('Stopping: releasing running jobs for another worker…');
+    await engine.stop({ timeoutMs: stopTimeoutMs });
+    line('Stopped.');
+    return EXIT.ok;
+  } finally {
+    await engine.stop({ timeoutMs: stopTimeoutMs });
+    await store.close();
+  }
+}

@@ -1,0 +1,3 @@
+export type { CliContext } from './cliContext';
+export { CliError, EXIT } from './cliError';
+export { runCli, USAGE } from './runCli';

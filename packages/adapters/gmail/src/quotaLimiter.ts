@@ -12,8 +12,10 @@ export interface QuotaLimiterOptions {
    */
   headroom?: number;
   /**
-   * How much longer than `windowMs` a spent unit is counted (default 1 % of the window): the provider
-   * charges a call when it receives it, a little after we send it, so its window frees it later.
+   * How much longer than `windowMs` a spent unit is counted after its answer arrived (default 0.5 %
+   * of the window), for clock granularity. The window of a call starts when its answer arrives, not
+   * when it was sent: the provider charged it somewhere in between, so only then is its expiry known
+   * to be safe.
    */
   marginMs?: number;
   /** Calls in flight at most, batch parts counting one each (default 50, Gmail's per-user concurrency). */
@@ -73,6 +75,7 @@ export class QuotaLimiter {
   #expiries: number[] = [];
   #units: number[] = [];
   #head = 0;
+  /** Units of answered calls still in the window plus units of calls not answered yet. */
   #spent = 0;
   #inFlight = 0;
   #waiters: Waiter[] = [];
@@ -90,7 +93,7 @@ export class QuotaLimiter {
     this.windowMs = Math.max(1, options.windowMs ?? 60_000);
     this.maxInFlight = Math.max(1, Math.floor(options.maxInFlight ?? 50));
     this.#headroom = Math.min(1, Math.max(0.1, options.headroom ?? 0.98));
-    this.#marginMs = Math.max(0, options.marginMs ?? this.windowMs * 0.01);
+    this.#marginMs = Math.max(0, options.marginMs ?? this.windowMs * 0.005);
     this.#minShare = Math.min(1, Math.max(0.05, options.minShare ?? 0.5));
     this.#recovery = Math.max(0, options.recoveryPerWindow ?? 0.1);
     this.#clock = options.clock ?? systemClock;
@@ -117,7 +120,10 @@ export class QuotaLimiter {
     return { ...this.#stats, share: this.share() };
   }
 
-  /** Waits until `units` fit in the window and `calls` fit in flight, then spends them. */
+  /**
+   * Waits until `units` fit in the window and `calls` fit in flight, then spends them. Call `release`
+   * with the same numbers once the answer arrived: that starts the units' window.
+   */
   acquire(units: number, calls = 1, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     return new Promise<void>((resolve, reject) => {
@@ -135,9 +141,13 @@ export class QuotaLimiter {
     });
   }
 
-  /** Gives back `calls` in-flight slots once their requests have answered. */
-  release(calls = 1): void {
+  /** Gives back `calls` in-flight slots once their answer arrived, and starts the window of their `units`. */
+  release(calls = 1, units = 0): void {
     this.#inFlight = Math.max(0, this.#inFlight - calls);
+    if (units > 0) {
+      this.#expiries.push(this.#clock.now() + this.windowMs + this.#marginMs);
+      this.#units.push(units);
+    }
     this.#pump();
   }
 
@@ -147,7 +157,7 @@ export class QuotaLimiter {
     try {
       return await task();
     } finally {
-      this.release(calls);
+      this.release(calls, units);
     }
   }
 
@@ -182,7 +192,7 @@ export class QuotaLimiter {
     }
   }
 
-  /** When `units` more would fit, given what is spent now. */
+  /** When `units` more would fit, given what is spent now; `now` when only answers in flight can free them. */
   #fitsAt(units: number, limit: number, now: number): number {
     let freed = 0;
     for (let i = this.#head; i < this.#expiries.length; i++) {
@@ -205,14 +215,14 @@ export class QuotaLimiter {
       if (this.#inFlight > 0 && this.#inFlight + waiter.calls > this.maxInFlight) return;
       const limit = this.unitsPerWindow * this.#headroom * this.share(now);
       if (this.#spent > 0 && this.#spent + waiter.units > limit) {
-        this.#wakeAt(this.#fitsAt(waiter.units, limit, now));
+        const at = this.#fitsAt(waiter.units, limit, now);
+        // Otherwise only calls still in flight hold the units back: their `release` pumps again.
+        if (at > now) this.#wakeAt(at);
         return;
       }
       this.#waiters.shift();
       if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
       this.#spent += waiter.units;
-      this.#expiries.push(now + this.windowMs + this.#marginMs);
-      this.#units.push(waiter.units);
       this.#inFlight += waiter.calls;
       this.#stats.unitsSpent += waiter.units;
       this.#stats.calls += waiter.calls;

@@ -1,0 +1,213 @@
+/**
+ * Gmail full-sync throughput against the emulator near the quota ceiling: for each cost profile
+ * (legacy at 10× speed, 2026 at 100×) and each fetch transport (batch endpoint, single gets), a full
+ * sync of a synthetic mailbox through the engine and the memory store, on the built packages
+ * (`npm run bench:gmail`). The emulator runs in its own process, as Google would.
+ *
+ * Columns: achieved messages/s against the profile's ceiling (units per second / messages.get
+ * cost), quota units spent per second against the budget, units per message against naive
+ * `messages.get` (× 1 = one get per message), and the share of answers that were rate-limited.
+ *
+ * BENCH_MESSAGES   mailbox size (default 44,000)
+ * BENCH_ONLY       run only scenarios whose name contains this (e.g. `legacy`, `single`)
+ * BENCH_SOURCE     JSON of extra `gmailSource` options to try (e.g. `{"batchSize":200}`)
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createMemoryStore, createSyncEngine, type Job } from '@syncjob/core';
+import { gmailSource } from '@syncjob/gmail';
+import { DEFAULT_OAUTH_CLIENT, defaultRefreshToken, LEGACY_QUOTA, QUOTA_2026 } from '@syncjob/gmail-emulator';
+
+// Read once here: a benchmark's knobs.
+const { BENCH_MESSAGES, BENCH_ONLY, BENCH_SOURCE } = process.env;
+const extraOptions = JSON.parse(BENCH_SOURCE ?? '{}') as Record<string, unknown>;
+const MESSAGES = Number(BENCH_MESSAGES ?? 44_000);
+const ADDRESS = 'me@example.com';
+
+interface Scenario {
+  name: string;
+  quota: 'legacy' | '2026';
+  speed: number;
+  transport: 'batch' | 'single';
+}
+
+const scenarios: Scenario[] = (
+  [
+    { name: 'legacy ×10 batch', quota: 'legacy', speed: 10, transport: 'batch' },
+    { name: 'legacy ×10 single', quota: 'legacy', speed: 10, transport: 'single' },
+    { name: '2026 ×100 batch', quota: '2026', speed: 100, transport: 'batch' },
+    { name: '2026 ×100 single', quota: '2026', speed: 100, transport: 'single' },
+  ] as const
+).filter((scenario) => !BENCH_ONLY || scenario.name.includes(BENCH_ONLY));
+
+interface UserStats {
+  requests: number;
+  units: number;
+  rateLimited: number;
+  concurrencyLimited: number;
+  byMethod: Record<string, { requests: number; units: number }>;
+}
+
+/** Starts the emulator in a child process and returns its URL and a stop function. */
+async function startEmulatorProcess(quota: string, speed: number) {
+  const script = `
+    import { startGmailEmulator } from '@syncjob/gmail-emulator';
+    const running = await startGmailEmulator({
+      users: [{ address: ${JSON.stringify(ADDRESS)}, messages: ${MESSAGES}, seed: 44 }],
+      quota: ${JSON.stringify(quota)},
+      speed: ${speed},
+    });
+    process.stdout.write(running.url + '\\n');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  const url = chunk.toString().trim();
+  return {
+    url,
+    stats: async (): Promise<UserStats> => {
+      const response = await fetch(`${url}/_emulator/stats`);
+      const body = (await response.json()) as { byUser: Record<string, UserStats> };
+      return body.byUser[ADDRESS]!;
+    },
+    stop: () => {
+      child.kill();
+      return once(child, 'exit');
+    },
+  };
+}
+
+function waitForEnd(engine: ReturnType<typeof createSyncEngine>, jobId: string): Promise<Job> {
+  return new Promise((resolve) => {
+    const poll = setInterval(async () => {
+      const job = await engine.store.getJob(jobId);
+      if (job && ['completed', 'failed', 'cancelled', 'interrupted'].includes(job.status)) {
+        clearInterval(poll);
+        resolve(job);
+      }
+    }, 50);
+  });
+}
+
+interface Row {
+  scenario: string;
+  seconds: number;
+  perSecond: number;
+  ceiling: number;
+  unitsShare: number;
+  unitsPerMessage: number;
+  naive: number;
+  rateLimited: number;
+  quotaRefusals: number;
+  concurrencyRefusals: number;
+  requests: number;
+  status: string;
+}
+
+async function run(scenario: Scenario): Promise<Row> {
+  const profile = scenario.quota === 'legacy' ? LEGACY_QUOTA : QUOTA_2026;
+  const emulator = await startEmulatorProcess(scenario.quota, scenario.speed);
+  try {
+    const store = createMemoryStore();
+    const source = gmailSource({
+      auth: {
+        clientId: DEFAULT_OAUTH_CLIENT.clientId,
+        clientSecret: DEFAULT_OAUTH_CLIENT.clientSecret,
+        refreshToken: defaultRefreshToken(ADDRESS),
+        tokenUrl: `${emulator.url}/token`,
+      },
+      rootUrl: emulator.url,
+      quota: scenario.quota,
+      quotaSpeed: scenario.speed,
+      transport: scenario.transport,
+      ...extraOptions,
+    });
+    // The engine's back-off is compressed like the emulator's minute, so a retry waits as long in
+    // emulated time as it would against Google.
+    const engine = createSyncEngine({
+      store,
+      sources: [source],
+      pollIntervalMs: 50,
+      retry: { minDelayMs: 1_000 / scenario.speed, maxDelayMs: 60_000 / scenario.speed },
+    });
+    const started = performance.now();
+    const { job } = await engine.start({ source: 'gmail', accountId: ADDRESS });
+    const ended = await waitForEnd(engine, job.id);
+    const seconds = (performance.now() - started) / 1000;
+    await engine.stop();
+    const stored = await store.data.countMessages({ source: 'gmail', accountId: ADDRESS });
+    const stats = await emulator.stats();
+    const getCost = profile.costs['users.messages.get'];
+    const unitsPerSecond = (profile.unitsPerUserPerMinute * scenario.speed) / 60;
+    return {
+      scenario: scenario.name,
+      seconds,
+      perSecond: stored / seconds,
+      ceiling: unitsPerSecond / getCost,
+      unitsShare: stats.units / seconds / unitsPerSecond,
+      unitsPerMessage: stats.units / stored,
+      naive: stats.units / (stored * getCost),
+      rateLimited: (stats.rateLimited + stats.concurrencyLimited) / Math.max(1, stats.requests),
+      quotaRefusals: stats.rateLimited,
+      concurrencyRefusals: stats.concurrencyLimited,
+      requests: stats.requests,
+      status: stored === MESSAGES ? ended.status : `${ended.status}, ${stored} stored`,
+    };
+  } finally {
+    await emulator.stop();
+  }
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+const rows: Row[] = [];
+console.log(
+  `Gmail full sync of ${MESSAGES.toLocaleString('en-US')} messages (metadata format), engine + memory store\n`,
+);
+for (const scenario of scenarios) {
+  const row = await run(scenario);
+  rows.push(row);
+  console.log(`  ${scenario.name}: ${row.seconds.toFixed(1)} s, ${row.status}`);
+}
+const table = [
+  [
+    'scenario',
+    'time',
+    'msg/s',
+    'ceiling msg/s',
+    '% of ceiling',
+    'units/s % budget',
+    'units/msg',
+    '× naive',
+    'rate-limited (quota/concurrency)',
+    'calls',
+  ],
+  ...rows.map((row) => [
+    row.scenario,
+    `${row.seconds.toFixed(1)} s`,
+    row.perSecond.toFixed(0),
+    row.ceiling.toFixed(0),
+    pct(row.perSecond / row.ceiling),
+    pct(row.unitsShare),
+    row.unitsPerMessage.toFixed(2),
+    `${row.naive.toFixed(2)} ×`,
+    `${pct(row.rateLimited)} (${row.quotaRefusals}/${row.concurrencyRefusals})`,
+    row.requests.toLocaleString('en-US'),
+  ]),
+];
+const widths = table[0]!.map((_, column) => Math.max(...table.map((line) => line[column]!.length)));
+console.log('');
+for (const [index, line] of table.entries()) {
+  console.log(`| ${line.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`);
+  if (index === 0) console.log(`| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`);
+}
+for (const quota of ['legacy', '2026']) {
+  const batch = rows.find((row) => row.scenario.startsWith(quota) && row.scenario.endsWith('batch'));
+  const single = rows.find((row) => row.scenario.startsWith(quota) && row.scenario.endsWith('single'));
+  if (batch && single) {
+    console.log(
+      `\n${quota}: batch endpoint ${(single.seconds / batch.seconds).toFixed(2)} × the speed of single gets`,
+    );
+  }
+}
+console.log('\nTargets: ≥ 95 % of the ceiling, < 1 % rate-limited, ≤ 0.8 × naive units.');

@@ -13,7 +13,10 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
  */
 const alias = [
   { find: /^@syncjob\/core$/, replacement: here('./packages/core/src/index.ts') },
-  { find: /^@syncjob\/core\/(client|http|testing|metrics|notifications)$/, replacement: here('./packages/core/src/$1/index.ts') },
+  {
+    find: /^@syncjob\/core\/(client|http|testing|metrics|notifications)$/,
+    replacement: here('./packages/core/src/$1/index.ts'),
+  },
   { find: /^@syncjob\/gmail-emulator$/, replacement: here('./packages/gmail-emulator/src/index.ts') },
   { find: /^@syncjob\/gmail-emulator\/msw$/, replacement: here('./packages/gmail-emulator/src/msw.ts') },
   { find: /^@syncjob\/sqlite$/, replacement: here('./packages/adapters/sqlite/src/index.ts') },

@@ -3,6 +3,9 @@ import { emptyCounters } from '@syncjob/core';
 import { describe, expect, it } from 'vitest';
 import { barLine, createProgressView } from './progressView';
 
+/** Carriage return, then ANSI "erase the whole line". */
+const CLEAR = '\r\u001b[2K';
+
 const job = (overrides: Partial<Job>): Job =>
   ({
     id: 'j',
@@ -37,7 +40,7 @@ describe('progress view', () => {
       expect.stringMatching(/info {2}Batch 3 stored\n$/),
       expect.stringMatching(/^\r\x1b\[2K\[█/),
     ]);
-    expect(written.at(-1)).toBe('\r\x1b[2K');
+    expect(written.at(-1)).toBe(CLEAR);
 
     const plain: string[] = [];
     const pipe = createProgressView({ write: (t) => plain.push(t) });

@@ -1,0 +1,128 @@
+/**
+ * One syncjob sync in a process of its own (forked by bench/run.ts): the engine, the Gmail source
+ * and a SQLite store on the BUILT packages, against an emulator the parent runs. A process of its
+ * own so its peak resident memory is the sync's alone, and the emulator does not share its CPU.
+ *
+ * Config: JSON in argv[2] (`SyncChildConfig`). Answers over IPC: `{ type: 'full', … }` after the
+ * full sync; with `incremental`, waits for the parent's `'incremental'` message (it mutates the
+ * mailbox first), runs an incremental sync and answers `{ type: 'incremental', … }`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSyncEngine, type Job, type JobCounters } from '@syncjob/core';
+import { type GmailQuotaSetting, gmailSource } from '@syncjob/gmail';
+import { defaultRefreshToken } from '@syncjob/gmail-emulator';
+import { createSqliteStore } from '@syncjob/sqlite';
+
+export interface SyncChildConfig {
+  emulatorUrl: string;
+  address: string;
+  quota: GmailQuotaSetting;
+  quotaSpeed: number;
+  /** ETA smoothing scaled to the speed, so a compressed sync is estimated as a real one would be. */
+  eta?: { halfLifeMs: number; minSignalMs: number };
+  incremental?: boolean;
+}
+
+/** The ETA shown when the sync first reached a share of its messages. */
+export interface EtaMark {
+  percent: number;
+  at: number;
+  etaSeconds: number | null;
+}
+
+export interface SyncChildResult {
+  type: 'full' | 'incremental';
+  ms: number;
+  startedAt: number;
+  finishedAt: number;
+  status: Job['status'];
+  counters: JobCounters;
+  /** Peak resident set size of this process, bytes. */
+  maxRss: number;
+  etaMarks: EtaMark[];
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as SyncChildConfig;
+const send = (message: SyncChildResult) =>
+  new Promise<void>((resolve) => process.send!(message, () => resolve()));
+
+const dir = mkdtempSync(join(tmpdir(), 'syncjob-bench-'));
+const store = createSqliteStore({ path: join(dir, 'sync.db') });
+const engine = createSyncEngine({
+  store,
+  sources: [
+    gmailSource({
+      rootUrl: `${config.emulatorUrl}/`,
+      auth: {
+        clientId: 'emulator-client-id.apps.googleusercontent.com',
+        clientSecret: 'emulator-client-secret',
+        refreshToken: defaultRefreshToken(config.address),
+        tokenUrl: `${config.emulatorUrl}/token`,
+      },
+      quota: config.quota,
+      quotaSpeed: config.quotaSpeed,
+    }),
+  ],
+  pollIntervalMs: 50,
+  ...(config.eta ? { eta: config.eta } : {}),
+});
+
+const MARKS = [10, 25, 50, 75];
+
+async function sync(type: SyncChildResult['type']): Promise<SyncChildResult> {
+  const etaMarks: EtaMark[] = [];
+  const onProgress = ({
+    jobId,
+    progress,
+  }: {
+    jobId: string;
+    progress: { percent: number | null; etaSeconds: number | null };
+  }) => {
+    if (jobId !== current || progress.percent === null) return;
+    for (const percent of MARKS) {
+      if (progress.percent >= percent && !etaMarks.some((m) => m.percent === percent)) {
+        etaMarks.push({ percent, at: Date.now(), etaSeconds: progress.etaSeconds });
+      }
+    }
+  };
+  let current = '';
+  engine.on('progress', onProgress);
+  const startedAt = Date.now();
+  const ended = new Promise<Job>((resolve) => {
+    const onEnd = ({ job }: { job: Job }) => {
+      if (job.id === current) resolve(job);
+    };
+    engine.on('completed', onEnd);
+    engine.on('failed', onEnd);
+  });
+  const { job } = await engine.start({ source: 'gmail', accountId: config.address });
+  current = job.id;
+  const done = await ended;
+  const finishedAt = Date.now();
+  engine.off('progress', onProgress);
+  return {
+    type,
+    ms: finishedAt - startedAt,
+    startedAt,
+    finishedAt,
+    status: done.status,
+    counters: done.counters,
+    maxRss: process.resourceUsage().maxRSS * 1024,
+    etaMarks,
+  };
+}
+
+try {
+  await send(await sync('full'));
+  if (config.incremental) {
+    await new Promise<void>((resolve) => process.once('message', () => resolve()));
+    await send(await sync('incremental'));
+  }
+} finally {
+  await engine.stop({ timeoutMs: 5_000 });
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.disconnect?.();
+}

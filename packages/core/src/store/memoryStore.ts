@@ -56,8 +56,8 @@ interface JobRecord {
 
 interface AccountRecord {
   state: AccountState;
-  staged: Map<string, StagedItem>;
-  messages: Map<string, MailMessage>;
+  staged: OrderedTable<StagedItem>;
+  messages: OrderedTable<MailMessage>;
   labels: Map<string, MailLabel>;
 }
 
@@ -77,7 +77,267 @@ const compareStaged = (a: StagedItem, b: StagedItem): number => {
   return compareStrings(a.id, b.id);
 };
 
-const copy = <T>(value: T): T => structuredClone(value);
+/** Thrown by `copyPlain` when it meets something `structuredClone` must handle. */
+const notPlain = Symbol('not plain data');
+
+/**
+ * A deep copy of plain data (primitives, plain objects, dense arrays), several times faster than
+ * `structuredClone`, which dominated a batch's cost. Throws `notPlain` for anything else (a Date, a
+ * Map, a class instance, a function, an own `__proto__` key, a cycle or very deep nesting) so `copy`
+ * falls back.
+ */
+const copyPlain = (value: unknown, depth: number): unknown => {
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'function' || typeof value === 'symbol') throw notPlain;
+    return value;
+  }
+  if (depth > 64) throw notPlain;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype === Array.prototype) {
+    const array = value as unknown[];
+    const keys = Object.keys(array);
+    if (keys.length !== array.length) throw notPlain;
+    const result = new Array<unknown>(array.length);
+    for (let index = 0; index < array.length; index++) result[index] = copyPlain(array[index], depth + 1);
+    return result;
+  }
+  if (prototype !== Object.prototype) throw notPlain;
+  const result: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    // Assigning an own `__proto__` key would set the copy's prototype instead.
+    if (key === '__proto__') throw notPlain;
+    result[key] = copyPlain((value as Record<string, unknown>)[key], depth + 1);
+  }
+  return result;
+};
+
+/** A deep copy with `structuredClone`'s result, by the fast path when the value is plain data. */
+const copy = <T>(value: T): T => {
+  try {
+    return copyPlain(value, 0) as T;
+  } catch (error) {
+    if (error !== notPlain) throw error;
+    return structuredClone(value);
+  }
+};
+
+/** Claim order: oldest `createdAt` first, creation order within one millisecond. */
+const compareClaimOrder = (a: JobRecord, b: JobRecord): number =>
+  compareStrings(a.job.createdAt, b.job.createdAt) || a.order - b.order;
+
+/**
+ * A map that is read in one order without sorting it on every read: the first ordered read sorts
+ * it; later writes only leave a trace (a new value waits in `pending`, a replaced or deleted one
+ * stays in `sorted` as a tombstone) that the next ordered read folds in with one merge. Reading and
+ * then removing the first items, as the fetch phase does with staged items, costs O(1) amortised
+ * per item because `head` moves past the tombstones at the front for good.
+ */
+class OrderedTable<T> {
+  readonly #values = new Map<string, T>();
+  readonly #keyOf: (value: T) => string;
+  readonly #compare: (a: T, b: T) => number;
+  /** The values in order from `#head`, tombstones included; `null` until an ordered read needs it. */
+  #sorted: T[] | null = null;
+  #head = 0;
+  /** Values set since the last ordered read, unsorted, tombstones included. */
+  #pending: T[] = [];
+
+  constructor(keyOf: (value: T) => string, compare: (a: T, b: T) => number) {
+    this.#keyOf = keyOf;
+    this.#compare = compare;
+  }
+
+  get size(): number {
+    return this.#values.size;
+  }
+
+  get(key: string): T | undefined {
+    return this.#values.get(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#values.keys();
+  }
+
+  values(): IterableIterator<T> {
+    return this.#values.values();
+  }
+
+  set(key: string, value: T): void {
+    if (this.#values.get(key) === value) return;
+    this.#values.set(key, value);
+    if (this.#sorted !== null) this.#pending.push(value);
+  }
+
+  delete(key: string): void {
+    this.#values.delete(key);
+  }
+
+  clear(): void {
+    this.#values.clear();
+    this.#sorted = null;
+    this.#head = 0;
+    this.#pending = [];
+  }
+
+  /** Up to `limit` values in order, from the first one for which `isAfter` holds (all when omitted). */
+  slice(isAfter: ((value: T) => boolean) | undefined, limit: number): T[] {
+    const sorted = this.#ordered();
+    let index = this.#head;
+    if (isAfter !== undefined) {
+      let high = sorted.length;
+      while (index < high) {
+        const middle = (index + high) >>> 1;
+        if (isAfter(sorted[middle] as T)) high = middle;
+        else index = middle + 1;
+      }
+    }
+    const result: T[] = [];
+    for (; index < sorted.length && result.length < limit; index++) {
+      const value = sorted[index] as T;
+      if (this.#isLive(value)) result.push(value);
+    }
+    return result;
+  }
+
+  /** A value is live while the map still holds that very object under its key. */
+  #isLive(value: T): boolean {
+    return this.#values.get(this.#keyOf(value)) === value;
+  }
+
+  #ordered(): T[] {
+    let sorted = this.#sorted;
+    if (sorted === null) {
+      sorted = [...this.#values.values()].sort(this.#compare);
+      this.#sorted = sorted;
+      this.#head = 0;
+      this.#pending = [];
+      return sorted;
+    }
+    while (this.#head < sorted.length && !this.#isLive(sorted[this.#head] as T)) this.#head++;
+    const entries = sorted.length - this.#head + this.#pending.length;
+    const tombstones = entries - this.#values.size;
+    // Compact once tombstones outnumber live values, so a read never walks more than twice the data.
+    if (this.#pending.length === 0 && tombstones <= Math.max(1024, this.#values.size)) return sorted;
+    const added = this.#pending.filter((value) => this.#isLive(value)).sort(this.#compare);
+    const merged: T[] = [];
+    let next = 0;
+    for (let index = this.#head; index < sorted.length; index++) {
+      const value = sorted[index] as T;
+      if (!this.#isLive(value)) continue;
+      while (next < added.length && this.#compare(added[next] as T, value) < 0)
+        merged.push(added[next++] as T);
+      merged.push(value);
+    }
+    while (next < added.length) merged.push(added[next++] as T);
+    this.#sorted = merged;
+    this.#head = 0;
+    this.#pending = [];
+    return merged;
+  }
+}
+
+/** The part of a table a batch writes through. */
+interface Table<T> {
+  get(key: string): T | undefined;
+  set(key: string, value: T): void;
+  delete(key: string): void;
+  clear(): void;
+}
+
+/**
+ * One batch's changes to one table, kept aside so that a batch whose app sink throws changes
+ * nothing, without copying the table: reads see the batch's own writes over the table, and
+ * `applyTo` writes them into it once nothing can fail any more.
+ */
+class Overlay<T> {
+  readonly #base: Table<T>;
+  /** Key → the batch's value, `null` when the batch deletes it. */
+  readonly #changes = new Map<string, T | null>();
+  #cleared = false;
+
+  constructor(base: Table<T>) {
+    this.#base = base;
+  }
+
+  get(key: string): T | undefined {
+    const changed = this.#changes.get(key);
+    if (changed !== undefined) return changed ?? undefined;
+    return this.#cleared ? undefined : this.#base.get(key);
+  }
+
+  set(key: string, value: T): void {
+    this.#changes.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.#changes.set(key, null);
+  }
+
+  clear(): void {
+    this.#cleared = true;
+    this.#changes.clear();
+  }
+
+  /** The keys the batch set (not deleted), and the table's keys unless the batch cleared it. */
+  keys(baseKeys: Iterable<string>): Set<string> {
+    const keys = new Set<string>();
+    if (!this.#cleared) for (const key of baseKeys) if (!this.#changes.has(key)) keys.add(key);
+    for (const [key, value] of this.#changes) if (value !== null) keys.add(key);
+    return keys;
+  }
+
+  applyTo(table: Table<T>): void {
+    if (this.#cleared) table.clear();
+    for (const [key, value] of this.#changes) {
+      if (value === null) table.delete(key);
+      else table.set(key, value);
+    }
+  }
+}
+
+/** Queued jobs of one source in claim order, a binary heap. Jobs that left the queue are dropped lazily. */
+class ClaimQueue {
+  readonly #heap: JobRecord[] = [];
+
+  push(record: JobRecord): void {
+    const heap = this.#heap;
+    let index = heap.push(record) - 1;
+    while (index > 0) {
+      const parent = (index - 1) >>> 1;
+      if (compareClaimOrder(heap[parent] as JobRecord, record) <= 0) break;
+      heap[index] = heap[parent] as JobRecord;
+      index = parent;
+    }
+    heap[index] = record;
+  }
+
+  /** The oldest job still queued, left in the queue. */
+  peek(): JobRecord | undefined {
+    while (this.#heap.length > 0 && this.#heap[0]?.job.status !== 'queued') this.pop();
+    return this.#heap[0];
+  }
+
+  pop(): void {
+    const heap = this.#heap;
+    const last = heap.pop();
+    if (last === undefined || heap.length === 0) return;
+    let index = 0;
+    while (true) {
+      const left = index * 2 + 1;
+      if (left >= heap.length) break;
+      const right = left + 1;
+      const child =
+        right < heap.length && compareClaimOrder(heap[right] as JobRecord, heap[left] as JobRecord) < 0
+          ? right
+          : left;
+      if (compareClaimOrder(last, heap[child] as JobRecord) <= 0) break;
+      heap[index] = heap[child] as JobRecord;
+      index = child;
+    }
+    heap[index] = last;
+  }
+}
 
 const noop = (): void => {};
 
@@ -92,6 +352,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
   const jobs = new Map<string, JobRecord>();
   const logs = new Map<string, LogEntry[]>();
   const accounts = new Map<string, AccountRecord>();
+  /** Every job in creation order, for `listJobs`. */
+  const jobsInOrder: JobRecord[] = [];
+  /** Whether `createdAt` never went back (a clock can), so creation order is also `createdAt` order. */
+  let createdAtInOrder = true;
+  /** The queued or running job of each account. */
+  const activeJobs = new Map<string, JobRecord>();
+  const runningJobs = new Set<JobRecord>();
+  const claimQueues = new Map<string, ClaimQueue>();
   const listeners = new Set<(notice: StoreNotice) => void>();
   let createdCount = 0;
   let closed = false;
@@ -120,18 +388,25 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     }
   };
 
-  const findActive = (key: AccountKey): JobRecord | undefined => {
-    for (const record of jobs.values()) {
-      const { job } = record;
-      if (
-        job.source === key.source &&
-        job.accountId === key.accountId &&
-        (job.status === 'queued' || job.status === 'running')
-      ) {
-        return record;
+  const findActive = (key: AccountKey): JobRecord | undefined => activeJobs.get(accountKeyOf(key));
+
+  /** Keeps the job indexes in step with a job whose status was `before` (`null`: a new job). */
+  const track = (record: JobRecord, before: Job['status'] | null): void => {
+    const { job } = record;
+    if (job.status === before) return;
+    const key = accountKeyOf(job);
+    if (job.status === 'queued' || job.status === 'running') activeJobs.set(key, record);
+    else if (activeJobs.get(key) === record) activeJobs.delete(key);
+    if (job.status === 'running') runningJobs.add(record);
+    else runningJobs.delete(record);
+    if (job.status === 'queued') {
+      let queue = claimQueues.get(job.source);
+      if (!queue) {
+        queue = new ClaimQueue();
+        claimQueues.set(job.source, queue);
       }
+      queue.push(record);
     }
-    return undefined;
   };
 
   /** The account record of a job; every job's account was created with it. */
@@ -187,24 +462,29 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
   const saveJob = (record: JobRecord, draft: Job, newLogs: LogEntry[], at: string): Job => {
     draft.updatedAt = at;
     draft.percent = percentOf(draft.counters, draft.status);
+    const before = record.job.status;
     record.job = draft;
+    track(record, before);
     if (newLogs.length > 0) logs.get(draft.id)?.push(...newLogs);
     notify(draft);
     return copy(draft);
   };
 
-  const applyStage = (staged: Map<string, StagedItem>, change: StageChange): Map<string, StagedItem> => {
-    const next = change.clear ? new Map<string, StagedItem>() : new Map(staged);
+  const stageInto = (staged: Overlay<StagedItem>, change: StageChange): void => {
+    if (change.clear) staged.clear();
     for (const item of change.add ?? []) {
-      if (!next.has(item.id)) next.set(item.id, { id: item.id, group: item.group ?? null });
+      if (staged.get(item.id) === undefined) staged.set(item.id, { id: item.id, group: item.group ?? null });
     }
-    for (const id of change.remove ?? []) next.delete(id);
-    return next;
+    for (const id of change.remove ?? []) staged.delete(id);
   };
 
   /** The default sink: upserts, label changes, then deletes, then labels. */
-  const applyDefaultSink = (account: AccountRecord, write: SinkWrite) => {
-    const messages = new Map(account.messages);
+  const writeDefaultSink = (
+    account: AccountRecord,
+    messages: Overlay<MailMessage>,
+    labels: Overlay<MailLabel>,
+    write: SinkWrite,
+  ): void => {
     for (const message of write.upsertMessages ?? []) messages.set(message.id, copy(message));
     for (const change of write.changeLabels ?? []) {
       const stored = messages.get(change.id);
@@ -217,33 +497,28 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       messages.set(change.id, { ...stored, labelIds });
     }
     for (const id of write.deleteMessages ?? []) messages.delete(id);
-    const labels = new Map(account.labels);
     for (const label of write.upsertLabels ?? []) labels.set(label.id, copy(label));
     if (write.keepOnlyLabels !== undefined) {
       const keep = new Set(write.keepOnlyLabels);
-      for (const id of [...labels.keys()]) if (!keep.has(id)) labels.delete(id);
+      for (const id of labels.keys(account.labels.keys())) if (!keep.has(id)) labels.delete(id);
     }
-    return { messages, labels };
-  };
-
-  const sortedMessages = (key: AccountKey): MailMessage[] => {
-    const account = accounts.get(accountKeyOf(key));
-    if (!account) return [];
-    return [...account.messages.values()].sort((a, b) => compareStrings(a.id, b.id));
   };
 
   const data: MailDataReader = {
     listMessages: (key, query = {}) =>
       serialize(() => {
+        const account = accounts.get(accountKeyOf(key));
+        if (!account) return [];
         const limit = clampLimit(query.limit, LIMITS.messagesDefault, LIMITS.messagesMax);
         const { afterId } = query;
-        const after =
-          afterId === undefined ? sortedMessages(key) : sortedMessages(key).filter((m) => m.id > afterId);
-        return copy(after.slice(0, limit));
+        const isAfter = afterId === undefined ? undefined : (message: MailMessage) => message.id > afterId;
+        return copy(account.messages.slice(isAfter, limit));
       }),
     latestMessages: (key, limit) =>
       serialize(() => {
-        const newest = sortedMessages(key).sort(
+        const account = accounts.get(accountKeyOf(key));
+        if (!account) return [];
+        const newest = [...account.messages.values()].sort(
           (a, b) =>
             (b.internalDate ?? Number.NEGATIVE_INFINITY) - (a.internalDate ?? Number.NEGATIVE_INFINITY) ||
             compareStrings(b.id, a.id),
@@ -307,8 +582,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
             lastJobId: null,
             updatedAt: now.iso,
           },
-          staged: new Map(),
-          messages: new Map(),
+          staged: new OrderedTable<StagedItem>((item) => item.id, compareStaged),
+          messages: new OrderedTable<MailMessage>(
+            (message) => message.id,
+            (a, b) => compareStrings(a.id, b.id),
+          ),
           labels: new Map(),
         };
         account.state = { ...account.state, lastJobId: draft.id, updatedAt: now.iso };
@@ -320,6 +598,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
           order: createdCount++,
         };
         jobs.set(draft.id, record);
+        const newest = jobsInOrder[jobsInOrder.length - 1];
+        if (newest && compareStrings(draft.createdAt, newest.job.createdAt) < 0) createdAtInOrder = false;
+        jobsInOrder.push(record);
+        track(record, null);
         logs.set(draft.id, []);
         return { job: saveJob(record, draft, newLogs, now.iso), created: true as const };
       }),
@@ -331,12 +613,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     listJobs: (query = {}) =>
       serialize(() => {
         const limit = clampLimit(query.limit, LIMITS.listJobsDefault, LIMITS.listJobsMax);
-        const matching = [...jobs.values()].filter(
-          ({ job }) =>
-            (query.source === undefined || job.source === query.source) &&
-            (query.accountId === undefined || job.accountId === query.accountId) &&
-            (query.statuses === undefined || query.statuses.includes(job.status)),
-        );
+        const matches = ({ job }: JobRecord) =>
+          (query.source === undefined || job.source === query.source) &&
+          (query.accountId === undefined || job.accountId === query.accountId) &&
+          (query.statuses === undefined || query.statuses.includes(job.status));
+        if (createdAtInOrder) {
+          // Newest first is then simply creation order backwards: stop at the limit.
+          const newest: Job[] = [];
+          for (let index = jobsInOrder.length - 1; index >= 0 && newest.length < limit; index--) {
+            const record = jobsInOrder[index] as JobRecord;
+            if (matches(record)) newest.push(record.job);
+          }
+          return copy(newest);
+        }
+        const matching = jobsInOrder.filter(matches);
         matching.sort((a, b) => compareStrings(b.job.createdAt, a.job.createdAt) || b.order - a.order);
         return copy(matching.slice(0, limit).map((record) => record.job));
       }),
@@ -360,9 +650,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       serialize(() => {
         const now = clockNow();
         const changed: Job[] = [];
-        for (const record of jobs.values()) {
-          if (record.job.status !== 'running') continue;
-          if (record.leaseExpiresMs !== null && record.leaseExpiresMs > now.ms) continue;
+        const expired = [...runningJobs]
+          .filter((record) => record.leaseExpiresMs === null || record.leaseExpiresMs <= now.ms)
+          .sort((a, b) => a.order - b.order);
+        for (const record of expired) {
           const draft = copy(record.job);
           let line: LogInput;
           if (draft.cancelRequested) {
@@ -407,19 +698,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     claimJob: (input) =>
       serialize((): ClaimedJob | null => {
         let oldest: JobRecord | undefined;
-        for (const record of jobs.values()) {
-          const { job } = record;
-          if (job.status !== 'queued') continue;
-          if (input.sources !== undefined && !input.sources.includes(job.source)) continue;
-          if (
-            !oldest ||
-            compareStrings(job.createdAt, oldest.job.createdAt) < 0 ||
-            (job.createdAt === oldest.job.createdAt && record.order < oldest.order)
-          ) {
-            oldest = record;
+        let from: ClaimQueue | undefined;
+        const sources = input.sources ?? [...claimQueues.keys()];
+        for (const source of sources) {
+          const queue = claimQueues.get(source);
+          const head = queue?.peek();
+          if (head && (!oldest || compareClaimOrder(head, oldest) < 0)) {
+            oldest = head;
+            from = queue;
           }
         }
-        if (!oldest) return null;
+        if (!oldest || !from) return null;
+        from.pop();
         const now = clockNow();
         const draft = copy(oldest.job);
         const token = newId();
@@ -465,10 +755,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         const draft = copy(record.job);
         applyProgress(draft, commit.progress);
         const newLogs = buildLogs(draft, commit.logs, now.iso);
-        const staged = commit.stage ? applyStage(account.staged, commit.stage) : account.staged;
+        const staged = new Overlay(account.staged);
+        if (commit.stage) stageInto(staged, commit.stage);
         const checkpoint =
           commit.checkpoint === undefined ? account.state.checkpoint : copy(commit.checkpoint);
-        let tables = { messages: account.messages, labels: account.labels };
+        const messages = new Overlay(account.messages);
+        const labels = new Overlay(account.labels);
         const effects: Array<() => void> = [];
         if (commit.write) {
           if (appSink) {
@@ -476,13 +768,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
             const tx: MemoryTransaction = { account: key, onCommit: (effect) => effects.push(effect) };
             await appSink.write(tx, copy(key), copy(commit.write));
           } else {
-            tables = applyDefaultSink(account, commit.write);
+            writeDefaultSink(account, messages, labels, commit.write);
           }
         }
         // Everything that can fail has run: apply the whole batch at once.
-        account.messages = tables.messages;
-        account.labels = tables.labels;
-        account.staged = staged;
+        messages.applyTo(account.messages);
+        labels.applyTo(account.labels);
+        staged.applyTo(account.staged);
         if (commit.checkpoint !== undefined || commit.stage) {
           account.state = { ...account.state, checkpoint, updatedAt: now.iso };
         }
@@ -513,7 +805,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
             lastFullSyncAt: draft.mode === 'full' ? now.iso : account.state.lastFullSyncAt,
             updatedAt: now.iso,
           };
-          account.staged = new Map();
+          account.staged.clear();
         }
         record.leaseToken = null;
         record.leaseExpiresMs = null;
@@ -579,15 +871,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         if (!account) return [];
         const limit = clampLimit(query.limit, LIMITS.stagedMax, LIMITS.stagedMax);
         const { after } = query;
-        const ordered = [...account.staged.values()].sort(compareStaged);
-        const start =
-          after === undefined
-            ? 0
-            : ordered.findIndex(
-                (item) => compareStaged(item, { id: after.id, group: after.group ?? null }) > 0,
-              );
-        if (start < 0) return [];
-        return copy(ordered.slice(start, start + limit));
+        const cursor: StagedItem | undefined =
+          after === undefined ? undefined : { id: after.id, group: after.group ?? null };
+        const isAfter =
+          cursor === undefined ? undefined : (item: StagedItem) => compareStaged(item, cursor) > 0;
+        return copy(account.staged.slice(isAfter, limit));
       }),
 
     countStaged: (key) => serialize(() => accounts.get(accountKeyOf(key))?.staged.size ?? 0),

@@ -1,8 +1,8 @@
 import type { JobViewState, SyncEvent } from '../events/syncEvents';
-import { applyEvent, emptyJobViewState } from '../events/syncEvents';
+import { applyEvents, emptyJobViewState } from '../events/syncEvents';
 import type { Job } from '../job/job';
 import { isTerminalStatus } from '../job/job';
-import type { ConnectionState, SyncTransport } from './syncTransport';
+import { type ConnectionState, endsSubscription, type SyncTransport } from './syncTransport';
 import type { TransportError } from './transportError';
 
 /** What an observer holds: the folded job and logs, plus the connection. */
@@ -23,10 +23,13 @@ export interface JobObserverOptions {
 type Listener = (snapshot: JobSnapshot) => void;
 
 /**
- * One job, observed: folds the transport's events with `applyEvent` and tells listeners.
- * `getSnapshot()` returns the same object until something changes (for `useSyncExternalStore`).
- * The transport subscription is opened by the first listener and closed when the last one leaves
- * or the job ends, so the number of listeners never multiplies connections.
+ * One job, observed: folds the transport's events with `applyEvents` and tells listeners, once per
+ * batch (a 10,000-line backlog is one notification). `getSnapshot()` returns the same object until
+ * something changes (for `useSyncExternalStore`). The transport subscription is opened by the first
+ * listener and closed when the last one leaves or the job ends, so the number of listeners never
+ * multiplies connections. A job known to have ended (the latest job after a page refresh) is
+ * subscribed to once all the same, to load its log lines; after its terminal event nothing is
+ * requested again.
  */
 export class JobObserver {
   readonly jobId: string;
@@ -39,6 +42,8 @@ export class JobObserver {
   private snapshot: JobSnapshot;
   private unsubscribeTransport: (() => void) | null = null;
   private disconnectScheduled = false;
+  /** The transport delivered the job's end (its terminal event): every log line is here, nothing will change. */
+  private ended = false;
 
   constructor(jobId: string, transport: SyncTransport, options: JobObserverOptions = {}) {
     this.jobId = jobId;
@@ -66,7 +71,8 @@ export class JobObserver {
   /** Folds a job known from elsewhere (a start or cancel answer) so the view is current before the stream opens. */
   seed(job: Job): void {
     if (job.id !== this.jobId) return;
-    this.apply({ type: 'snapshot', jobId: job.id, job });
+    // Not from the transport: a finished job seeded here still gets its last lines from the stream.
+    this.apply([{ type: 'snapshot', jobId: job.id, job }], false);
   }
 
   /** True while a transport subscription is open. */
@@ -79,7 +85,7 @@ export class JobObserver {
   }
 
   private connect() {
-    if (this.unsubscribeTransport || this.isFinished || this.listeners.size === 0) return;
+    if (this.unsubscribeTransport || this.ended || this.listeners.size === 0) return;
     this.error = null;
     let active = true;
     const unsubscribe = this.transport.subscribe(
@@ -87,10 +93,16 @@ export class JobObserver {
       { afterSeq: this.view.lastSeq },
       {
         onEvent: (event) => {
-          if (active) this.apply(event);
+          if (active) this.apply([event], true);
+        },
+        onEvents: (events) => {
+          if (active) this.apply(events, true);
         },
         onConnectionChange: (state) => {
-          if (active) this.setConnection(state);
+          if (!active) return;
+          // A transport that closes by itself after a finished job's snapshot (no terminal event) is done too.
+          if (state === 'closed' && this.isFinished) this.end();
+          this.setConnection(state);
         },
         onError: (error) => {
           if (!active) return;
@@ -102,7 +114,7 @@ export class JobObserver {
       },
     );
     // The transport may have finished synchronously (an in-process engine, a finished job).
-    if (!active || this.isFinished) {
+    if (!active || this.ended) {
       active = false;
       unsubscribe();
       return;
@@ -134,18 +146,26 @@ export class JobObserver {
     this.setConnection(state);
   }
 
-  private apply(event: SyncEvent) {
-    const next = applyEvent(this.view, event, { maxLogs: this.maxLogs });
-    if (next === this.view) return;
+  private apply(events: readonly SyncEvent[], fromTransport: boolean) {
+    const next = applyEvents(this.view, events, { maxLogs: this.maxLogs });
+    // Only the terminal event ends the subscription: a dropped stream never does, and a snapshot of
+    // a finished job is followed by its log lines.
+    const ending = fromTransport && !this.ended && events.some(endsSubscription);
+    if (next === this.view && !ending) return;
     this.view = next;
-    // Only a terminal status ends the subscription; a dropped stream never does.
-    if (this.isFinished) {
-      const unsubscribe = this.unsubscribeTransport;
-      this.unsubscribeTransport = null;
-      unsubscribe?.();
+    if (ending) {
+      this.end();
       this.connection = 'closed';
     }
     this.publish();
+  }
+
+  /** The job's end was delivered: close the subscription for good. */
+  private end() {
+    this.ended = true;
+    const unsubscribe = this.unsubscribeTransport;
+    this.unsubscribeTransport = null;
+    unsubscribe?.();
   }
 
   private setConnection(state: ConnectionState, force = false) {

@@ -6,7 +6,7 @@ import { isTerminalStatus } from '../job/job';
 import type { ReconnectBackoffOptions } from './reconnectBackoff';
 import { reconnectDelay } from './reconnectBackoff';
 import type { RestClient } from './restClient';
-import type { JobSubscriptionHandlers } from './syncTransport';
+import { deliverEvents, type JobSubscriptionHandlers } from './syncTransport';
 import { toTransportError } from './transportError';
 
 export interface JobPollerOptions {
@@ -23,7 +23,8 @@ const LOGS_PAGE = 1000;
 /**
  * Follows one job by polling: each round reads the job, then the log lines after the last seq up
  * to the job's `lastLogSeq`, and delivers the lines then the job (a snapshot when it changed, the
- * terminal event when it ended). Stops for good after the terminal event or `stop()`.
+ * terminal event when it ended), all of a round as one batch (a backlog of many pages is one state
+ * change). Stops for good after the terminal event or `stop()`.
  */
 export function startJobPoller(
   rest: RestClient,
@@ -39,8 +40,15 @@ export function startJobPoller(
   let lastJobJson = '';
   let failures = 0;
 
+  /** The round's events, handed over together at its end (also when a later page of it fails). */
+  let batch: SyncEvent[] = [];
   const deliver = (event: SyncEvent) => {
-    if (!stopped) handlers.onEvent(event);
+    batch.push(event);
+  };
+  const flush = () => {
+    const events = batch;
+    batch = [];
+    if (!stopped) deliverEvents(handlers, events);
   };
 
   const stop = () => {
@@ -85,7 +93,13 @@ export function startJobPoller(
     inFlight = controller;
     let delay = options.intervalMs;
     try {
-      const finished = await pollOnce(controller.signal);
+      let finished: boolean;
+      try {
+        finished = await pollOnce(controller.signal);
+      } finally {
+        // Lines already counted in `lastSeq` must reach the consumer even when a later page failed.
+        flush();
+      }
       if (finished) {
         stop();
         handlers.onConnectionChange?.('closed');

@@ -179,7 +179,9 @@ describe('createSyncClient', () => {
     const watcher = client.watchAccount({ source: 'test', accountId: 'a' });
     const leave = watcher.subscribe(() => {});
     await flush();
-    expect(spy.calls).toEqual(['getActive', 'listJobs']);
+    // The finished job is subscribed to once, for its log lines, and the subscription then ends.
+    expect(spy.calls).toEqual(['getActive', 'listJobs', 'subscribe 0']);
+    expect(spy.open).toBe(0);
     expect(watcher.getSnapshot()).toMatchObject({ isActive: false, job: { id: old.id, status: 'failed' } });
 
     const result = await watcher.start();

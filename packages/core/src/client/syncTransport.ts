@@ -13,6 +13,12 @@ export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 
 export interface JobSubscriptionHandlers {
   /** Events of the job, in order: a snapshot, logs after `afterSeq` (each once), live events. */
   onEvent(event: SyncEvent): void;
+  /**
+   * Several events at once, in order: a backlog (the lines after `afterSeq` on connect), a polling
+   * round. Folded in one step (`applyEvents`), so a 10,000-line backlog is one state change and one
+   * render, not 10,000. Optional: without it each event goes to `onEvent`.
+   */
+  onEvents?(events: readonly SyncEvent[]): void;
   /** The connection changed (optional). */
   onConnectionChange?(state: ConnectionState): void;
   /**
@@ -41,10 +47,12 @@ export interface ListJobsInput {
  *
  * Contract of `subscribe`:
  * - deliver the job's events (the `SyncEvent` types, folded by `applyEvent`) in order, a snapshot
- *   first, each log line at most once;
+ *   first, each log line at most once; a backlog as one `onEvents` call when the handler has it;
+ * - a snapshot of a job that already ended is followed by its log lines and its terminal event
+ *   (`completed`, `failed`, `cancelled`, `interrupted`): that is how a finished job's logs load;
  * - a dropped connection is not the end: reconnect (resuming after the last seq) and keep going;
- * - stop all activity (network, timers) after delivering an event whose job status is terminal, and
- *   when the returned function is called (it must be idempotent).
+ * - stop all activity (network, timers) after delivering the terminal event, and when the returned
+ *   function is called (it must be idempotent).
  *
  * The other methods reject with a `TransportError`.
  */
@@ -64,3 +72,20 @@ export interface SyncTransport {
   /** Subscribes to one job's events; returns the unsubscribe function. */
   subscribe(jobId: string, options: JobSubscriptionOptions, handlers: JobSubscriptionHandlers): () => void;
 }
+
+/** Hands `events` to the handlers: in one `onEvents` call when they take batches, else one by one. */
+export function deliverEvents(handlers: JobSubscriptionHandlers, events: readonly SyncEvent[]): void {
+  if (events.length === 0) return;
+  if (handlers.onEvents) handlers.onEvents(events);
+  else for (const event of events) handlers.onEvent(event);
+}
+
+const TERMINAL_EVENT_TYPES: ReadonlySet<SyncEvent['type']> = new Set([
+  'completed',
+  'failed',
+  'cancelled',
+  'interrupted',
+]);
+
+/** True for the event that ends a subscription (not a snapshot of a finished job, which its logs follow). */
+export const endsSubscription = (event: SyncEvent): boolean => TERMINAL_EVENT_TYPES.has(event.type);

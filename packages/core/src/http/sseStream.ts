@@ -82,17 +82,27 @@ export function createSseStream(
         }, keepAliveMs);
       };
 
+      const send = (events: readonly SyncEvent[]) => {
+        let text = '';
+        let ends = false;
+        for (const event of events) {
+          if (event.type === 'log') lastSeq = event.entry.seq;
+          text += formatSseFrame(event, lastSeq);
+          if (TERMINAL_EVENT_TYPES.has(event.type)) ends = true;
+        }
+        write(text);
+        if (ends) queueMicrotask(end);
+      };
+
       write(`retry: ${options.retryMs ?? 1000}\n\n`);
       const feed = openJobEventFeed(engine, {
         jobId: options.jobId,
         afterSeq: lastSeq,
         pollIntervalMs: options.pollIntervalMs,
         clock,
-        onEvent: (event) => {
-          if (event.type === 'log') lastSeq = event.entry.seq;
-          write(formatSseFrame(event, lastSeq));
-          if (TERMINAL_EVENT_TYPES.has(event.type)) queueMicrotask(end);
-        },
+        onEvent: (event) => send([event]),
+        // A backlog goes out as one chunk: thousands of tiny writes would cost more than the lines.
+        onEvents: send,
         onError: (error) => {
           write(`: error ${error.code}\n\n`);
           end();

@@ -3,11 +3,10 @@ import { systemClock } from '../../clock';
 import type { SyncEngine } from '../../engine/engineTypes';
 import { SyncError } from '../../errors';
 import { type JobEventFeed, openJobEventFeed } from '../../events/jobEventFeed';
+import type { SyncEvent } from '../../events/syncEvents';
 import { reconnectDelay } from '../reconnectBackoff';
-import type { SyncTransport } from '../syncTransport';
+import { deliverEvents, endsSubscription, type SyncTransport } from '../syncTransport';
 import { toTransportError } from '../transportError';
-
-const TERMINAL_TYPES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
 
 export interface EngineTransportOptions {
   /** Store polling interval when the store has no cross-process notices, in ms (default 1,000). */
@@ -48,6 +47,19 @@ export function engineTransport(engine: SyncEngine, options: EngineTransportOpti
       let stopped = false;
       let feed: JobEventFeed | null = null;
       let retryTimer: TimerHandle | null = null;
+      const receive = (events: readonly SyncEvent[]) => {
+        if (stopped) return;
+        if (events.some((event) => event.type === 'snapshot')) {
+          attempt = 0;
+          handlers.onConnectionChange?.('open');
+        }
+        for (const event of events) if (event.type === 'log') lastSeq = event.entry.seq;
+        deliverEvents(handlers, events);
+        if (events.some(endsSubscription)) {
+          stopped = true;
+          handlers.onConnectionChange?.('closed');
+        }
+      };
       const open = () => {
         retryTimer = null;
         handlers.onConnectionChange?.(attempt === 0 ? 'connecting' : 'reconnecting');
@@ -56,18 +68,9 @@ export function engineTransport(engine: SyncEngine, options: EngineTransportOpti
           afterSeq: lastSeq,
           pollIntervalMs: options.pollIntervalMs,
           clock,
-          onEvent: (event) => {
-            if (event.type === 'snapshot') {
-              attempt = 0;
-              handlers.onConnectionChange?.('open');
-            }
-            if (event.type === 'log') lastSeq = event.entry.seq;
-            handlers.onEvent(event);
-            if (TERMINAL_TYPES.has(event.type)) {
-              stopped = true;
-              handlers.onConnectionChange?.('closed');
-            }
-          },
+          onEvent: (event) => receive([event]),
+          // The snapshot with its backlog, in one piece.
+          onEvents: receive,
           onError: (error) => {
             if (stopped) return;
             // A store outage is not the end of the job: read again after a back-off.

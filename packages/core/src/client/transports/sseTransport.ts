@@ -1,13 +1,13 @@
 import type { TimerHandle } from '../../clock';
 import type { SyncEvent } from '../../events/syncEvents';
-import { isTerminalEvent } from '../../events/syncEvents';
+import { isTerminalStatus } from '../../job/job';
 import { startJobPoller } from '../jobPoller';
 import type { ReconnectBackoffOptions } from '../reconnectBackoff';
 import { reconnectDelay } from '../reconnectBackoff';
 import type { HttpTransportOptions } from '../restClient';
 import { createRestClient, errorOf } from '../restClient';
 import { createSseParser } from '../sseParser';
-import type { ConnectionState, SyncTransport } from '../syncTransport';
+import { type ConnectionState, deliverEvents, endsSubscription, type SyncTransport } from '../syncTransport';
 import { type TransportError, toTransportError } from '../transportError';
 
 export interface SseTransportOptions extends HttpTransportOptions {
@@ -33,7 +33,9 @@ export interface SseTransportOptions extends HttpTransportOptions {
  * Server-sent events over `fetch` (not `EventSource`, so headers such as `Authorization` work):
  * one stream per subscribed job, resumed with `Last-Event-ID` after a drop (back-off with jitter,
  * `getHeaders` called again on every reconnect), log lines de-duplicated by seq, and polling
- * when streaming is not available. Ends on the job's terminal status only.
+ * when streaming is not available. The snapshot and the backlog after it (the lines up to the
+ * snapshot's `lastLogSeq`) are handed over as one batch; later events as they arrive. Ends on the
+ * job's terminal event only (or when the stream of an already finished job ends).
  */
 export function sseTransport(options: SseTransportOptions): SyncTransport {
   const rest = createRestClient(options);
@@ -90,22 +92,12 @@ export function sseTransport(options: SseTransportOptions): SyncTransport {
           jobId,
           {
             onEvent: handlers.onEvent,
+            onEvents: handlers.onEvents,
             onConnectionChange: setConnection,
             onError: (error) => fail(error),
           },
           { afterSeq: lastSeq, intervalMs: pollIntervalMs, backoff: options.reconnect, random },
         );
-      };
-
-      /** Returns true when the job ended (terminal event delivered). */
-      const deliver = (event: SyncEvent): boolean => {
-        if (event.jobId !== jobId) return false;
-        if (event.type === 'log') {
-          if (event.entry.seq <= lastSeq) return false;
-          lastSeq = event.entry.seq;
-        }
-        handlers.onEvent(event);
-        return isTerminalEvent(event);
       };
 
       const connect = async () => {
@@ -116,6 +108,31 @@ export function sseTransport(options: SseTransportOptions): SyncTransport {
         controller = current;
         let received = false;
         let retryAfterMs: number | undefined;
+        let finished = false;
+        /** A snapshot or status said the job had already ended: its lines, then the end of the stream, follow. */
+        let jobEnded = false;
+        /** Events accepted but not yet handed over; held while the backlog is still arriving. */
+        let batch: SyncEvent[] = [];
+        /** The backlog runs up to this seq (the snapshot's `lastLogSeq`); 0 once it is over. */
+        let backlogUntil = 0;
+        const flush = () => {
+          if (batch.length === 0 || stopped) return;
+          const events = batch;
+          batch = [];
+          deliverEvents(handlers, events);
+        };
+        const accept = (event: SyncEvent) => {
+          if (event.jobId !== jobId) return;
+          if (event.type === 'log') {
+            if (event.entry.seq <= lastSeq) return;
+            lastSeq = event.entry.seq;
+          } else {
+            backlogUntil = event.type === 'snapshot' ? event.job.lastLogSeq : 0;
+            if ('job' in event && isTerminalStatus(event.job.status)) jobEnded = true;
+          }
+          batch.push(event);
+          if (endsSubscription(event)) finished = true;
+        };
         const armIdle = () => {
           if (idleTimer !== null) clock.clearTimeout(idleTimer);
           idleTimer = clock.setTimeout(() => current.abort(), idleTimeoutMs);
@@ -141,7 +158,6 @@ export function sseTransport(options: SseTransportOptions): SyncTransport {
             return fallBackToPolling();
           }
           setConnection('open');
-          let finished = false;
           const parse = createSseParser((message) => {
             if (finished || stopped || message.event === 'message') return;
             let event: SyncEvent;
@@ -151,7 +167,7 @@ export function sseTransport(options: SseTransportOptions): SyncTransport {
               return;
             }
             received = true;
-            if (deliver(event)) finished = true;
+            accept(event);
           });
           const reader = response.body.getReader();
           const decoder = new TextDecoder();
@@ -160,8 +176,11 @@ export function sseTransport(options: SseTransportOptions): SyncTransport {
             if (done) break;
             armIdle();
             parse(decoder.decode(value, { stream: true }));
+            if (finished || lastSeq >= backlogUntil) flush();
           }
-          if (finished) {
+          flush();
+          // The stream of a job that had already ended closes after its lines: nothing more will come.
+          if (finished || (jobEnded && !stopped)) {
             stop();
             setConnection('closed');
             await reader.cancel().catch(() => undefined);
@@ -170,6 +189,8 @@ export function sseTransport(options: SseTransportOptions): SyncTransport {
           await reader.cancel().catch(() => undefined);
         } catch (cause) {
           if (stopped) return;
+          // What arrived before the drop is kept: the reconnect resumes after it.
+          flush();
           const error = toTransportError(cause);
           if (error.status !== null && !error.retryable) return fail(error);
           retryAfterMs = error.retryAfterMs;

@@ -31,6 +31,8 @@ export interface GmailApiOptions {
   signal: AbortSignal;
   /** Told the server's wait when a rate-limit answer pauses the calls (the engine's ETA ignores it). */
   onBackoff?: (ms: number) => void;
+  /** Told the units of calls Gmail answered (refused calls are not charged). */
+  onUnits?: (units: number) => void;
 }
 
 export interface GmailProfile {
@@ -104,6 +106,7 @@ export class GmailApi {
           () => this.#queue.add(() => send({ Authorization: `Bearer ${access.token}` }, this.#signal())),
           signal,
         );
+        this.#options.onUnits?.(this.#costs[method]);
         return response.data;
       } catch (thrown) {
         const error = errorOfThrown(operation, thrown, signal);
@@ -245,6 +248,7 @@ export class GmailApi {
     } else {
       await Promise.all(units.map((unit) => this.#sendSingle(unit, access.token, access.generation, result)));
     }
+    if (result.units > 0) this.#options.onUnits?.(result.units);
     return result;
   }
 
@@ -300,7 +304,6 @@ export class GmailApi {
     }
     result.requests += 1;
     result.calls += chunk.length;
-    result.units += units;
     const byId = new Map(parts.map((part) => [part.id, part]));
     chunk.forEach((unit, index) => {
       const part = byId.get(String(index)) ?? parts[index];
@@ -363,13 +366,14 @@ export class GmailApi {
     }
     result.requests += 1;
     result.calls += 1;
-    result.units += cost;
     this.#settle(unit, answer, generation, result);
   }
 
   /** Sorts one answer: stored, gone, to retry, or a failure that ends the job. */
   #settle(unit: FetchUnit, answer: UnitAnswer, generation: number, result: FetchRoundResult): void {
     const { format, metadataHeaders } = this.#options;
+    // Gmail charges every call it answers except the ones it refused for quota.
+    if (answer.status !== 429 && answer.status !== 403) result.units += this.#unitCost(unit);
     if (answer.status === 200) {
       const body = (typeof answer.body === 'string' ? JSON.parse(answer.body) : answer.body) as
         | (GmailMessageResource & { messages?: GmailMessageResource[] })

@@ -152,6 +152,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
       signal: ctx.signal,
       onBackoff: (ms) => ctx.reportBackoff(ms),
+      onUnits: (units) => ctx.reportQuotaUnits?.(units),
     });
     const sync = new SyncRun(ctx, api, limiter);
     const checkpoint = ctx.checkpoint;

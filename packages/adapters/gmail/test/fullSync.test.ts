@@ -23,6 +23,10 @@ describe('full sync', () => {
     const store = createMemoryStore();
     const source = emulatorSource(running);
     const engine = createEngine(store, source);
+    let reportedUnits = 0;
+    engine.on('quota', (event) => {
+      reportedUnits += event.units;
+    });
     const job = await syncOnce(engine);
     await engine.stop();
     expect(job.error).toBeNull();
@@ -42,6 +46,8 @@ describe('full sync', () => {
     });
     const labels = await store.data.listLabels({ source: 'gmail', accountId: ADDRESS });
     expect(labels.map((label) => label.id)).toEqual(expect.arrayContaining(['INBOX', 'SENT', 'Label_1']));
+    // Every unit Gmail charged is reported to the engine (for its metrics).
+    expect(reportedUnits).toBe(running.emulator.stats().byUser[ADDRESS]!.units);
     const state = await store.getAccountState({ source: 'gmail', accountId: ADDRESS });
     expect(state?.cursor).toBe(String(running.emulator.mailbox(ADDRESS).historyId));
   });

@@ -172,6 +172,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
         phase: 'labels',
         total: null,
         stage: { clear: true },
+        // '0' means "not captured yet": the full sync takes the profile's historyId, also on a resume.
         checkpoint: { stage: 'labels', historyId: '0' },
         logs: [
           {

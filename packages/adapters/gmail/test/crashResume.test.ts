@@ -56,7 +56,7 @@ function freezableStore(store: SyncStore, freezeWhen: (commit: BatchCommit) => b
   };
 }
 
-describe('crash in the middle of fetching', () => {
+describe('crash and resume', () => {
   it('a new worker resumes from the checkpoint after the lease expires; at most one batch is fetched twice', async () => {
     const store = createMemoryStore();
     let fetchCommits = 0;
@@ -96,5 +96,32 @@ describe('crash in the middle of fetching', () => {
 
     const logs = await store.getLogs(job.id, { limit: 5_000 });
     expect(logs.some((line) => /resum/i.test(line.message))).toBe(true);
+  });
+
+  it('a crash while listing resumes listing from the saved page token', async () => {
+    running.emulator.resetStats();
+    const store = createMemoryStore();
+    let listCommits = 0;
+    const dying = freezableStore(store, (commit) => {
+      if (commit.stage?.add?.length) listCommits += 1;
+      return listCommits === 3;
+    });
+    const lease = { leaseMs: 400, heartbeatMs: 100 };
+    const first = createEngine(dying.store, emulatorSource(running), lease);
+    const started = await first.start({ source: 'gmail', accountId: ADDRESS });
+    while (!dying.frozen) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    const second = createEngine(store, emulatorSource(running), lease);
+    const job = await waitForEnd(second, started.job.id);
+    await second.stop();
+    dying.thaw();
+    await first.stop({ timeoutMs: 100 });
+
+    expect(job.status).toBe('completed');
+    expect(job.counters).toMatchObject({ listed: 3_000, stored: 3_000 });
+    expect(await storedState(store)).toEqual(mailboxState(running));
+    // 6 pages of 500: pages 1–2 were saved, page 3 was listed twice, nothing else.
+    expect(running.emulator.stats().byMethod['users.messages.list']?.requests).toBe(7);
+    expect(running.emulator.stats().byUser[ADDRESS]!.fetches.refetchedMessages).toBe(0);
   });
 });

@@ -143,7 +143,9 @@ describe.skipIf(!available)('SyncProgressModal in Chromium', () => {
     await expect
       .poll(() => dialog().getByRole('heading').textContent(), { timeout: 10_000 })
       .toBe('Sync failed');
-    expect(await dialog().getByText('Gmail refused the token. Sign in again.').isVisible()).toBe(true);
+    expect(
+      await dialog().getByText('Gmail refused the token. Sign in again.', { exact: true }).isVisible(),
+    ).toBe(true);
     expect(await dialog().getByRole('button', { name: 'Retry' }).isVisible()).toBe(true);
     await audit('failed');
     await closeWithEscape();

@@ -33,6 +33,12 @@ export interface GmailSourceOptions {
   quotaSpeed?: number;
   /** Share of the per-user budget the limiter plans to spend (default 0.98). */
   quotaHeadroom?: number;
+  /**
+   * Slices of the quota window the budget is paced over (default 20: at most 3 s worth of units at
+   * once against Google). Keeps progress steady instead of a window's budget in one burst followed by
+   * a long stall; `1` leaves only the moving window. See `QuotaLimiterOptions.pacingSlices`.
+   */
+  quotaPacingSlices?: number;
   /** Gmail calls in flight at most, batch parts counting one each (default 50). */
   maxInFlight?: number;
   /** Message format fetched (default `metadata`). `raw` disables whole-thread fetches, which `threads.get` cannot return raw. */
@@ -119,6 +125,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
         windowMs: 60_000 / speed,
         ...(options.quotaHeadroom !== undefined ? { headroom: options.quotaHeadroom } : {}),
         ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
+        ...(options.quotaPacingSlices !== undefined ? { pacingSlices: options.quotaPacingSlices } : {}),
       });
       limiters.set(accountId, limiter);
     }

@@ -20,6 +20,17 @@ export interface QuotaLimiterOptions {
   marginMs?: number;
   /** Calls in flight at most, batch parts counting one each (default 50, Gmail's per-user concurrency). */
   maxInFlight?: number;
+  /**
+   * Slices of the window the budget is paced over (default 20: at Google's real minute, bursts of
+   * 3 s worth of units). Units are granted at an even rate of the planned budget per window, with at
+   * most one slice's worth (`budget / pacingSlices`) at once after an idle spell. Without pacing the
+   * whole window's budget goes in one burst and nothing moves until it frees: a stalled progress bar,
+   * and bursts Google may refuse if it enforces at a finer grain than the minute. `1` paces over
+   * the whole window (in effect the bare moving window). The moving window stays the hard cap either
+   * way. A request dearer than a slice is admitted alone once a full slice has built up, so it never
+   * waits forever; the pace then pays its debt off before the next grant.
+   */
+  pacingSlices?: number;
   /** Lowest share of the budget rate-limit answers can push the limiter down to (default 0.5). */
   minShare?: number;
   /** Share regained per window without a rate-limit answer (default 0.1). */
@@ -52,9 +63,12 @@ interface Waiter {
 
 /**
  * Spends quota units the way Gmail counts them: a moving window of `windowMs` in which at most
- * `unitsPerWindow` may be spent (a token bucket would admit up to twice that in one window after an
- * idle spell). Callers wait, first come first served, until their units fit under the planned share
- * and their calls fit under `maxInFlight`.
+ * `unitsPerWindow` may be spent (a token bucket alone would admit up to twice that in one window
+ * after an idle spell). Within that hard cap, grants are paced by a token bucket filling at the
+ * planned budget per window and holding one slice of it (`pacingSlices`), so work flows evenly
+ * instead of in window-sized bursts followed by long stalls. Callers wait, first come first served,
+ * until their units fit under the planned share, the pace allows them, and their calls fit under
+ * `maxInFlight`.
  *
  * On a rate-limit answer every caller pauses for the server's `Retry-After` and the share drops by
  * 15 % (additive-increase, multiplicative-decrease); it grows back by `recoveryPerWindow` each
@@ -64,6 +78,7 @@ export class QuotaLimiter {
   readonly unitsPerWindow: number;
   readonly windowMs: number;
   readonly maxInFlight: number;
+  readonly pacingSlices: number;
   readonly #headroom: number;
   readonly #marginMs: number;
   readonly #minShare: number;
@@ -78,6 +93,9 @@ export class QuotaLimiter {
   /** Units of answered calls still in the window plus units of calls not answered yet. */
   #spent = 0;
   #inFlight = 0;
+  /** Pacing bucket: units available now (negative after an oversized grant) as of `#tokensAt`. */
+  #tokens = 0;
+  #tokensAt = 0;
   #waiters: Waiter[] = [];
   #timer: TimerHandle | null = null;
   #timerAt = 0;
@@ -92,12 +110,16 @@ export class QuotaLimiter {
     this.unitsPerWindow = options.unitsPerWindow;
     this.windowMs = Math.max(1, options.windowMs ?? 60_000);
     this.maxInFlight = Math.max(1, Math.floor(options.maxInFlight ?? 50));
+    this.pacingSlices = Math.max(1, Math.floor(options.pacingSlices ?? 20));
     this.#headroom = Math.min(1, Math.max(0.1, options.headroom ?? 0.98));
     this.#marginMs = Math.max(0, options.marginMs ?? this.windowMs * 0.005);
     this.#minShare = Math.min(1, Math.max(0.05, options.minShare ?? 0.5));
     this.#recovery = Math.max(0, options.recoveryPerWindow ?? 0.1);
     this.#clock = options.clock ?? systemClock;
     this.#onPause = options.onPause;
+    // Starts full: the first slice's worth goes at once, as it would after any idle spell.
+    this.#tokensAt = this.#clock.now();
+    this.#tokens = this.#sliceUnits(this.#tokensAt);
   }
 
   /** The share of the budget planned now, in (0, 1]. */
@@ -180,6 +202,32 @@ export class QuotaLimiter {
     this.#pump();
   }
 
+  /** Units the window may hold now: the budget times headroom and the current share. */
+  #limit(now: number): number {
+    return this.unitsPerWindow * this.#headroom * this.share(now);
+  }
+
+  /** The pace: the planned budget spread over the window as the provider counts it (with its margin). */
+  #ratePerMs(now: number): number {
+    return this.#limit(now) / (this.windowMs + this.#marginMs);
+  }
+
+  /** What the pacing bucket holds at most: one slice of the planned budget. */
+  #sliceUnits(now: number): number {
+    return this.#limit(now) / this.pacingSlices;
+  }
+
+  /** Fills the pacing bucket for the time since the last fill, up to one slice; returns its units. */
+  #refill(now: number): number {
+    // A rate-limit pause is not idle time to make up for afterwards: nothing builds up during it.
+    const from = Math.max(this.#tokensAt, Math.min(now, this.#pauseUntil));
+    if (now > from) {
+      this.#tokens = Math.min(this.#sliceUnits(now), this.#tokens + (now - from) * this.#ratePerMs(now));
+    }
+    this.#tokensAt = Math.max(this.#tokensAt, now);
+    return this.#tokens;
+  }
+
   #expire(now: number): void {
     while (this.#head < this.#expiries.length && this.#expiries[this.#head]! <= now) {
       this.#spent -= this.#units[this.#head]!;
@@ -199,6 +247,10 @@ export class QuotaLimiter {
       freed += this.#units[i]!;
       if (this.#spent - freed + units <= limit) return this.#expiries[i]!;
     }
+    // An oversized call goes once the window is empty: when nothing is in flight, the last expiry
+    // empties it and no `release` would come to pump again.
+    const last = this.#expiries.length - 1;
+    if (last >= this.#head && this.#spent - freed <= 0) return this.#expiries[last]!;
     return now;
   }
 
@@ -213,13 +265,21 @@ export class QuotaLimiter {
       }
       // An oversized call still runs alone, rather than never.
       if (this.#inFlight > 0 && this.#inFlight + waiter.calls > this.maxInFlight) return;
-      const limit = this.unitsPerWindow * this.#headroom * this.share(now);
+      const limit = this.#limit(now);
       if (this.#spent > 0 && this.#spent + waiter.units > limit) {
         const at = this.#fitsAt(waiter.units, limit, now);
         // Otherwise only calls still in flight hold the units back: their `release` pumps again.
         if (at > now) this.#wakeAt(at);
         return;
       }
+      // A request dearer than a slice needs only a full slice: it goes alone and leaves a debt.
+      const tokens = this.#refill(now);
+      const needed = Math.min(waiter.units, this.#sliceUnits(now));
+      if (tokens < needed) {
+        this.#wakeAt(now + Math.max(1, Math.ceil((needed - tokens) / this.#ratePerMs(now))));
+        return;
+      }
+      this.#tokens -= waiter.units;
       this.#waiters.shift();
       if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
       this.#spent += waiter.units;

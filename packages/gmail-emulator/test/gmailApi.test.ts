@@ -248,6 +248,38 @@ describe('users.threads.get', () => {
     expect(data.messages![1]!.payload!.headers![0]!.value).toMatch(/^Re: /);
   });
 
+  it('still returns a thread whose first message was deleted, and 404 once none of it remains', async () => {
+    const emulator = running.emulator;
+    const mailbox = emulator.mailbox('me@example.com');
+    let start = -1;
+    for (let i = 0; i < mailbox.size && start < 0; i++) {
+      if (mailbox.threadStartOf(i) === i && mailbox.threadMembers(i).length >= 3) start = i;
+    }
+    expect(start).toBeGreaterThanOrEqual(0);
+    const threadId = mailbox.idOf(start);
+    const [first, ...rest] = mailbox.threadMembers(start).map((i) => mailbox.idOf(i));
+    emulator.deleteMessage('me@example.com', first!);
+
+    const { data } = await gmail.users.threads.get({ userId: 'me', id: threadId, format: 'minimal' });
+    expect(data.id).toBe(threadId);
+    expect(data.messages!.map((m) => m.id)).toEqual(rest);
+    for (const message of data.messages!) expect(message.threadId).toBe(threadId);
+
+    for (const id of rest) emulator.deleteMessage('me@example.com', id);
+    const error = await gaxiosErrorOf(gmail.users.threads.get({ userId: 'me', id: threadId }));
+    expect(error.status).toBe(404);
+  });
+
+  it('answers 404 for a message id that does not start a thread', async () => {
+    const mailbox = running.emulator.mailbox('me@example.com');
+    let reply = -1;
+    for (let i = 0; i < mailbox.size && reply < 0; i++) {
+      if (mailbox.threadStartOf(i) !== i && mailbox.isLive(i)) reply = i;
+    }
+    const error = await gaxiosErrorOf(gmail.users.threads.get({ userId: 'me', id: mailbox.idOf(reply) }));
+    expect(error.status).toBe(404);
+  });
+
   it('has a realistic thread-size distribution', () => {
     const mailbox = running.emulator.mailbox('me@example.com');
     let threads = 0;

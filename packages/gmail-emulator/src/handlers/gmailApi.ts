@@ -162,9 +162,12 @@ function getMessage({ mailbox, route, query, onFetch }: GmailCallContext): Respo
 function getThread({ mailbox, route, query, onFetch }: GmailCallContext): Response {
   const format = parseFormat(query, ['minimal', 'metadata', 'full']);
   if (format instanceof Response) return format;
-  const index = resolveId(mailbox, route.resourceId);
-  if (index instanceof Response) return index;
-  if (mailbox.threadStartOf(index) !== index) return googleErrors.notFound();
+  const id = route.resourceId;
+  if (!id || !ID_PATTERN.test(id)) return googleErrors.invalidArgument('Invalid id value');
+  // A thread keeps its id (its first message's) after that message is deleted: Gmail answers with
+  // the messages that remain, and 404 only once none does.
+  const index = mailbox.indexOf(id.toLowerCase());
+  if (index === undefined || mailbox.threadStartOf(index) !== index) return googleErrors.notFound();
   const members = mailbox.threadMembers(index);
   if (members.length === 0) return googleErrors.notFound();
   const headers = repeated(query, 'metadataHeaders');

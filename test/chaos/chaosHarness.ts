@@ -64,9 +64,9 @@ export interface WorkerConfig {
 export type WorkerLine =
   | { type: 'ready'; pid: number; schedule: boolean }
   | { type: 'running'; jobId: string; accountId: string; attempt: number }
-  | { type: 'rss'; at: number; rss: number }
+  | { type: 'rss'; at: number; rss: number; heapUsed: number }
   | { type: 'schedule'; available: boolean }
-  | { type: 'stopped'; resources: string[] };
+  | { type: 'stopped'; resources: string[]; sockets: string[] };
 
 /** A worker process and what it has said so far. */
 export class WorkerProcess {
@@ -123,7 +123,9 @@ export class WorkerProcess {
    * SIGTERM: the fixture stops the engine and closes the store, then reports the resources still
    * keeping its event loop alive. `exitedBySelf` is false when it had to be killed after `graceMs`.
    */
-  async terminate(graceMs = 20_000): Promise<{ resources: string[] | null; exitedBySelf: boolean }> {
+  async terminate(
+    graceMs = 20_000,
+  ): Promise<{ resources: string[] | null; sockets: string[] | null; exitedBySelf: boolean }> {
     this.child.kill('SIGTERM');
     const outcome = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)]);
     if (!outcome) {
@@ -133,10 +135,14 @@ export class WorkerProcess {
     const stopped = this.lines.find(
       (l): l is Extract<WorkerLine, { type: 'stopped' }> => l.type === 'stopped',
     );
-    return { resources: stopped?.resources ?? null, exitedBySelf: outcome };
+    return {
+      resources: stopped?.resources ?? null,
+      sockets: stopped?.sockets ?? null,
+      exitedBySelf: outcome,
+    };
   }
 
-  rssSamples(): Array<{ at: number; rss: number }> {
+  rssSamples(): Array<{ at: number; rss: number; heapUsed: number }> {
     return this.lines.filter((l): l is Extract<WorkerLine, { type: 'rss' }> => l.type === 'rss');
   }
 }

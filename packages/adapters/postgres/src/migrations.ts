@@ -137,6 +137,14 @@ CREATE TABLE $schema.labels (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'messages.generation, for the prune at the end of a full sync',
+    sql: `
+ALTER TABLE $schema.messages ADD COLUMN IF NOT EXISTS generation text;
+CREATE INDEX IF NOT EXISTS messages_generation ON $schema.messages (source, account_id, generation);
+`,
+  },
 ];
 
 /** The newest schema version this build of `@syncjob/postgres` knows. */

@@ -29,20 +29,26 @@ export function createPostgresSink(options: PostgresSinkOptions = {}): SyncSink<
     );
   }
 
-  async function upsertMessages(tx: pg.ClientBase, key: AccountKey, items: MailMessage[]): Promise<void> {
+  async function upsertMessages(
+    tx: pg.ClientBase,
+    key: AccountKey,
+    items: MailMessage[],
+    generation: string | null,
+  ): Promise<void> {
     await tx.query(
       `INSERT INTO ${messages} AS t (source, account_id, id, thread_id, history_id, internal_date, label_ids,
-         snippet, size_estimate, headers, category, raw, payload)
+         snippet, size_estimate, headers, category, raw, payload, generation)
        SELECT $1, $2, m->>'id', m->>'threadId', m->>'historyId', (m->>'internalDate')::bigint,
          coalesce(m->'labelIds', '[]'::jsonb), m->>'snippet', (m->>'sizeEstimate')::integer,
-         coalesce(m->'headers', '{}'::jsonb), m->>'category', m->>'raw', nullif(m->'payload', 'null'::jsonb)
+         coalesce(m->'headers', '{}'::jsonb), m->>'category', m->>'raw', nullif(m->'payload', 'null'::jsonb),
+         $4::text
        FROM jsonb_array_elements($3::jsonb) AS e(m)
        ON CONFLICT (source, account_id, id) DO UPDATE SET
          thread_id = excluded.thread_id, history_id = excluded.history_id,
          internal_date = excluded.internal_date, label_ids = excluded.label_ids, snippet = excluded.snippet,
          size_estimate = excluded.size_estimate, headers = excluded.headers, category = excluded.category,
-         raw = excluded.raw, payload = excluded.payload`,
-      [key.source, key.accountId, JSON.stringify(lastById(items))],
+         raw = excluded.raw, payload = excluded.payload, generation = excluded.generation`,
+      [key.source, key.accountId, JSON.stringify(lastById(items)), generation],
     );
   }
 
@@ -69,9 +75,11 @@ export function createPostgresSink(options: PostgresSinkOptions = {}): SyncSink<
   }
 
   return {
-    // The same order as the memory store: upserts, label changes, deletes, then labels.
+    // The same order as the memory store: upserts, label changes, deletes, labels, then the prune.
     async write(tx, key, write: SinkWrite) {
-      if (write.upsertMessages?.length) await upsertMessages(tx, key, write.upsertMessages);
+      if (write.upsertMessages?.length) {
+        await upsertMessages(tx, key, write.upsertMessages, write.generation ?? null);
+      }
       if (write.changeLabels?.length) await changeLabels(tx, key, write.changeLabels);
       if (write.deleteMessages?.length) {
         await tx.query(
@@ -84,6 +92,12 @@ export function createPostgresSink(options: PostgresSinkOptions = {}): SyncSink<
         await tx.query(
           `DELETE FROM ${labels} WHERE source = $1 AND account_id = $2 AND NOT (id = ANY($3::text[]))`,
           [key.source, key.accountId, write.keepOnlyLabels],
+        );
+      }
+      if (write.pruneMessages !== undefined) {
+        await tx.query(
+          `DELETE FROM ${messages} WHERE source = $1 AND account_id = $2 AND generation IS DISTINCT FROM $3`,
+          [key.source, key.accountId, write.pruneMessages.keepGeneration],
         );
       }
     },

@@ -15,13 +15,13 @@ const connectionOf = (db: DatabaseSync): SqliteConnection => {
 
 const UPSERT_MESSAGE = `
   INSERT INTO messages (source, account_id, id, thread_id, history_id, internal_date, label_ids, snippet,
-    size_estimate, headers, category, raw, payload)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    size_estimate, headers, category, raw, payload, generation)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (source, account_id, id) DO UPDATE SET
     thread_id = excluded.thread_id, history_id = excluded.history_id,
     internal_date = excluded.internal_date, label_ids = excluded.label_ids, snippet = excluded.snippet,
     size_estimate = excluded.size_estimate, headers = excluded.headers, category = excluded.category,
-    raw = excluded.raw, payload = excluded.payload`;
+    raw = excluded.raw, payload = excluded.payload, generation = excluded.generation`;
 
 const UPSERT_LABEL = `
   INSERT INTO labels (source, account_id, id, name, type, messages_total, messages_unread)
@@ -30,7 +30,12 @@ const UPSERT_LABEL = `
     name = excluded.name, type = excluded.type,
     messages_total = excluded.messages_total, messages_unread = excluded.messages_unread`;
 
-function upsertMessage(connection: SqliteConnection, account: AccountKey, message: MailMessage): void {
+function upsertMessage(
+  connection: SqliteConnection,
+  account: AccountKey,
+  message: MailMessage,
+  generation: string | null,
+): void {
   connection.run(
     UPSERT_MESSAGE,
     account.source,
@@ -46,6 +51,7 @@ function upsertMessage(connection: SqliteConnection, account: AccountKey, messag
     message.category,
     message.raw ?? null,
     message.payload === undefined ? null : JSON.stringify(message.payload),
+    generation,
   );
 }
 
@@ -88,7 +94,8 @@ function upsertLabel(connection: SqliteConnection, account: AccountKey, label: M
  * The sink a store uses when it is given none: it writes the `messages` and `labels` tables of the
  * same database. Every write is an idempotent upsert, so a batch fetched again after a crash leaves
  * one row per message. Labels are written first, then messages, label changes and deletes, so a
- * batch that upserts and deletes one message ends with it deleted.
+ * batch that upserts and deletes one message ends with it deleted; the prune comes last, so it keeps
+ * the batch's own upserts.
  *
  * Exported so an app sink can also keep the default tables: call `defaultSqliteSink.write(tx, …)`
  * from its own `write`.
@@ -105,7 +112,8 @@ export const defaultSqliteSink: SyncSink<DatabaseSync> = {
         JSON.stringify(write.keepOnlyLabels),
       );
     }
-    for (const message of write.upsertMessages ?? []) upsertMessage(connection, account, message);
+    const generation = write.generation ?? null;
+    for (const message of write.upsertMessages ?? []) upsertMessage(connection, account, message, generation);
     for (const change of write.changeLabels ?? []) changeLabels(connection, account, change);
     for (const id of write.deleteMessages ?? []) {
       connection.run(
@@ -113,6 +121,14 @@ export const defaultSqliteSink: SyncSink<DatabaseSync> = {
         account.source,
         account.accountId,
         id,
+      );
+    }
+    if (write.pruneMessages !== undefined) {
+      connection.run(
+        'DELETE FROM messages WHERE source = ? AND account_id = ? AND generation IS NOT ?',
+        account.source,
+        account.accountId,
+        write.pruneMessages.keepGeneration,
       );
     }
   },

@@ -115,6 +115,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'messages.generation, for the prune at the end of a full sync',
+    // The runner applies a version once, in the transaction that records it, so a plain ADD COLUMN
+    // (SQLite has no IF NOT EXISTS for it) is still idempotent.
+    sql: `
+      ALTER TABLE messages ADD COLUMN generation TEXT;
+      CREATE INDEX IF NOT EXISTS messages_generation ON messages (source, account_id, generation);
+    `,
+  },
 ];
 
 /** The newest schema version this package knows. */

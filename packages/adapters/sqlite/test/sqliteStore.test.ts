@@ -266,4 +266,28 @@ describe('migrate', () => {
     expect(db.prepare('PRAGMA journal_mode').get()?.journal_mode).toBe('wal');
     db.close();
   });
+
+  it('upgrades a version-1 database: its messages stay, with no generation, and a prune removes them', async () => {
+    const db = new DatabaseSync(path);
+    db.exec(MIGRATIONS[0]!.sql);
+    db.exec(
+      'CREATE TABLE syncjob_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    db.prepare('INSERT INTO syncjob_migrations VALUES (1, ?, 0)').run(MIGRATIONS[0]!.name);
+    db.prepare(
+      `INSERT INTO messages (source, account_id, id, thread_id, history_id, internal_date, label_ids, snippet,
+         size_estimate, headers, category) VALUES (?, ?, 'old', 't-old', '10', 1, '["INBOX"]', 'hello', 100, '{}', NULL)`,
+    ).run(account.source, account.accountId);
+    db.close();
+
+    expect((await migrate(path)).applied).toEqual(MIGRATIONS.slice(1).map((m) => m.version));
+    const store = open();
+    expect((await store.data.listMessages(account)).map((stored) => stored.id)).toEqual(['old']);
+    await store.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    const claimed = await store.claimJob({ workerId: 'w', leaseMs: 60_000 });
+    await store.commitBatch(claimed!.lease, {
+      write: { upsertMessages: [message('new')], generation: 'g1', pruneMessages: { keepGeneration: 'g1' } },
+    });
+    expect((await store.data.listMessages(account)).map((stored) => stored.id)).toEqual(['new']);
+  });
 });

@@ -58,6 +58,8 @@ interface AccountRecord {
   state: AccountState;
   staged: OrderedTable<StagedItem>;
   messages: OrderedTable<MailMessage>;
+  /** Message id → the `SinkWrite.generation` it was last upserted with (absent: none). */
+  generations: Map<string, string>;
   labels: Map<string, MailLabel>;
 }
 
@@ -478,14 +480,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     for (const id of change.remove ?? []) staged.delete(id);
   };
 
-  /** The default sink: upserts, label changes, then deletes, then labels. */
+  /** The default sink: upserts, label changes, then deletes, then labels, then the prune. */
   const writeDefaultSink = (
     account: AccountRecord,
     messages: Overlay<MailMessage>,
+    generations: Overlay<string>,
     labels: Overlay<MailLabel>,
     write: SinkWrite,
   ): void => {
-    for (const message of write.upsertMessages ?? []) messages.set(message.id, copy(message));
+    for (const message of write.upsertMessages ?? []) {
+      messages.set(message.id, copy(message));
+      if (write.generation === undefined) generations.delete(message.id);
+      else generations.set(message.id, write.generation);
+    }
     for (const change of write.changeLabels ?? []) {
       const stored = messages.get(change.id);
       if (!stored) continue;
@@ -496,11 +503,22 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       }
       messages.set(change.id, { ...stored, labelIds });
     }
-    for (const id of write.deleteMessages ?? []) messages.delete(id);
+    for (const id of write.deleteMessages ?? []) {
+      messages.delete(id);
+      generations.delete(id);
+    }
     for (const label of write.upsertLabels ?? []) labels.set(label.id, copy(label));
     if (write.keepOnlyLabels !== undefined) {
       const keep = new Set(write.keepOnlyLabels);
       for (const id of labels.keys(account.labels.keys())) if (!keep.has(id)) labels.delete(id);
+    }
+    if (write.pruneMessages !== undefined) {
+      const { keepGeneration } = write.pruneMessages;
+      for (const id of messages.keys(account.messages.keys())) {
+        if (generations.get(id) === keepGeneration) continue;
+        messages.delete(id);
+        generations.delete(id);
+      }
     }
   };
 
@@ -587,6 +605,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
             (message) => message.id,
             (a, b) => compareStrings(a.id, b.id),
           ),
+          generations: new Map(),
           labels: new Map(),
         };
         account.state = { ...account.state, lastJobId: draft.id, updatedAt: now.iso };
@@ -760,6 +779,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         const checkpoint =
           commit.checkpoint === undefined ? account.state.checkpoint : copy(commit.checkpoint);
         const messages = new Overlay(account.messages);
+        const generations = new Overlay(account.generations);
         const labels = new Overlay(account.labels);
         const effects: Array<() => void> = [];
         if (commit.write) {
@@ -768,11 +788,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
             const tx: MemoryTransaction = { account: key, onCommit: (effect) => effects.push(effect) };
             await appSink.write(tx, copy(key), copy(commit.write));
           } else {
-            writeDefaultSink(account, messages, labels, commit.write);
+            writeDefaultSink(account, messages, generations, labels, commit.write);
           }
         }
         // Everything that can fail has run: apply the whole batch at once.
         messages.applyTo(account.messages);
+        generations.applyTo(account.generations);
         labels.applyTo(account.labels);
         staged.applyTo(account.staged);
         if (commit.checkpoint !== undefined || commit.stage) {

@@ -57,6 +57,22 @@ export interface SinkWrite {
   upsertLabels?: MailLabel[];
   /** When set, every stored label whose id is not in this list is removed (labels gone from the mailbox). */
   keepOnlyLabels?: string[];
+  /**
+   * Stamps every message of `upsertMessages` with this generation (an opaque id a source picks for
+   * one full sync, e.g. its first job id). A message upserted without one gets none (`null`), so a
+   * message's generation is always that of the write that last upserted it. Label changes and
+   * deletes do not touch it. Together with `pruneMessages` it lets a full sync remove what vanished
+   * from the mailbox while no history was available. Only the default sink stores it; an app's sink
+   * receives it and may do the same.
+   */
+  generation?: string;
+  /**
+   * Removes every stored message of the account whose generation is not `keepGeneration` (a message
+   * with no generation included), after this write's upserts, label changes and deletes: the last
+   * batch of a full sync sends it so the store holds exactly what that sync listed and stored. An
+   * app's sink that ignores it keeps messages deleted from the mailbox for ever.
+   */
+  pruneMessages?: { keepGeneration: string };
 }
 
 /**
@@ -71,11 +87,12 @@ export interface SyncSink<TTx = unknown> {
   write(tx: TTx, account: AccountKey, write: SinkWrite): void | Promise<void>;
 }
 
-/** True when the write changes nothing. */
+/** True when the write changes nothing (a `generation` alone stamps no message). */
 export const isEmptySinkWrite = (write: SinkWrite | undefined): boolean =>
   !write ||
   (!write.upsertMessages?.length &&
     !write.deleteMessages?.length &&
     !write.changeLabels?.length &&
     !write.upsertLabels?.length &&
-    write.keepOnlyLabels === undefined);
+    write.keepOnlyLabels === undefined &&
+    write.pruneMessages === undefined);

@@ -39,6 +39,7 @@ export const CONFORMANCE_TEST_IDS = [
   'history',
   'staged',
   'default-sink',
+  'prune-messages',
   'subscribe',
   'accounts-isolated',
   'returns-copies',
@@ -1220,6 +1221,84 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         });
         expect((await store.data.listLabels(ACCOUNT)).map((label) => label.id)).toEqual(['INBOX', 'Label_2']);
         expect(await store.data.countMessages(OTHER_ACCOUNT)).toBe(0);
+      },
+    );
+
+    test(
+      'prune-messages',
+      'pruneMessages removes the messages of other generations, after the batch, in this account only',
+      async () => {
+        const { store } = await open();
+        const ids = async (key: AccountKey = ACCOUNT) =>
+          (await store.data.listMessages(key, { limit: 100 })).map((stored) => stored.id);
+        // Another account's messages (with no generation) must survive this account's prune.
+        const other = await running(store, OTHER_ACCOUNT);
+        await store.commitBatch(other.lease, { write: { upsertMessages: [message('o1')] } });
+        const { lease } = await running(store);
+
+        // Before the full sync: rows with no generation and rows of an older one.
+        await store.commitBatch(lease, {
+          write: { upsertMessages: [message('m1'), message('m2'), message('m3')] },
+        });
+        await store.commitBatch(lease, { write: { upsertMessages: [message('m4')], generation: 'g-old' } });
+
+        // The full sync `g1` stamps what it stores; a later upsert without a generation clears the
+        // stamp, and a label change does not stamp.
+        await store.commitBatch(lease, {
+          write: { upsertMessages: [message('m1'), message('m2'), message('m5')], generation: 'g1' },
+        });
+        await store.commitBatch(lease, {
+          write: {
+            upsertMessages: [message('m2', { snippet: 'upserted again' })],
+            changeLabels: [{ id: 'm3', add: ['STARRED'], remove: [] }],
+          },
+        });
+        expect(await ids()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+
+        // The prune runs after the same write's upserts, so they are kept.
+        await store.commitBatch(lease, {
+          write: {
+            upsertMessages: [message('m6')],
+            generation: 'g1',
+            pruneMessages: { keepGeneration: 'g1' },
+          },
+        });
+        expect(await ids()).toEqual(['m1', 'm5', 'm6']);
+        expect(await store.data.countMessages(ACCOUNT)).toBe(3);
+        expect((await store.data.listMessages(ACCOUNT)).map(normalizeMessage)).toEqual(
+          [message('m1'), message('m5'), message('m6')].map(normalizeMessage),
+        );
+        expect(await ids(OTHER_ACCOUNT)).toEqual(['o1']);
+
+        // A write holding only the prune is not an empty write; pruning again is idempotent.
+        await store.commitBatch(lease, { write: { upsertMessages: [message('m7')] } });
+        await store.commitBatch(lease, { write: { pruneMessages: { keepGeneration: 'g1' } } });
+        await store.commitBatch(lease, { write: { pruneMessages: { keepGeneration: 'g1' } } });
+        expect(await ids()).toEqual(['m1', 'm5', 'm6']);
+
+        // A new generation supersedes the old one.
+        await store.commitBatch(lease, {
+          write: {
+            upsertMessages: [message('m5')],
+            generation: 'g2',
+            pruneMessages: { keepGeneration: 'g2' },
+          },
+        });
+        expect(await ids()).toEqual(['m5']);
+        expect(await ids(OTHER_ACCOUNT)).toEqual(['o1']);
+
+        // An app's sink receives both fields as they were sent.
+        const { sink, calls } = recordingSink();
+        const app = await open(sink);
+        const appRun = await running(app.store);
+        await app.store.commitBatch(appRun.lease, { write: { pruneMessages: { keepGeneration: 'g9' } } });
+        await app.store.commitBatch(appRun.lease, {
+          write: { upsertMessages: [message('a1')], generation: 'g9' },
+        });
+        expect(calls.map((call) => [call.write.generation, call.write.pruneMessages])).toEqual([
+          [undefined, { keepGeneration: 'g9' }],
+          ['g9', undefined],
+        ]);
       },
     );
 

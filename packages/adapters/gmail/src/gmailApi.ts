@@ -48,8 +48,6 @@ export interface FetchRoundResult {
   gone: string[];
   /** Calls to send again after a back-off (rate limit, 5xx, cut connection). */
   retry: FetchUnit[];
-  /** Calls to send again at once (a thread that could not be fetched whole, as its messages). */
-  again: FetchUnit[];
   /** The most telling error among the `retry` calls. */
   error: SyncError | undefined;
   /** Set when calls answered 401: the token generation they used (they are in `retry`). */
@@ -230,7 +228,6 @@ export class GmailApi {
       messages: [],
       gone: [],
       retry: [],
-      again: [],
       error: undefined,
       unauthorized: undefined,
       requests: 0,
@@ -393,10 +390,9 @@ export class GmailApi {
     }
     const operation = unit.kind === 'thread' ? 'threads.get' : 'messages.get';
     if (answer.status === 404) {
-      // A thread answers 404 when its first message is gone even if others live: fetch those one by one.
-      if (unit.kind === 'thread')
-        result.again.push(...unit.ids.map((id) => ({ kind: 'message' as const, id })));
-      else result.gone.push(unit.id);
+      // A thread answers 404 only once none of its messages remains (deleting its first message
+      // keeps the thread and its id), so every listed member is gone.
+      result.gone.push(...(unit.kind === 'thread' ? unit.ids : [unit.id]));
       return;
     }
     const error = errorOfResponse(operation, answer.status, answer.headers, answer.body);

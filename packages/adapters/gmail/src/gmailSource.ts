@@ -7,7 +7,7 @@ import type {
   StagedItem,
   SyncSource,
 } from '@syncjob/core';
-import { processedCount, SyncError } from '@syncjob/core';
+import { newId, processedCount, SyncError } from '@syncjob/core';
 import { type FetchUnit, planCost, planFetches, threadThreshold } from './fetchPlanner';
 import { GmailApi, type GmailTransport } from './gmailApi';
 import { authKeyOf, type GmailAuthOption, GmailAuthSession, resolveAuth } from './gmailAuth';
@@ -70,14 +70,19 @@ export interface GmailSourceOptions {
   expectedEmail?: (accountId: string) => string | null | undefined | Promise<string | null | undefined>;
 }
 
-/** The Gmail source's resume state. */
+/**
+ * The Gmail source's resume state. `generation` (full sync) stamps every message the full sync
+ * stores; its last batch removes the stored messages without it, i.e. those gone from the mailbox.
+ * It is chosen once and kept in the checkpoint, so a resumed full sync keeps stamping the same one.
+ * Absent from checkpoints written before it existed: such a sync finishes without the removal.
+ */
 export type GmailCheckpoint =
   /** Full sync: the profile's historyId is captured; labels come next. */
-  | { stage: 'labels'; historyId: string }
+  | { stage: 'labels'; historyId: string; generation?: string }
   /** Full sync: listing, `pageToken` is the next page (`null` for the first). */
-  | { stage: 'listing'; historyId: string; pageToken: string | null; page: number }
+  | { stage: 'listing'; historyId: string; pageToken: string | null; page: number; generation?: string }
   /** Full sync: fetching the staged ids; `batch` batches are done. */
-  | { stage: 'fetching'; historyId: string; batch: number }
+  | { stage: 'fetching'; historyId: string; batch: number; generation?: string }
   /** Incremental: reading history from `startHistoryId`. */
   | { stage: 'history'; startHistoryId: string; pageToken: string | null; page: number }
   /** Incremental: fetching the added messages; `historyId` becomes the cursor. */
@@ -232,10 +237,17 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       // The address is checked on every run: credentials can change between a crash and its resume.
       const profile = await this.#profile();
       let checkpoint: GmailCheckpoint | null = resume;
+      // Nothing is stamped before fetching, so until then a checkpoint without a generation (written
+      // by an older version) can still get one; once fetching, it would prune what it already stored.
+      const generation =
+        isFullCheckpoint(resume) && (resume.generation !== undefined || resume.stage === 'fetching')
+          ? resume.generation
+          : newId();
+      const stamp = generation === undefined ? {} : { generation };
       if (!checkpoint || checkpoint.stage === 'labels') {
         const historyId =
           checkpoint && checkpoint.historyId !== '0' ? checkpoint.historyId : profile.historyId;
-        checkpoint = { stage: 'labels', historyId };
+        checkpoint = { stage: 'labels', historyId, ...stamp };
         yield {
           phase: 'labels',
           total: profile.messagesTotal,
@@ -250,7 +262,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
           ],
         };
         const { labels, write } = await this.#labelsWrite();
-        checkpoint = { stage: 'listing', historyId, pageToken: null, page: 0 };
+        checkpoint = { stage: 'listing', historyId, pageToken: null, page: 0, ...stamp };
         yield {
           phase: 'listing',
           write,
@@ -277,8 +289,8 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
           pageToken = result.nextPageToken ?? null;
           listedThisRun += result.messages.length;
           checkpoint = pageToken
-            ? { stage: 'listing', historyId, pageToken, page }
-            : { stage: 'fetching', historyId, batch: 0 };
+            ? { stage: 'listing', historyId, pageToken, page, ...stamp }
+            : { stage: 'fetching', historyId, batch: 0, ...stamp };
           yield {
             phase: 'listing',
             stage: { add: result.messages.map((m) => ({ id: m.id, group: m.threadId })) },
@@ -304,12 +316,32 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
         logs: [{ level: 'info', message: fetchPlanText(staged) }],
       };
       const firstBatch = checkpoint.batch;
-      yield* this.#fetchStaged(firstBatch, (batch) => ({ stage: 'fetching', historyId, batch }));
+      yield* this.#fetchStaged(
+        firstBatch,
+        (batch) => ({ stage: 'fetching', historyId, batch, ...stamp }),
+        generation,
+      );
       yield {
         phase: 'finalizing',
-        checkpoint: { stage: 'fetching', historyId, batch: firstBatch },
+        checkpoint: { stage: 'fetching', historyId, batch: firstBatch, ...stamp },
         cursor: historyId,
         currentItem: null,
+        // Every message this sync stored carries its generation: any other stored message was not
+        // listed, so it left the mailbox (e.g. deleted while the history was unavailable).
+        ...(generation === undefined ? {} : { write: { pruneMessages: { keepGeneration: generation } } }),
+        logs: [
+          generation === undefined
+            ? {
+                level: 'warn',
+                message:
+                  'This full sync resumed from a checkpoint of an older version: stored messages deleted from the mailbox meanwhile stay until the next full sync.',
+              }
+            : {
+                level: 'info',
+                message: 'Removing the stored messages this full sync did not find in the mailbox',
+                data: { generation },
+              },
+        ],
       };
     }
 
@@ -403,10 +435,14 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       };
     }
 
-    /** Fetches the staged ids batch by batch; each batch stores its messages and unstages its ids together. */
+    /**
+     * Fetches the staged ids batch by batch; each batch stores its messages and unstages its ids
+     * together. A full sync passes its `generation` to stamp the stored messages with.
+     */
     async *#fetchStaged(
       done: number,
       checkpointOf: (batch: number) => GmailCheckpoint,
+      generation?: string,
     ): AsyncGenerator<SourceBatch<GmailCheckpoint>> {
       const ctx = this.#ctx;
       let batchNumber = done;
@@ -457,7 +493,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
         ];
         yield {
           phase: 'fetching',
-          write: { upsertMessages: upserts },
+          write: { upsertMessages: upserts, ...(generation === undefined ? {} : { generation }) },
           stage: { remove: items.map((item) => item.id) },
           counts,
           ...(Object.keys(categoryCounts).length ? { categoryCounts } : {}),
@@ -493,7 +529,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
             calls += round.calls;
             units += round.units;
             const sent = pending.length;
-            pending = [...round.retry, ...round.again];
+            pending = round.retry;
             if (round.unauthorized !== undefined) {
               if (refreshed) throw reauthRequired();
               await this.#api.refreshAfter(round.unauthorized);

@@ -1,4 +1,3 @@
-import type { BatchCommit, SyncStore } from '@syncjob/core';
 import type { RunningGmailEmulator } from '@syncjob/gmail-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -6,6 +5,7 @@ import {
   createEngine,
   createMemoryStore,
   emulatorSource,
+  freezableStore,
   mailboxState,
   startEmulator,
   storedState,
@@ -18,43 +18,6 @@ beforeAll(async () => {
   running = await startEmulator({ users: [{ address: ADDRESS, messages: 3_000, seed: 21 }], speed: 200 });
 });
 afterAll(() => running.close());
-
-/**
- * The store as a worker process sees it, until the process freezes: from then on every call hangs
- * (no heartbeat, no commit, no claim), like a process that was SIGKILLed mid-commit. `thaw` ends
- * the hung calls so the test can clean up.
- */
-function freezableStore(store: SyncStore, freezeWhen: (commit: BatchCommit) => boolean) {
-  let frozen = false;
-  const hung: Array<(reason: unknown) => void> = [];
-  const hang = () =>
-    new Promise<never>((_resolve, reject) => {
-      hung.push(reject);
-    });
-  const proxy = new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (frozen) return hang();
-        if (property === 'commitBatch' && freezeWhen(args[1] as BatchCommit)) {
-          frozen = true;
-          return hang();
-        }
-        return value.apply(target, args);
-      };
-    },
-  });
-  return {
-    store: proxy,
-    get frozen() {
-      return frozen;
-    },
-    thaw() {
-      for (const reject of hung.splice(0)) reject(new Error('worker process is gone'));
-    },
-  };
-}
 
 describe('crash and resume', () => {
   it('a new worker resumes from the checkpoint after the lease expires; at most one batch is fetched twice', async () => {

@@ -1,4 +1,4 @@
-import type { Job, MailMessage, SyncEngine, SyncEngineOptions, SyncStore } from '@syncjob/core';
+import type { BatchCommit, Job, MailMessage, SyncEngine, SyncEngineOptions, SyncStore } from '@syncjob/core';
 import { createMemoryStore, createSyncEngine } from '@syncjob/core';
 import {
   DEFAULT_OAUTH_CLIENT,
@@ -124,4 +124,41 @@ export async function storedState(store: SyncStore, accountId = ADDRESS): Promis
     labelIds: [...row.labelIds].sort(),
     headers: row.headers,
   }));
+}
+
+/**
+ * The store as a worker process sees it, until the process freezes: from then on every call hangs
+ * (no heartbeat, no commit, no claim), like a process that was SIGKILLed mid-commit. `thaw` ends
+ * the hung calls so the test can clean up.
+ */
+export function freezableStore(store: SyncStore, freezeWhen: (commit: BatchCommit) => boolean) {
+  let frozen = false;
+  const hung: Array<(reason: unknown) => void> = [];
+  const hang = () =>
+    new Promise<never>((_resolve, reject) => {
+      hung.push(reject);
+    });
+  const proxy = new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (frozen) return hang();
+        if (property === 'commitBatch' && freezeWhen(args[1] as BatchCommit)) {
+          frozen = true;
+          return hang();
+        }
+        return value.apply(target, args);
+      };
+    },
+  });
+  return {
+    store: proxy,
+    get frozen() {
+      return frozen;
+    },
+    thaw() {
+      for (const reject of hung.splice(0)) reject(new Error('worker process is gone'));
+    },
+  };
 }

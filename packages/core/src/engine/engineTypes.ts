@@ -40,7 +40,12 @@ export interface SyncEngineOptions {
   worker?: boolean;
   /** Jobs run at once by this engine's worker (default 2), under `p-queue`. */
   concurrency?: number;
-  /** How often an idle worker looks for queued or expired jobs, in ms (default 1,000). */
+  /**
+   * How often an idle worker looks for queued or expired jobs, in ms (default 1,000). A job queued
+   * or released where the store's notices reach (this process; other processes too on a store with
+   * `capabilities.crossProcessNotices`, e.g. PostgreSQL) wakes the worker at once; the poll finds
+   * the rest, and expired leases.
+   */
   pollIntervalMs?: number;
   /** Lease time-to-live in ms (default 60,000). */
   leaseMs?: number;

@@ -640,8 +640,13 @@ describe('SyncEngine: resume during listing', () => {
 describe('SyncEngine: the worker loop', () => {
   it('runs a started job in the background and polls for work until stopped', async () => {
     const store = createMemoryStore();
+    // A store that tells this engine nothing (like one without cross-process notices): only the poll finds work.
+    const quiet = new Proxy(store, {
+      get: (target, property, receiver) =>
+        property === 'subscribe' ? () => () => {} : Reflect.get(target, property, receiver),
+    });
     const source = createTestSource({ messages: 30 });
-    const engine = createSyncEngine({ store, sources: [source], pollIntervalMs: 500 });
+    const engine = createSyncEngine({ store: quiet, sources: [source], pollIntervalMs: 500 });
     const events = record(engine);
     const { job } = await engine.start(account);
     await vi.advanceTimersByTimeAsync(0);
@@ -651,10 +656,69 @@ describe('SyncEngine: the worker loop', () => {
     // A job queued by another process (no wake-up here) is found by the next poll.
     const other = createSyncEngine({ store, sources: [source], worker: false });
     const { job: second } = await other.start({ ...account, accountId: 'bob@example.test' });
-    await vi.advanceTimersByTimeAsync(500);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await store.getJob(second.id)).toMatchObject({ status: 'queued' });
+    await vi.advanceTimersByTimeAsync(400);
     expect(await store.getJob(second.id)).toMatchObject({ status: 'completed' });
 
     await engine.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('wakes an idle worker on a store notice of a queued job, long before its poll', async () => {
+    const store = createMemoryStore();
+    const source = createTestSource({ messages: 30 });
+    let subscribers = 0;
+    let claims = 0;
+    const counted = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'subscribe') {
+          return (listener: Parameters<SyncStore['subscribe']>[0]) => {
+            subscribers += 1;
+            const unsubscribe = store.subscribe(listener);
+            return () => {
+              subscribers -= 1;
+              unsubscribe();
+            };
+          };
+        }
+        if (property === 'claimJob') {
+          return (input: Parameters<SyncStore['claimJob']>[0]) => {
+            claims += 1;
+            return store.claimJob(input);
+          };
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    const worker = createSyncEngine({ store: counted, sources: [source], pollIntervalMs: 60_000 });
+    const control = createSyncEngine({ store, sources: [source], worker: false });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(subscribers).toBe(1);
+    const idleClaims = claims;
+
+    const { job } = await control.start(account);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await store.getJob(job.id)).toMatchObject({ status: 'completed', attempt: 1 });
+
+    // A burst of starts from the other engine: every job runs, with a few claim passes, not one per notice each.
+    const before = claims;
+    const burst = await Promise.all(
+      ['b', 'c', 'd', 'e', 'f'].map((accountId) => control.start({ source: 'test', accountId })),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    for (const { job: queued } of burst) {
+      expect(await store.getJob(queued.id)).toMatchObject({ status: 'completed' });
+    }
+    expect(claims - before).toBeLessThan(20);
+    expect(claims).toBeGreaterThan(idleClaims);
+
+    // Stopped, it no longer listens: a new job waits in the queue.
+    await worker.stop();
+    expect(subscribers).toBe(0);
+    const { job: later } = await control.start({ source: 'test', accountId: 'z' });
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(await store.getJob(later.id)).toMatchObject({ status: 'queued' });
     expect(vi.getTimerCount()).toBe(0);
   });
 

@@ -19,7 +19,7 @@ import { isActiveStatus, isTerminalStatus, newId } from '../job/job';
 import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
 import { startSchedule } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
-import type { ClaimedJob, GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';
+import type { ClaimedJob, GetLogsQuery, ListJobsQuery, StoreNotice, SyncStore } from '../store/syncStore';
 import type {
   StartInput,
   StartResult,
@@ -86,6 +86,8 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
   /** The poll under way, if any: one at a time, and `stop` waits for its claim to land. */
   #tickPromise: Promise<void> | null = null;
   #wakeRequested = false;
+  /** Ends the store subscription that wakes the idle worker; set while the worker runs. */
+  #unsubscribeNotices: (() => void) | null = null;
 
   constructor(options: SyncEngineOptions) {
     super();
@@ -281,6 +283,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     if (this.#workerRunning) return;
     this.#workerRunning = true;
     this.#stopping = false;
+    this.#unsubscribeNotices ??= this.store.subscribe((notice) => this.#onNotice(notice));
     this.#wake();
   }
 
@@ -288,6 +291,8 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     const timeoutMs = Math.max(0, options.timeoutMs ?? 30_000);
     this.#stopping = true;
     this.#workerRunning = false;
+    this.#unsubscribeNotices?.();
+    this.#unsubscribeNotices = null;
     if (this.#pollTimer !== null) this.#clock.clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
     // Schedules first: a cycle must not queue new jobs for a worker that is going away.
@@ -316,6 +321,17 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     const runs = await this.#claimPass();
     await Promise.all(runs.map((run) => run.done));
     return runs.length;
+  }
+
+  /**
+   * A job became claimable (created, released, or swept back to the queue), possibly by another
+   * process: poll now instead of at the next interval. `#wake` folds a burst of notices into at
+   * most one more pass, and a worker without a free slot waits for a run to end (which wakes it).
+   */
+  #onNotice(notice: StoreNotice): void {
+    if (notice.status !== 'queued') return;
+    if (this.#queue.size + this.#queue.pending >= this.#concurrency) return;
+    this.#wake();
   }
 
   /** Polls now (coalescing wake-ups that arrive while a poll runs). */

@@ -61,6 +61,30 @@ describePostgres('PostgreSQL store', () => {
     expect(await migrate(url, { schema })).toEqual({ applied: [], version: SCHEMA_VERSION });
   });
 
+  it('migration 2 upgrades a version-1 schema: stored messages stay, with no generation, until a prune', async () => {
+    const schema = freshSchema('u');
+    schemas.add(schema);
+    await migrate(url, { schema });
+    // Back to what version 1 left, with a message stored by it.
+    await admin.query(`DROP INDEX "${schema}".messages_generation`);
+    await admin.query(`ALTER TABLE "${schema}".messages DROP COLUMN generation`);
+    await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 2`);
+    await admin.query(
+      `INSERT INTO "${schema}".messages (source, account_id, id, thread_id, internal_date, label_ids, headers)
+       VALUES ('gmail', $1, 'old', 't-old', 1, '["INBOX"]', '{}')`,
+      [account().accountId],
+    );
+    expect(await migrate(url, { schema })).toEqual({ applied: [2], version: SCHEMA_VERSION });
+
+    const store = await newStore({ schema });
+    expect((await store.data.listMessages(account())).map((stored) => stored.id)).toEqual(['old']);
+    const lease = await runningJob(store);
+    await store.commitBatch(lease, {
+      write: { upsertMessages: [message('m1')], generation: 'g1', pruneMessages: { keepGeneration: 'g1' } },
+    });
+    expect((await store.data.listMessages(account())).map((stored) => stored.id)).toEqual(['m1']);
+  });
+
   it('creates exactly one active job under concurrent starts from two pools', async () => {
     const store = await newStore();
     const peer = await newStore({ schema: store.schema });

@@ -67,3 +67,45 @@ describe('parseTokenKey', () => {
     expect(() => parseTokenKey(Buffer.alloc(16).toString('base64'))).toThrow(/32 bytes/);
   });
 });
+
+describe('loadAppConfig: scheduler and webhook', () => {
+  it('schedules every 5 minutes for accounts stale for an hour, with no webhook, by default', () => {
+    const config = loadAppConfig({});
+    expect(config.schedule).toEqual({ everyMs: 300_000, staleAfterMs: 3_600_000, concurrency: 2 });
+    expect(config.webhook).toBeNull();
+  });
+
+  it('reads the schedule variables, and `off` disables it', () => {
+    const config = loadAppConfig({
+      SYNCJOB_SCHEDULE_EVERY: '30s',
+      SYNCJOB_STALE_AFTER: '10m',
+      SYNCJOB_SCHEDULE_CONCURRENCY: '4',
+    });
+    expect(config.schedule).toEqual({ everyMs: 30_000, staleAfterMs: 600_000, concurrency: 4 });
+    expect(loadAppConfig({ SYNCJOB_SCHEDULE_EVERY: 'off' }).schedule).toBeNull();
+    expect(
+      loadAppConfig({ SYNCJOB_SCHEDULE_EVERY: 'OFF', SYNCJOB_STALE_AFTER: 'nonsense' }).schedule,
+    ).toBeNull();
+  });
+
+  it('names the variable of a bad duration', () => {
+    expect(() => loadAppConfig({ SYNCJOB_SCHEDULE_EVERY: 'soon' })).toThrow(
+      /SYNCJOB_SCHEDULE_EVERY must be a duration/,
+    );
+    expect(() => loadAppConfig({ SYNCJOB_STALE_AFTER: '10' })).toThrow(/SYNCJOB_STALE_AFTER .*at least 1s/);
+    expect(() => loadAppConfig({ SYNCJOB_SCHEDULE_CONCURRENCY: '0' })).toThrow(ConfigError);
+  });
+
+  it('needs a secret with a webhook URL', () => {
+    expect(() => loadAppConfig({ SYNCJOB_WEBHOOK_URL: 'https://hooks.example.com/sync' })).toThrow(
+      /SYNCJOB_WEBHOOK_SECRET is required/,
+    );
+    expect(() => loadAppConfig({ SYNCJOB_WEBHOOK_URL: 'ftp://x', SYNCJOB_WEBHOOK_SECRET: 's' })).toThrow(
+      /SYNCJOB_WEBHOOK_URL must be an http\(s\) URL/,
+    );
+    expect(
+      loadAppConfig({ SYNCJOB_WEBHOOK_URL: 'https://hooks.example.com/sync', SYNCJOB_WEBHOOK_SECRET: 's' })
+        .webhook,
+    ).toEqual({ url: 'https://hooks.example.com/sync', secret: 's' });
+  });
+});

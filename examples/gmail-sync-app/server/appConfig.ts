@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { parseDuration } from '@syncjob/core';
 
 /** Quota profiles the Gmail emulator enforces (`off` charges but never refuses). */
 export type DemoQuota = 'legacy' | '2026' | 'off';
@@ -32,6 +33,23 @@ export interface GoogleGmailConfig {
   quota: Exclude<DemoQuota, 'off'>;
 }
 
+/** The engine's scheduler: background incremental syncs of accounts that went stale. */
+export interface ScheduleConfig {
+  /** Time between two cycles in ms (`SYNCJOB_SCHEDULE_EVERY`, default `5m`). */
+  everyMs: number;
+  /** An account is synced again once its last sync is older than this, in ms (`SYNCJOB_STALE_AFTER`, default `1h`). */
+  staleAfterMs: number;
+  /** Scheduled syncs running at once (`SYNCJOB_SCHEDULE_CONCURRENCY`, default 2). */
+  concurrency: number;
+}
+
+/** Where finished jobs are announced (`SYNCJOB_WEBHOOK_URL` and `SYNCJOB_WEBHOOK_SECRET`). */
+export interface WebhookConfig {
+  url: string;
+  /** HMAC-SHA256 key of the `X-Syncjob-Signature` header. */
+  secret: string;
+}
+
 export interface AppConfig {
   /** `PORT`, default 3000. */
   port: number;
@@ -48,6 +66,10 @@ export interface AppConfig {
   /** True when `sessionSecret` was generated, so sessions end with the process. */
   sessionSecretGenerated: boolean;
   gmail: EmulatorGmailConfig | GoogleGmailConfig;
+  /** The scheduler's settings; `null` when `SYNCJOB_SCHEDULE_EVERY=off`. */
+  schedule: ScheduleConfig | null;
+  /** The job-finished webhook; `null` without `SYNCJOB_WEBHOOK_URL`. */
+  webhook: WebhookConfig | null;
   /** The built page (`vite build` output). */
   webDir: string;
 }
@@ -76,6 +98,52 @@ function quotaVar<T extends string>(env: Env, name: string, allowed: readonly T[
   if (!allowed.includes(raw))
     throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}".`);
   return raw;
+}
+
+function durationVar(env: Env, name: string, fallback: string): number {
+  const raw = env[name]?.trim() || fallback;
+  let ms: number;
+  try {
+    ms = parseDuration(raw, name);
+  } catch {
+    ms = Number.NaN;
+  }
+  if (!(ms >= 1_000)) {
+    throw new ConfigError(
+      `${name} must be a duration of at least 1s such as 30s, 5m or 1h, or off; got "${raw}".`,
+    );
+  }
+  return ms;
+}
+
+function scheduleVars(env: Env): ScheduleConfig | null {
+  if (env.SYNCJOB_SCHEDULE_EVERY?.trim().toLowerCase() === 'off') return null;
+  return {
+    everyMs: durationVar(env, 'SYNCJOB_SCHEDULE_EVERY', '5m'),
+    staleAfterMs: durationVar(env, 'SYNCJOB_STALE_AFTER', '1h'),
+    concurrency: numberVar(
+      env,
+      'SYNCJOB_SCHEDULE_CONCURRENCY',
+      2,
+      (n) => Number.isInteger(n) && n >= 1,
+      'a whole number of at least 1',
+    ),
+  };
+}
+
+function webhookVars(env: Env): WebhookConfig | null {
+  const url = env.SYNCJOB_WEBHOOK_URL?.trim();
+  if (!url) return null;
+  if (!/^https?:\/\//i.test(url)) {
+    throw new ConfigError(`SYNCJOB_WEBHOOK_URL must be an http(s) URL, got "${url}".`);
+  }
+  const secret = env.SYNCJOB_WEBHOOK_SECRET?.trim();
+  if (!secret) {
+    throw new ConfigError(
+      'SYNCJOB_WEBHOOK_SECRET is required with SYNCJOB_WEBHOOK_URL: it signs each notification (`openssl rand -base64 32`).',
+    );
+  }
+  return { url, secret };
 }
 
 /** Reads a 32-byte key written as 64 hex characters or as base64. */
@@ -151,6 +219,8 @@ export function loadAppConfig(env: Env = process.env): AppConfig {
     sessionSecret: secret || randomBytes(32).toString('base64url'),
     sessionSecretGenerated: !secret,
     gmail,
+    schedule: scheduleVars(env),
+    webhook: webhookVars(env),
     webDir: env.SYNCJOB_WEB_DIR?.trim() || `${exampleRoot}dist/web`,
   };
 }

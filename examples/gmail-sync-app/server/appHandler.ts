@@ -29,6 +29,11 @@ export interface AppHandlerOptions {
   demo?: { accountId: string; messages: number; quota: string; speed: number };
   /** Google mode: the consent flow and where refresh tokens go. */
   google?: { client: OAuth2Client; vault: TokenVault };
+  /**
+   * Serves `GET /metrics` (Prometheus text: job counts, durations, quota units; no message content).
+   * Unauthenticated, for a scraper; keep it off the public internet or behind your proxy's auth.
+   */
+  metrics?: (request: Request) => Promise<Response>;
   onError?: (error: unknown) => void;
 }
 
@@ -140,6 +145,7 @@ export function createAppHandler(options: AppHandlerOptions): (request: Request)
         const session = sessions.read(request.headers.get('cookie'));
         return session ? await api(request, url, session) : unauthenticated();
       }
+      if (url.pathname === '/metrics' && options.metrics) return await options.metrics(request);
       if (url.pathname === '/auth/google') return startConsent(request);
       if (url.pathname === '/auth/google/callback') return await finishConsent(request, url);
       if (request.method !== 'GET' && request.method !== 'HEAD') {

@@ -1,10 +1,5 @@
 import { SyncError, type SyncSource } from '@syncjob/core';
-import {
-  type ClassifyResult,
-  type GmailQuotaProfile,
-  gmailSource,
-  resolveQuotaProfile,
-} from '@syncjob/gmail';
+import { type ClassifyResult, gmailSource } from '@syncjob/gmail';
 import { DEFAULT_OAUTH_CLIENT, defaultRefreshToken } from '@syncjob/gmail-emulator';
 import type { DemoQuota } from './appConfig.ts';
 import type { TokenVault } from './tokenVault.ts';
@@ -31,19 +26,6 @@ export function classifyByLabels(message: { labelIds: string[] }): ClassifyResul
 }
 
 /**
- * How many slices of the quota window the demo paces in. The source's limiter may spend a window's
- * whole budget at once, then wait for the window to free it: at the demo's speeds that is a few
- * bursts with long stalls, and an ETA that counts down through them. A tenth of the budget per
- * tenth of the window is the same rate, never more in any full window, and a steady bar. A slice
- * must still admit the dearest batch request (50 parts of the dearest call) with room to spare, or
- * that request would wait forever.
- */
-function pacingSlices(profile: GmailQuotaProfile): number {
-  const dearestRequest = 50 * Math.max(...Object.values(profile.costs));
-  return Math.min(10, Math.max(1, Math.floor((profile.unitsPerUserPerMinute * 0.9) / dearestRequest)));
-}
-
-/**
  * The Gmail source pointed at the emulator: the emulator's OAuth client, the refresh token it gives
  * every generated account, and the quota window compressed by the emulator's speed so the source
  * runs near the (faster) ceiling instead of tripping it.
@@ -56,8 +38,7 @@ export function emulatorGmailSource(options: {
   // With the quota off the emulator still charges legacy costs but never refuses.
   const base = options.quota === 'off' ? 'legacy' : options.quota;
   const speed = options.quota === 'off' ? options.speed * 20 : options.speed;
-  const profile = resolveQuotaProfile(base);
-  const slices = pacingSlices(profile);
+  // The limiter paces the budget evenly by itself (`quotaPacingSlices`), so progress is steady.
   return gmailSource({
     rootUrl: `${options.emulatorUrl}/`,
     auth: (accountId) => ({
@@ -65,8 +46,8 @@ export function emulatorGmailSource(options: {
       refreshToken: defaultRefreshToken(accountId),
       tokenUrl: `${options.emulatorUrl}/token`,
     }),
-    quota: { base, name: base, unitsPerUserPerMinute: Math.floor(profile.unitsPerUserPerMinute / slices) },
-    quotaSpeed: speed * slices,
+    quota: base,
+    quotaSpeed: speed,
     classify: classifyByLabels,
   }) as SyncSource;
 }

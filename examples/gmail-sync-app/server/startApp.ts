@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createSyncEngine, type SyncEngine, type SyncSource, type SyncStore } from '@syncjob/core';
 import { createSyncHandler, toNodeHandler } from '@syncjob/core/http';
+import { createSyncMetrics, metricsHandler } from '@syncjob/core/metrics';
+import { createWebhookNotifier } from '@syncjob/core/notifications';
 import { type RunningGmailEmulator, startGmailEmulator } from '@syncjob/gmail-emulator';
 import { createPostgresStore } from '@syncjob/postgres';
 import { createSqliteStore } from '@syncjob/sqlite';
@@ -69,7 +71,23 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
     log(`gmail: Google OAuth (redirect URI ${gmail.redirectUri})`);
   }
 
-  const engine = createSyncEngine({ store, sources: [source] });
+  // Summaries only (counts, status, error code), never message content; retried with back-off.
+  const notify = config.webhook ? createWebhookNotifier(config.webhook) : undefined;
+  const engine = createSyncEngine({ store, sources: [source], ...(notify ? { onJobFinished: notify } : {}) });
+  // Before the schedule, so its first cycle is counted.
+  const metrics = createSyncMetrics(engine);
+  if (config.webhook)
+    log(`notifications: webhook ${new URL(config.webhook.url).origin} on every finished job`);
+  if (config.schedule) {
+    const { everyMs, staleAfterMs, concurrency } = config.schedule;
+    engine.schedule({ every: everyMs, staleAfter: staleAfterMs, concurrency });
+    log(
+      `scheduler: every ${duration(everyMs)}, syncs accounts not synced for ${duration(staleAfterMs)} ` +
+        `(at most ${concurrency} at once)`,
+    );
+  } else {
+    log('scheduler: off (SYNCJOB_SCHEDULE_EVERY=off)');
+  }
   const sessions = createSessionCookie({
     secret: config.sessionSecret,
     secure: config.publicUrl.startsWith('https://'),
@@ -87,6 +105,7 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
     staticFiles: createStaticFiles(config.webDir),
     demo,
     google,
+    metrics: metricsHandler(metrics),
   });
 
   const server = createServer(toNodeHandler(handler));
@@ -100,7 +119,9 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
+      // Also stops the schedule and waits for webhook deliveries under way.
       await engine.stop({ timeoutMs: options.stopTimeoutMs ?? 10_000 });
+      metrics.dispose();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Open SSE streams would keep `close` waiting forever.
@@ -113,4 +134,22 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
   };
 
   return { url: `http://${host}:${port}`, port, engine, store, emulator, close };
+}
+
+/** `90000` → `1m 30s`, for the startup log. */
+function duration(ms: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1000);
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.join(' ') || `${ms}ms`;
 }

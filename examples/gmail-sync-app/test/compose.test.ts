@@ -89,6 +89,9 @@ describe.skipIf(!hasPostgres)('the app as docker-compose.yml runs it, without Do
     expect(app.output()).toMatch(
       /gmail: emulator at .*600 messages for me@example.com, legacy quota at 60× speed/,
     );
+    // compose.env's schedule, read as the app reads it.
+    expect(composeEnv.SYNCJOB_SCHEDULE_EVERY).toBe('5m');
+    expect(app.output()).toContain('scheduler: every 5m, syncs accounts not synced for 1h');
   });
 
   it('refuses API calls without the session cookie', async () => {
@@ -133,6 +136,13 @@ describe.skipIf(!hasPostgres)('the app as docker-compose.yml runs it, without Do
       messages: unknown[];
     };
     expect(latest.messages).toHaveLength(50);
+    // Prometheus metrics of the engine, for a scraper (no session needed).
+    const metrics = await fetch(`${baseUrl}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await metrics.text();
+    expect(text).toMatch(/^syncjob_jobs_completed_total\{source="gmail"\} 1$/m);
+    expect(text).toMatch(/^syncjob_messages_synced_total\{source="gmail"\} 600$/m);
   }, 90_000);
 
   it('stops cleanly on SIGTERM', async () => {

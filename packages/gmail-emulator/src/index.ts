@@ -15,7 +15,7 @@ export {
 export type { GoogleErrorBody, GoogleErrorItem } from './http/googleError.js';
 export { DEFAULT_USER_LABELS, MAX_USER_LABELS, SYSTEM_LABEL_IDS } from './mailbox/labels.js';
 export type { HistoryKind, Mailbox, MailboxOptions, NewMessage } from './mailbox/mailbox.js';
-export type { CustomContent } from './mailbox/messageContent.js';
+export type { CustomContent, MessageHeader } from './mailbox/messageContent.js';
 export type { MessageFormat, MessagePart, MessageResource } from './mailbox/messageResource.js';
 export {
   DEFAULT_OAUTH_CLIENT,

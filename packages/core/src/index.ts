@@ -114,4 +114,4 @@ export type {
   SweepInput,
   SyncStore,
 } from './store/syncStore';
-export { clampLimit, LIMITS } from './store/syncStore';
+export { applyProgressPatch, clampLimit, LIMITS, newLogEntries } from './store/syncStore';

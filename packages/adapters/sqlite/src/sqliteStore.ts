@@ -3,6 +3,7 @@ import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import {
   type AccountKey,
   type AccountState,
+  applyProgressPatch,
   type BatchCommit,
   type ClaimedJob,
   type ClaimInput,
@@ -23,7 +24,7 @@ import {
   type LogEntry,
   type LogInput,
   newId,
-  type ProgressPatch,
+  newLogEntries,
   type StageChange,
   type StagedItem,
   type StoreNotice,
@@ -98,17 +99,6 @@ function validateLeaseMs(leaseMs: number): void {
 }
 
 const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
-
-function applyProgress(record: JobRecord, patch: ProgressPatch | undefined): void {
-  if (!patch) return;
-  if (patch.phase !== undefined) record.phase = patch.phase;
-  if (patch.mode !== undefined) record.mode = patch.mode;
-  if (patch.counters !== undefined) record.counters = { ...patch.counters };
-  if (patch.categoryCounts !== undefined) record.categoryCounts = { ...patch.categoryCounts };
-  if (patch.ratePerSec !== undefined) record.ratePerSec = patch.ratePerSec;
-  if (patch.etaSeconds !== undefined) record.etaSeconds = patch.etaSeconds;
-  if (patch.currentItem !== undefined) record.currentItem = patch.currentItem;
-}
 
 /** Gives up the lease: the job is no longer running, so no worker may write to it. */
 function clearLease(record: JobRecord): void {
@@ -232,26 +222,18 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     record: JobRecord,
     entries: readonly LogInput[] | undefined,
   ): LogEntry[] => {
-    const stored: LogEntry[] = [];
-    for (const entry of entries ?? []) {
-      record.lastLogSeq += 1;
+    // `data` is copied as it will read back: through JSON.
+    const stored = newLogEntries(record, entries, toIso(tx.now), (data) => JSON.parse(JSON.stringify(data)));
+    for (const line of stored) {
       tx.db.run(
         'INSERT INTO job_logs (job_id, seq, at, level, message, data) VALUES (?, ?, ?, ?, ?, ?)',
         record.id,
-        record.lastLogSeq,
+        line.seq,
         tx.now,
-        entry.level,
-        entry.message,
-        jsonOrNull(entry.data),
+        line.level,
+        line.message,
+        jsonOrNull(line.data),
       );
-      stored.push({
-        jobId: record.id,
-        seq: record.lastLogSeq,
-        at: toIso(tx.now),
-        level: entry.level,
-        message: entry.message,
-        ...(entry.data === undefined ? {} : { data: JSON.parse(JSON.stringify(entry.data)) }),
-      });
     }
     return stored;
   };
@@ -529,7 +511,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     updateProgress(lease, patch) {
       return write((tx) => {
         const record = fencedJob(tx, lease);
-        applyProgress(record, patch);
+        applyProgressPatch(record, patch);
         record.updatedAt = tx.now;
         saveJob(tx, record);
         return jobFromRecord(record);
@@ -554,7 +536,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
             commit.checkpoint === null ? null : JSON.stringify(commit.checkpoint),
           );
         }
-        applyProgress(record, commit.progress);
+        applyProgressPatch(record, commit.progress);
         insertLogs(tx, record, commit.logs);
         record.updatedAt = tx.now;
         saveJob(tx, record);
@@ -569,7 +551,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
       return write((tx) => {
         const record = fencedJob(tx, lease);
         const key = keyOf(record);
-        applyProgress(record, input.progress);
+        applyProgressPatch(record, input.progress);
         clearLease(record);
         record.status = input.status;
         record.error = input.status === 'completed' ? null : (input.error ?? null);

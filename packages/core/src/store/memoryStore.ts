@@ -9,13 +9,12 @@ import type {
   Lease,
   ListStagedQuery,
   MailDataReader,
-  ProgressPatch,
   StageChange,
   StagedItem,
   StoreNotice,
   SyncStore,
 } from './syncStore';
-import { clampLimit, LIMITS } from './syncStore';
+import { applyProgressPatch, clampLimit, LIMITS, newLogEntries } from './syncStore';
 
 /**
  * What an app's own sink receives as its transaction handle from the memory store. The memory store
@@ -433,32 +432,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
   };
 
   /** New log lines for `draft`, numbered after its last one; bumps the draft's `lastLogSeq`. */
-  const buildLogs = (draft: Job, entries: readonly LogInput[] | undefined, at: string): LogEntry[] => {
-    const built = (entries ?? []).map((entry, index): LogEntry => {
-      const line: LogEntry = {
-        jobId: draft.id,
-        seq: draft.lastLogSeq + index + 1,
-        at,
-        level: entry.level,
-        message: entry.message,
-      };
-      if (entry.data !== undefined) line.data = copy(entry.data);
-      return line;
-    });
-    draft.lastLogSeq += built.length;
-    return built;
-  };
-
-  const applyProgress = (draft: Job, patch: ProgressPatch | undefined): void => {
-    if (!patch) return;
-    if (patch.phase !== undefined) draft.phase = patch.phase;
-    if (patch.mode !== undefined) draft.mode = patch.mode;
-    if (patch.counters !== undefined) draft.counters = copy(patch.counters);
-    if (patch.categoryCounts !== undefined) draft.categoryCounts = copy(patch.categoryCounts);
-    if (patch.ratePerSec !== undefined) draft.ratePerSec = patch.ratePerSec;
-    if (patch.etaSeconds !== undefined) draft.etaSeconds = patch.etaSeconds;
-    if (patch.currentItem !== undefined) draft.currentItem = patch.currentItem;
-  };
+  const buildLogs = (draft: Job, entries: readonly LogInput[] | undefined, at: string): LogEntry[] =>
+    newLogEntries(draft, entries, at, copy);
 
   /** Stores a changed job with its new log lines and tells subscribers. */
   const saveJob = (record: JobRecord, draft: Job, newLogs: LogEntry[], at: string): Job => {
@@ -762,7 +737,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         const now = clockNow();
         const record = fenced(lease, now.ms);
         const draft = copy(record.job);
-        applyProgress(draft, patch);
+        applyProgressPatch(draft, patch);
         return saveJob(record, draft, [], now.iso);
       }),
 
@@ -772,7 +747,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         const record = fenced(lease, now.ms);
         const account = accountOf(record.job);
         const draft = copy(record.job);
-        applyProgress(draft, commit.progress);
+        applyProgressPatch(draft, commit.progress);
         const newLogs = buildLogs(draft, commit.logs, now.iso);
         const staged = new Overlay(account.staged);
         if (commit.stage) stageInto(staged, commit.stage);
@@ -810,7 +785,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         const record = fenced(lease, now.ms);
         const account = accountOf(record.job);
         const draft = copy(record.job);
-        applyProgress(draft, input.progress);
+        applyProgressPatch(draft, input.progress);
         draft.status = input.status;
         draft.error = input.status === 'completed' ? null : copy(input.error ?? null);
         draft.phase = null;

@@ -303,3 +303,48 @@ export const clampLimit = (value: number | undefined, fallback: number, max: num
   if (value === undefined || !Number.isFinite(value)) return fallback;
   return Math.min(max, Math.max(1, Math.floor(value)));
 };
+
+/**
+ * Applies `patch` to a job being written, the way every store must: an `undefined` field keeps the
+ * stored value, `null` is a value. Counters and category counts are copied, so the caller's patch
+ * can change afterwards without reaching the store.
+ */
+export function applyProgressPatch(
+  target: Pick<Job, keyof ProgressPatch>,
+  patch: ProgressPatch | undefined,
+): void {
+  if (!patch) return;
+  if (patch.phase !== undefined) target.phase = patch.phase;
+  if (patch.mode !== undefined) target.mode = patch.mode;
+  if (patch.counters !== undefined) target.counters = { ...patch.counters };
+  if (patch.categoryCounts !== undefined) target.categoryCounts = { ...patch.categoryCounts };
+  if (patch.ratePerSec !== undefined) target.ratePerSec = patch.ratePerSec;
+  if (patch.etaSeconds !== undefined) target.etaSeconds = patch.etaSeconds;
+  if (patch.currentItem !== undefined) target.currentItem = patch.currentItem;
+}
+
+/**
+ * The stored lines for `entries` appended to a job: seqs continue from `job.lastLogSeq` with no
+ * gap, and `job.lastLogSeq` is advanced past them, so the caller must save the job in the same
+ * write. `copyData` gives each line its own `data` (a store copies it the way it will read it back).
+ */
+export function newLogEntries(
+  job: { id: string; lastLogSeq: number },
+  entries: readonly LogInput[] | undefined,
+  at: string,
+  copyData: (data: Record<string, unknown>) => Record<string, unknown>,
+): LogEntry[] {
+  const lines = (entries ?? []).map((entry, index): LogEntry => {
+    const line: LogEntry = {
+      jobId: job.id,
+      seq: job.lastLogSeq + index + 1,
+      at,
+      level: entry.level,
+      message: entry.message,
+    };
+    if (entry.data !== undefined) line.data = copyData(entry.data);
+    return line;
+  });
+  job.lastLogSeq += lines.length;
+  return lines;
+}

@@ -129,7 +129,11 @@ async function sync(type: SyncChildResult['type']): Promise<SyncChildResult> {
 try {
   await send(await sync('full'));
   if (config.incremental) {
-    await new Promise<void>((resolve) => process.once('message', () => resolve()));
+    // A parent that died before asking leaves the channel closed: end instead of waiting forever.
+    await new Promise<void>((resolve, reject) => {
+      process.once('message', () => resolve());
+      process.once('disconnect', () => reject(new Error('the parent went away before the incremental step')));
+    });
     await send(await sync('incremental'));
   }
 } finally {

@@ -1,29 +1,10 @@
 import type { Job } from '@syncjob/core/client';
+// The answers' shapes are the server's own types. Type-only, so nothing of the server reaches the
+// page bundle.
+import type { SessionInfo } from '../server/appHandler.ts';
+import type { MailSummary, MessageRow } from '../server/mailSummary.ts';
 
-/** What `GET /api/session` answers (mirrors the server's `SessionInfo`). */
-export interface SessionInfo {
-  mode: 'emulator' | 'google';
-  source: string;
-  accountId: string | null;
-  emulator: { messages: number; quota: string; speed: number } | null;
-}
-
-export interface MailSummary {
-  total: number;
-  labels: { id: string; name: string; type: 'system' | 'user'; count: number }[];
-  categories: { category: string; count: number }[];
-}
-
-export interface MessageRow {
-  id: string;
-  threadId: string | null;
-  internalDate: number | null;
-  from: string | null;
-  subject: string | null;
-  snippet: string | null;
-  labelIds: string[];
-  category: string | null;
-}
+export type { MailSummary, MessageRow, SessionInfo };
 
 /** GETs JSON from the app server; the session cookie goes along (same origin). */
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {

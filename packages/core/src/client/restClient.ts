@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import { systemClock } from '../clock';
 import type { StartInput, StartResult } from '../engine/engineTypes';
 import type { AccountKey, Job, LogEntry } from '../job/job';
-import type { ListJobsInput } from './syncTransport';
+import type { ListJobsInput, SyncTransport } from './syncTransport';
 import { parseRetryAfter, TransportError, toTransportError } from './transportError';
 
 /** Options shared by the HTTP transports. */
@@ -115,6 +115,18 @@ export function createRestClient(options: HttpTransportOptions): RestClient {
       if (limit !== undefined) params.set('limit', String(limit));
       return call<LogsPage>('GET', `${jobPath(jobId, '/logs')}?${params}`, undefined, signal);
     },
+  };
+}
+
+/** Every `SyncTransport` call but `subscribe`: the part the HTTP transports share. */
+export function restTransportCalls(rest: RestClient): Omit<SyncTransport, 'subscribe'> {
+  return {
+    start: rest.start,
+    cancel: rest.cancel,
+    retry: rest.retry,
+    getJob: (jobId) => rest.getJob(jobId),
+    getActive: rest.getActive,
+    listJobs: rest.listJobs,
   };
 }
 

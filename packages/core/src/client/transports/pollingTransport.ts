@@ -1,7 +1,7 @@
 import { startJobPoller } from '../jobPoller';
 import type { ReconnectBackoffOptions } from '../reconnectBackoff';
 import type { HttpTransportOptions } from '../restClient';
-import { createRestClient } from '../restClient';
+import { createRestClient, restTransportCalls } from '../restClient';
 import type { SyncTransport } from '../syncTransport';
 
 export interface PollingTransportOptions extends HttpTransportOptions {
@@ -20,12 +20,7 @@ export interface PollingTransportOptions extends HttpTransportOptions {
 export function pollingTransport(options: PollingTransportOptions): SyncTransport {
   const rest = createRestClient(options);
   return {
-    start: rest.start,
-    cancel: rest.cancel,
-    retry: rest.retry,
-    getJob: (jobId) => rest.getJob(jobId),
-    getActive: rest.getActive,
-    listJobs: rest.listJobs,
+    ...restTransportCalls(rest),
     subscribe: (jobId, subscribeOptions, handlers) =>
       startJobPoller(rest, jobId, handlers, {
         afterSeq: Math.max(0, subscribeOptions.afterSeq ?? 0),

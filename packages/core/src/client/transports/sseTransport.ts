@@ -5,7 +5,7 @@ import { startJobPoller } from '../jobPoller';
 import type { ReconnectBackoffOptions } from '../reconnectBackoff';
 import { reconnectDelay } from '../reconnectBackoff';
 import type { HttpTransportOptions } from '../restClient';
-import { createRestClient, errorOf } from '../restClient';
+import { createRestClient, errorOf, restTransportCalls } from '../restClient';
 import { createSseParser } from '../sseParser';
 import { type ConnectionState, deliverEvents, endsSubscription, type SyncTransport } from '../syncTransport';
 import { type TransportError, toTransportError } from '../transportError';
@@ -46,12 +46,7 @@ export function sseTransport(options: SseTransportOptions): SyncTransport {
   const pollIntervalMs = options.pollIntervalMs ?? 2000;
 
   return {
-    start: rest.start,
-    cancel: rest.cancel,
-    retry: rest.retry,
-    getJob: (jobId) => rest.getJob(jobId),
-    getActive: rest.getActive,
-    listJobs: rest.listJobs,
+    ...restTransportCalls(rest),
     subscribe(jobId, subscribeOptions, handlers) {
       let stopped = false;
       let lastSeq = Math.max(0, subscribeOptions.afterSeq ?? 0);

@@ -16,6 +16,20 @@ export interface GmailSettings {
   quotaSpeed?: number | undefined;
 }
 
+/** The command-line options of `GmailSettings`, for the commands that run syncs. */
+export const GMAIL_OPTIONS = {
+  'gmail-root-url': { type: 'string' },
+  'quota-speed': { type: 'string' },
+} as const;
+
+/** `GmailSettings` from the parsed `GMAIL_OPTIONS` (absent options stay `undefined`). */
+export function gmailSettings(values: { 'gmail-root-url'?: string; 'quota-speed'?: string }): GmailSettings {
+  return {
+    rootUrl: values['gmail-root-url'],
+    quotaSpeed: values['quota-speed'] === undefined ? undefined : Number(values['quota-speed']),
+  };
+}
+
 /**
  * The Gmail source from the environment: `GMAIL_CLIENT_ID`, `GMAIL_CLIENT_SECRET`,
  * `GMAIL_REFRESH_TOKEN` (and optionally `GMAIL_TOKEN_URL`). Pointed at an emulator without those,

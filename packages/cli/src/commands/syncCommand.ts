@@ -5,7 +5,7 @@ import { DB_OPTION, parseCommandArgs, syncMode } from '../cliArgs';
 import type { CliContext } from '../cliContext';
 import { whenAborted } from '../cliContext';
 import { EXIT, usageError } from '../cliError';
-import { gmailFromEnv } from '../gmailFromEnv';
+import { GMAIL_OPTIONS, gmailFromEnv, gmailSettings } from '../gmailFromEnv';
 import { openStore, parseDatabase } from '../openStore';
 import { createProgressView } from '../progressView';
 
@@ -15,19 +15,12 @@ export async function syncCommand(ctx: CliContext): Promise<number> {
     ...DB_OPTION,
     account: { type: 'string' },
     mode: { type: 'string' },
-    'gmail-root-url': { type: 'string' },
-    'quota-speed': { type: 'string' },
+    ...GMAIL_OPTIONS,
   });
   if (!values.account) throw usageError('syncjob sync: --account <id> is required.');
   const mode = syncMode(values.mode);
   const target = parseDatabase(values.db ?? ctx.env.SYNCJOB_DB);
-  const source = gmailFromEnv(
-    {
-      rootUrl: values['gmail-root-url'],
-      quotaSpeed: values['quota-speed'] === undefined ? undefined : Number(values['quota-speed']),
-    },
-    ctx.env,
-  );
+  const source = gmailFromEnv(gmailSettings(values), ctx.env);
   const store = await openStore(target);
   // This process is a worker too: the sync runs here unless another worker claims it first.
   const engine = createSyncEngine({ store, sources: [source], concurrency: 1, pollIntervalMs: 500 });

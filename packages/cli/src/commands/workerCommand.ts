@@ -3,7 +3,7 @@ import { DB_OPTION, parseCommandArgs, positiveInt } from '../cliArgs';
 import type { CliContext } from '../cliContext';
 import { whenAborted } from '../cliContext';
 import { EXIT } from '../cliError';
-import { gmailFromEnv } from '../gmailFromEnv';
+import { GMAIL_OPTIONS, gmailFromEnv, gmailSettings } from '../gmailFromEnv';
 import { openStore, parseDatabase } from '../openStore';
 import { formatLogLine } from '../progressView';
 
@@ -20,8 +20,7 @@ export async function workerCommand(ctx: CliContext): Promise<number> {
     'stale-after': { type: 'string' },
     'schedule-concurrency': { type: 'string' },
     'no-schedule': { type: 'boolean' },
-    'gmail-root-url': { type: 'string' },
-    'quota-speed': { type: 'string' },
+    ...GMAIL_OPTIONS,
     'stop-timeout': { type: 'string' },
   });
   const concurrency = positiveInt('concurrency', values.concurrency, 2);
@@ -32,13 +31,7 @@ export async function workerCommand(ctx: CliContext): Promise<number> {
   );
   const stopTimeoutMs = positiveInt('stop-timeout', values['stop-timeout'], 30_000);
   const target = parseDatabase(values.db ?? ctx.env.SYNCJOB_DB);
-  const source = gmailFromEnv(
-    {
-      rootUrl: values['gmail-root-url'],
-      quotaSpeed: values['quota-speed'] === undefined ? undefined : Number(values['quota-speed']),
-    },
-    ctx.env,
-  );
+  const source = gmailFromEnv(gmailSettings(values), ctx.env);
   const store = await openStore(target);
   const line = (text: string) => ctx.stdout.write(`${new Date().toISOString()} ${text}\n`);
   const engine = createSyncEngine({

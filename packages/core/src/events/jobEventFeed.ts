@@ -15,6 +15,9 @@ import type {
 } from './syncEvents';
 import { terminalEventOf } from './syncEvents';
 
+/** The engine events that carry a job's new status; the feed listens to all of them alike. */
+const STATUS_EVENTS = ['status', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
+
 /** What a feed needs of an engine: reads, its local events and its store's notices. */
 export type JobEventFeedEngine = Pick<SyncEngine, 'getJob' | 'getLogs' | 'on' | 'off' | 'store'>;
 
@@ -243,11 +246,7 @@ export function openJobEventFeed(engine: JobEventFeedEngine, options: JobEventFe
   });
   engine.on('log', onLog);
   engine.on('progress', onProgress);
-  engine.on('status', onStatus);
-  engine.on('completed', onStatus);
-  engine.on('failed', onStatus);
-  engine.on('cancelled', onStatus);
-  engine.on('interrupted', onStatus);
+  for (const type of STATUS_EVENTS) engine.on(type, onStatus);
 
   const schedulePoll = () => {
     if (!mustPoll || closed) return;
@@ -264,11 +263,7 @@ export function openJobEventFeed(engine: JobEventFeedEngine, options: JobEventFe
     unsubscribeStore();
     engine.off('log', onLog);
     engine.off('progress', onProgress);
-    engine.off('status', onStatus);
-    engine.off('completed', onStatus);
-    engine.off('failed', onStatus);
-    engine.off('cancelled', onStatus);
-    engine.off('interrupted', onStatus);
+    for (const type of STATUS_EVENTS) engine.off(type, onStatus);
     if (pollTimer !== null) clock.clearTimeout(pollTimer);
     pollTimer = null;
   }

@@ -4,7 +4,7 @@ import { isSyncErrorLike } from '../errors';
 import type { AccountKey, Job, JobCounters, LogInput, SyncCheckpoint } from '../job/job';
 import { emptyCounters, isUuid, newId } from '../job/job';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
-import type { Lease, StoreNotice, SyncStore } from '../store/syncStore';
+import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
 import { syntheticBatch, syntheticMessage } from './syntheticBatch';
 
 /** The id of every test of the suite, to skip one with a reason. */
@@ -483,7 +483,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       const { store } = await open();
       const { job, lease } = await running(store);
       await sleep(5);
-      const updated = await store.updateProgress(lease, {
+      const patch: ProgressPatch = {
         phase: 'fetching',
         counters: counters({
           total: 200,
@@ -498,25 +498,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         ratePerSec: 12.5,
         etaSeconds: 12,
         currentItem: 'page 3',
-      });
-      expect(updated).toMatchObject({
-        phase: 'fetching',
-        counters: counters({
-          total: 200,
-          listed: 200,
-          fetched: 60,
-          stored: 40,
-          skipped: 5,
-          deleted: 3,
-          failed: 2,
-        }),
-        categoryCounts: { primary: 30, social: 10 },
-        ratePerSec: 12.5,
-        etaSeconds: 12,
-        currentItem: 'page 3',
-        percent: 25,
-        status: 'running',
-      });
+      };
+      const updated = await store.updateProgress(lease, patch);
+      expect(updated).toMatchObject({ ...patch, percent: 25, status: 'running' });
       expect(ms(updated.updatedAt)).toBeGreaterThan(ms(job.updatedAt));
       expect(await store.getJob(job.id)).toEqual(updated);
 

@@ -264,21 +264,7 @@ export class GmailEmulator {
     const recorder = this.statsRecorder;
     const byUser: Record<string, UserStats> = {};
     for (const [address, mailbox] of this.users) {
-      const calls = recorder.byUser.get(address);
-      byUser[address] = {
-        ...(calls ?? {
-          requests: 0,
-          units: 0,
-          rateLimited: 0,
-          concurrencyLimited: 0,
-          serverErrors: 0,
-          clientErrors: 0,
-          unauthorized: 0,
-          dropped: 0,
-          byMethod: {},
-        }),
-        fetches: fetchStats(mailbox),
-      };
+      byUser[address] = { ...recorder.userCounters(address), fetches: fetchStats(mailbox) };
     }
     return {
       totals: { ...recorder.totals },

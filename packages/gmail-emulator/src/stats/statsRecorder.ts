@@ -42,6 +42,11 @@ function emptyCounters(): CallCounters {
   };
 }
 
+/** One user's calls: the counters, and the same per method. */
+type UserCounters = CallCounters & { byMethod: Partial<Record<GmailMethod, CallCounters>> };
+
+const emptyUserCounters = (): UserCounters => ({ ...emptyCounters(), byMethod: {} });
+
 const OUTCOME_FIELD: Record<Exclude<CallOutcome, 'ok'>, keyof CallCounters> = {
   clientError: 'clientErrors',
   unauthorized: 'unauthorized',
@@ -55,7 +60,7 @@ const OUTCOME_FIELD: Record<Exclude<CallOutcome, 'ok'>, keyof CallCounters> = {
 export class StatsRecorder {
   totals = emptyCounters();
   byMethod = new Map<GmailMethod, CallCounters>();
-  byUser = new Map<string, CallCounters & { byMethod: Partial<Record<GmailMethod, CallCounters>> }>();
+  byUser = new Map<string, UserCounters>();
   batches = 0;
   batchParts = 0;
   tokenRequests = 0;
@@ -72,7 +77,7 @@ export class StatsRecorder {
     if (user !== undefined) {
       let perUser = this.byUser.get(user);
       if (!perUser) {
-        perUser = { ...emptyCounters(), byMethod: {} };
+        perUser = emptyUserCounters();
         this.byUser.set(user, perUser);
       }
       perUser.byMethod[method] ??= emptyCounters();
@@ -83,6 +88,11 @@ export class StatsRecorder {
       counters.units += units;
       if (outcome !== 'ok') counters[OUTCOME_FIELD[outcome]] += 1;
     }
+  }
+
+  /** The calls made for `user` so far: zeros for a user who made none. */
+  userCounters(user: string): UserCounters {
+    return this.byUser.get(user) ?? emptyUserCounters();
   }
 
   reset(): void {

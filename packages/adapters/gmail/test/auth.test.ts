@@ -1,34 +1,25 @@
 import type { SyncEngine } from '@syncjob/core';
-import {
-  DEFAULT_OAUTH_CLIENT,
-  defaultRefreshToken,
-  type RunningGmailEmulator,
-} from '@syncjob/gmail-emulator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OAUTH_CLIENT, defaultRefreshToken } from '@syncjob/gmail-emulator';
+import { describe, expect, it } from 'vitest';
 import {
   ADDRESS,
   createEngine,
   createMemoryStore,
+  emulatorForFile,
   emulatorSource,
   mailboxState,
-  startEmulator,
   storedState,
   syncOnce,
 } from './helpers';
 
 const OTHER = 'other@example.com';
-let running: RunningGmailEmulator;
-
-beforeAll(async () => {
-  running = await startEmulator({
-    users: [
-      { address: ADDRESS, messages: 800, seed: 2 },
-      { address: OTHER, messages: 50, seed: 4 },
-    ],
-    speed: 200,
-  });
+const running = emulatorForFile({
+  users: [
+    { address: ADDRESS, messages: 800, seed: 2 },
+    { address: OTHER, messages: 50, seed: 4 },
+  ],
+  speed: 200,
 });
-afterAll(() => running.close());
 
 async function allLogText(engine: SyncEngine, jobId: string): Promise<string> {
   const logs = await engine.getLogs(jobId, { limit: 5_000 });

@@ -1,23 +1,17 @@
-import type { RunningGmailEmulator } from '@syncjob/gmail-emulator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ADDRESS,
   createEngine,
   createMemoryStore,
+  emulatorForFile,
   emulatorSource,
   freezableStore,
   mailboxState,
-  startEmulator,
   storedState,
   waitForEnd,
 } from './helpers';
 
-let running: RunningGmailEmulator;
-
-beforeAll(async () => {
-  running = await startEmulator({ users: [{ address: ADDRESS, messages: 3_000, seed: 21 }], speed: 200 });
-});
-afterAll(() => running.close());
+const running = emulatorForFile({ users: [{ address: ADDRESS, messages: 3_000, seed: 21 }], speed: 200 });
 
 describe('crash and resume', () => {
   it('a new worker resumes from the checkpoint after the lease expires; at most one batch is fetched twice', async () => {

@@ -1,22 +1,16 @@
-import type { RunningGmailEmulator } from '@syncjob/gmail-emulator';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   ADDRESS,
   createEngine,
   createMemoryStore,
+  emulatorForFile,
   emulatorSource,
   mailboxState,
-  startEmulator,
   storedState,
   syncOnce,
 } from './helpers';
 
-let running: RunningGmailEmulator;
-
-beforeAll(async () => {
-  running = await startEmulator({ users: [{ address: ADDRESS, messages: 1_000, seed: 3 }], speed: 200 });
-});
-afterAll(() => running.close());
+const running = emulatorForFile({ users: [{ address: ADDRESS, messages: 1_000, seed: 3 }], speed: 200 });
 beforeEach(() => {
   running.emulator.clearFaults();
   running.emulator.resetStats();

@@ -1,25 +1,19 @@
 import type { BatchCommit, SyncStore } from '@syncjob/core';
-import type { RunningGmailEmulator } from '@syncjob/gmail-emulator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ADDRESS,
   createEngine,
   createMemoryStore,
+  emulatorForFile,
   emulatorSource,
   freezableStore,
   mailboxState,
-  startEmulator,
   storedState,
   syncOnce,
   waitForEnd,
 } from './helpers';
 
-let running: RunningGmailEmulator;
-
-beforeAll(async () => {
-  running = await startEmulator({ users: [{ address: ADDRESS, messages: 1_500, seed: 33 }], speed: 200 });
-});
-afterAll(() => running.close());
+const running = emulatorForFile({ users: [{ address: ADDRESS, messages: 1_500, seed: 33 }], speed: 200 });
 
 /** Deletes `deletes` live messages and adds `adds` new ones; returns the deleted ids. */
 function churn(deletes: number, adds: number, seed: number): string[] {

@@ -1,9 +1,9 @@
-import type { RunningGmailEmulator } from '@syncjob/gmail-emulator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ADDRESS,
   createEngine,
   createMemoryStore,
+  emulatorForFile,
   emulatorSource,
   mailboxState,
   startEmulator,
@@ -11,12 +11,7 @@ import {
   syncOnce,
 } from './helpers';
 
-let running: RunningGmailEmulator;
-
-beforeAll(async () => {
-  running = await startEmulator({ users: [{ address: ADDRESS, messages: 5_000, seed: 11 }], speed: 200 });
-});
-afterAll(() => running.close());
+const running = emulatorForFile({ users: [{ address: ADDRESS, messages: 5_000, seed: 11 }], speed: 200 });
 
 describe('full sync', () => {
   it('stores exactly the mailbox: ids, threads, labels and headers, with matching counts', async () => {

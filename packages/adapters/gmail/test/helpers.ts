@@ -7,6 +7,7 @@ import {
   type StartGmailEmulatorOptions,
   startGmailEmulator,
 } from '@syncjob/gmail-emulator';
+import { afterAll, beforeAll } from 'vitest';
 import { type GmailSourceOptions, gmailSource } from '../src/index';
 
 export const ADDRESS = 'me@example.com';
@@ -14,6 +15,34 @@ export const STORED_HEADERS = ['From', 'To', 'Cc', 'Subject', 'Date', 'Message-I
 
 export async function startEmulator(options: StartGmailEmulatorOptions = {}): Promise<RunningGmailEmulator> {
   return startGmailEmulator({ quota: 'legacy', speed: 100, ...options });
+}
+
+/**
+ * The emulator of one test file: started in `beforeAll` with `options`, closed in `afterAll`. The
+ * handle can be kept from the start and reads the started emulator, so tests use it as the real one.
+ */
+export function emulatorForFile(options: StartGmailEmulatorOptions): RunningGmailEmulator {
+  let started: RunningGmailEmulator | undefined;
+  beforeAll(async () => {
+    started = await startEmulator(options);
+  });
+  afterAll(() => started?.close());
+  const current = () => {
+    if (!started) throw new Error('The emulator starts in beforeAll: use it inside a test or a hook.');
+    return started;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get port() {
+      return current().port;
+    },
+    get emulator() {
+      return current().emulator;
+    },
+    close: () => current().close(),
+  };
 }
 
 /** A Gmail source pointed at the emulator, with the emulator's OAuth client and the user's refresh token. */

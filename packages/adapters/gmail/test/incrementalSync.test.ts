@@ -1,22 +1,16 @@
-import type { RunningGmailEmulator } from '@syncjob/gmail-emulator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ADDRESS,
   createEngine,
   createMemoryStore,
+  emulatorForFile,
   emulatorSource,
   mailboxState,
-  startEmulator,
   storedState,
   syncOnce,
 } from './helpers';
 
-let running: RunningGmailEmulator;
-
-beforeAll(async () => {
-  running = await startEmulator({ users: [{ address: ADDRESS, messages: 2_000, seed: 5 }], speed: 200 });
-});
-afterAll(() => running.close());
+const running = emulatorForFile({ users: [{ address: ADDRESS, messages: 2_000, seed: 5 }], speed: 200 });
 
 /** Deterministic changes: adds (some replying in existing threads), deletes and relabels. */
 function mutate(seed: number) {

@@ -58,6 +58,11 @@ export interface SyncEngineOptions {
   retry?: {
     /** Retries after the first attempt (default 6). */
     retries?: number;
+    /**
+     * Retries of a rate-limit answer (`RATE_LIMITED`, default 20): quota refusals are waited out
+     * (honouring `Retry-After`) rather than failing a long sync after a few of them.
+     */
+    rateLimitRetries?: number;
     /** First back-off in ms (default 1,000). */
     minDelayMs?: number;
     /** Longest back-off in ms (default 60,000). */

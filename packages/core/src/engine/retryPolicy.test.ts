@@ -76,4 +76,45 @@ describe('createRetryPolicy', () => {
     await settled;
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('rides out a burst of rate-limit refusals longer than the ordinary retry budget', async () => {
+    const policy = createRetryPolicy({
+      clock: systemClock,
+      retries: 3,
+      rateLimitRetries: 10,
+      minDelayMs: 100,
+      maxDelayMs: 100,
+    });
+    let refusals = 8;
+    const quotaBound = vi.fn(async () => {
+      if (refusals-- > 0) throw new SyncError('RATE_LIMITED', 'quota', { retryAfterMs: 500 });
+      return 'fetched';
+    });
+    const notices: RetryNotice[] = [];
+    const result = policy.run(quotaBound, { label: 'batch', onRetry: (n) => notices.push(n) });
+    await vi.advanceTimersByTimeAsync(8 * 500);
+    await expect(result).resolves.toBe('fetched');
+    expect(quotaBound).toHaveBeenCalledTimes(9);
+    expect(notices.every((n) => n.attempts === 11)).toBe(true);
+
+    // A network failure still stops after the ordinary budget (3 retries: 4 attempts).
+    const broken = vi.fn(async () => {
+      throw new SyncError('NETWORK', 'reset');
+    });
+    const failing = expect(policy.run(broken, { label: 'list' })).rejects.toMatchObject({ code: 'NETWORK' });
+    await vi.advanceTimersByTimeAsync(10 * 100);
+    await failing;
+    expect(broken).toHaveBeenCalledTimes(4);
+
+    // Past the rate-limit budget the refusal is final (10 retries: 11 attempts).
+    const refused = vi.fn(async () => {
+      throw new SyncError('RATE_LIMITED', 'quota');
+    });
+    const exhausted = expect(policy.run(refused, { label: 'get' })).rejects.toMatchObject({
+      code: 'RATE_LIMITED',
+    });
+    await vi.advanceTimersByTimeAsync(20 * 100);
+    await exhausted;
+    expect(refused).toHaveBeenCalledTimes(11);
+  });
 });

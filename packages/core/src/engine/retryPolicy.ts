@@ -9,6 +9,11 @@ export interface RetryPolicyOptions {
   clock: Clock;
   /** Retries after the first attempt (default 6). */
   retries?: number;
+  /**
+   * Retries of a rate-limit answer (`RATE_LIMITED`, default 20). Quota is a wait, not a fault: a
+   * quota-bound sync must ride out a burst of refusals instead of failing after a few of them.
+   */
+  rateLimitRetries?: number;
   /** First back-off in ms (default 1,000). */
   minDelayMs?: number;
   /** Longest back-off in ms (default 60,000). A server's `Retry-After` may ask for longer and is honoured. */
@@ -61,6 +66,7 @@ export interface RetryPolicy {
 export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
   const { clock } = options;
   const defaultRetries = options.retries ?? 6;
+  const rateLimitRetries = Math.max(0, options.rateLimitRetries ?? 20);
   const minDelayMs = Math.max(0, options.minDelayMs ?? 1_000);
   const maxDelayMs = Math.max(minDelayMs, options.maxDelayMs ?? 60_000);
   const random = options.random ?? Math.random;
@@ -77,14 +83,19 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
     run(operation, runOptions) {
       const retries = runOptions.retries ?? defaultRetries;
       const { signal } = runOptions;
+      // The retry budget depends on what failed: rate limits get their own, larger one.
+      const budgetOf = (error: SyncError) =>
+        error.code === 'RATE_LIMITED' ? Math.max(retries, rateLimitRetries) : retries;
+      const willRetry = (error: SyncError, retriesConsumed: number) =>
+        error.retryable && retriesConsumed < budgetOf(error);
       return pRetry(operation, {
-        retries,
+        retries: Math.max(retries, rateLimitRetries),
         minTimeout: 0,
         signal,
-        shouldRetry: ({ error }) => SyncError.fromUnknown(error).retryable,
-        onFailedAttempt: async ({ error, attemptNumber, retriesLeft, retriesConsumed }) => {
+        shouldRetry: ({ error, retriesConsumed }) => willRetry(SyncError.fromUnknown(error), retriesConsumed),
+        onFailedAttempt: async ({ error, attemptNumber, retriesConsumed }) => {
           const syncError = SyncError.fromUnknown(error);
-          if (!syncError.retryable || retriesLeft <= 0) return;
+          if (!willRetry(syncError, retriesConsumed)) return;
           const backoff = backoffMs(retriesConsumed + 1);
           const retryAfter = syncError.retryAfterMs ?? 0;
           const delayMs = Math.max(backoff, retryAfter);
@@ -93,7 +104,7 @@ export function createRetryPolicy(options: RetryPolicyOptions): RetryPolicy {
             code: syncError.code,
             message: syncError.message,
             attempt: attemptNumber,
-            attempts: retries + 1,
+            attempts: budgetOf(syncError) + 1,
             delayMs,
             fromRetryAfter: retryAfter > backoff,
           });

@@ -430,12 +430,13 @@ describe('SyncEngine: retries', () => {
 
     const warn = events.of('log').find((e) => e.entry.level === 'warn');
     expect(warn?.entry.message).toBe(
-      'messages.list page 1 failed (RATE_LIMITED: Rate limit exceeded (test source).), attempt 1 of 7; retrying in 30 s (Retry-After)',
+      'messages.list page 1 failed (RATE_LIMITED: Rate limit exceeded (test source).), attempt 1 of 21; retrying in 30 s (Retry-After)',
     );
     expect(warn?.entry.data).toMatchObject({
       code: 'RATE_LIMITED',
       attempt: 1,
-      attempts: 7,
+      // Rate limits have their own, larger budget (20 retries) than other failures (6).
+      attempts: 21,
       delayMs: 30_000,
     });
     expect(events.of('progress').at(-1)?.progress.etaSeconds).toBeNull();

@@ -25,7 +25,11 @@ const closed = () => CLOSED;
  * `SyncProgressModal` of the provider's client. The rule (it opens when a page load finds a running
  * job, stays closed once closed) lives in the core's `ProgressView`; this hook only binds it.
  */
-export function useProgressView({ source, accountId, enabled = true }: UseProgressViewOptions): UseProgressViewResult {
+export function useProgressView({
+  source,
+  accountId,
+  enabled = true,
+}: UseProgressViewOptions): UseProgressViewResult {
   const view = useSyncClient().progressView({ source, accountId });
   const subscribe = useCallback(
     (listener: () => void) => (enabled ? view.subscribe(listener) : noSubscription()),

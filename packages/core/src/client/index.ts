@@ -41,7 +41,14 @@ export type { AccountSnapshot, AccountWatcherClient } from './accountWatcher';
 export { AccountWatcher } from './accountWatcher';
 export type { JobObserverOptions, JobSnapshot } from './jobObserver';
 export { JobObserver } from './jobObserver';
-export type { CategoryBadge, JobActions, SyncButtonIntent, JobProgressBar, JobStat, LogWindow } from './jobPresentation';
+export type {
+  CategoryBadge,
+  JobActions,
+  JobProgressBar,
+  JobStat,
+  LogWindow,
+  SyncButtonIntent,
+} from './jobPresentation';
 export {
   categoryBadges,
   formatCount,

@@ -128,13 +128,20 @@ describe('job presentation', () => {
 
   it('never says "Counting…" for a job that ended without a total', () => {
     const unknown = { counters: { ...emptyCounters(), total: null, stored: 7, fetched: 7 }, percent: null };
-    const total = (patch: Partial<Job>) => jobStats(job({ ...unknown, ...patch }))[0];
+    const total = (patch: Partial<Job>) => jobStats(job({ ...unknown, ...patch }))[0]!;
     expect(total({ status: 'failed' })).toEqual({ key: 'total', label: 'Total', value: '—' });
     expect(total({ status: 'interrupted' }).value).toBe('—');
     expect(total({ status: 'cancelled' }).value).toBe('—');
     expect(total({ status: 'completed' }).value).toBe('7');
-    const failedEarly = job({ status: 'failed', percent: null, counters: { ...emptyCounters(), total: null } });
-    expect(jobProgressBar(failedEarly)).toMatchObject({ label: '0 messages', valueText: '0 messages, total not known' });
+    const failedEarly = job({
+      status: 'failed',
+      percent: null,
+      counters: { ...emptyCounters(), total: null },
+    });
+    expect(jobProgressBar(failedEarly)).toMatchObject({
+      label: '0 messages',
+      valueText: '0 messages, total not known',
+    });
     expect(jobProgressBar({ ...failedEarly, status: 'running' }).label).toBe('Counting messages…');
   });
 
@@ -144,7 +151,14 @@ describe('job presentation', () => {
     expect(keys({ categoryCounts: { work: 0 } })).toContain('classified');
     const classified = jobStats(job({ counters: { ...emptyCounters(), total: 10, classified: 4 } }));
     expect(classified.find((stat) => stat.key === 'classified')?.value).toBe('4');
-    expect(jobStats(null).map((stat) => stat.key)).toEqual(['total', 'fetched', 'stored', 'skipped', 'rate', 'eta']);
+    expect(jobStats(null).map((stat) => stat.key)).toEqual([
+      'total',
+      'fetched',
+      'stored',
+      'skipped',
+      'rate',
+      'eta',
+    ]);
   });
 
   it('orders category badges largest first', () => {
@@ -179,12 +193,14 @@ describe('job presentation', () => {
     expect(syncStatusText(null, NOW)).toBe('Never synced');
   });
 
-  it('says how far a running sync got, in words other than the button\'s', () => {
+  it("says how far a running sync got, in words other than the button's", () => {
     expect(syncStatusText(job(), NOW)).toBe('Syncing… 28%');
     expect(syncStatusText(job({ status: 'queued' }), NOW)).toBe('Starting sync…');
     const unknown = { percent: null, counters: { ...emptyCounters(), total: null, stored: 1_234 } };
     expect(syncStatusText(job(unknown), NOW)).toBe('Syncing… 1,234 messages');
-    expect(syncStatusText(job({ ...unknown, counters: { ...emptyCounters(), total: null } }), NOW)).toBe('Syncing…');
+    expect(syncStatusText(job({ ...unknown, counters: { ...emptyCounters(), total: null } }), NOW)).toBe(
+      'Syncing…',
+    );
     expect(syncStatusText(job({ cancelRequested: true }), NOW)).toBe('Cancelling sync…');
     expect(syncStatusText(job(), NOW)).not.toBe(syncButtonLabel(job()));
   });

@@ -183,7 +183,8 @@ export function jobStats(job: Job | null): JobStat[] {
     { key: 'total', label: 'Total', value: totalText(job) },
     { key: 'fetched', label: 'Fetched', value: count(counters?.fetched) },
   ];
-  if (hasClassifier(job)) stats.push({ key: 'classified', label: 'Classified', value: count(counters?.classified) });
+  if (hasClassifier(job))
+    stats.push({ key: 'classified', label: 'Classified', value: count(counters?.classified) });
   stats.push(
     { key: 'stored', label: 'Stored', value: count(counters?.stored) },
     { key: 'skipped', label: 'Skipped', value: count(counters?.skipped) },

@@ -109,7 +109,9 @@ describe('<SyncProgressModal>', () => {
     expect(screen.getByRole('button', { name: 'Show sync progress' })).not.toHaveAttribute('aria-disabled');
 
     // Another tab: its own client, the same server.
-    const secondTab = createSyncClient({ transport: engineTransport(fixture.engine, { pollIntervalMs: 20 }) });
+    const secondTab = createSyncClient({
+      transport: engineTransport(fixture.engine, { pollIntervalMs: 20 }),
+    });
     render(
       <SyncProvider client={secondTab}>
         <App />
@@ -169,7 +171,7 @@ describe('<SyncProgressModal>', () => {
     expect(button).toHaveFocus();
   });
 
-  it('stays in the app\'s hands when `open` is passed (controlled)', async () => {
+  it("stays in the app's hands when `open` is passed (controlled)", async () => {
     fixture = createSyncFixture();
     fixture.source.control.hang();
     await fixture.engine.start(ACCOUNT);

@@ -148,7 +148,12 @@ describe.skipIf(!hasBrowser)('the example app in Chromium', () => {
     const afterClose = await jobById(page, jobId);
     expect(afterClose.status).toBe('running');
     expect(afterClose.counters.stored).toBeGreaterThan(closedAt);
-    await page.getByRole('button', { name: 'Sync in progress…' }).waitFor();
+    // Closed stays closed while the sync runs; the button now leads back to it instead of being disabled.
+    expect(await dialog(page).count()).toBe(0);
+    const showProgress = page.getByRole('button', { name: 'Show sync progress' });
+    await showProgress.waitFor();
+    expect(await showProgress.getAttribute('aria-disabled')).toBeNull();
+    expect(await page.locator('.sj-status').textContent()).toMatch(/^Syncing… \d+%$/);
     await shot(page, '05-closed-still-running');
 
     // A second tab: it shows the same job, and its start joins it instead of starting another.
@@ -168,8 +173,11 @@ describe.skipIf(!hasBrowser)('the example app in Chromium', () => {
     await shot(second, '06-second-tab');
     await second.close();
 
-    // Cancel (with its confirmation): the job ends as cancelled, what was stored stays.
-    await page.getByRole('button', { name: 'Show progress' }).click();
+    // The button opens the running job's dialog (no second job), then cancel (with its
+    // confirmation): the job ends as cancelled, what was stored stays.
+    await showProgress.click();
+    await dialog(page).waitFor({ timeout: 2_000 });
+    expect((await activeJob(page))?.id).toBe(jobId);
     await action(page, 'Cancel sync').click();
     await action(page, 'Stop sync').click();
     await expect.poll(async () => (await jobById(page, jobId)).status, { timeout: 15_000 }).toBe('cancelled');

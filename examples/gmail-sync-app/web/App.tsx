@@ -1,6 +1,6 @@
 import { createSyncClient, sseTransport } from '@syncjob/core/client';
 import { SyncButton, SyncProgressModal, SyncProvider, SyncStatus, useSyncJob } from '@syncjob/react';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { fetchJobs, fetchLatest, fetchSession, fetchSummary, type SessionInfo } from './api.ts';
 import { JobHistory } from './JobHistory.tsx';
 import { MessagesView } from './MessagesView.tsx';
@@ -51,19 +51,10 @@ function ConnectGmail() {
 
 function SyncPage({ session, accountId }: { session: SessionInfo; accountId: string }) {
   const source = session.source;
+  // Only for the page's own tables; the kit opens and closes the progress dialog by itself
+  // (a reload or second tab during a sync gets it back, the button shows a running sync).
   const sync = useSyncJob({ source, accountId });
-  const [open, setOpen] = useState(false);
   const running = sync.isRunning;
-
-  // A sync that is already running when the page loads (a reload, another tab) gets its dialog back
-  // once; closing it afterwards is respected.
-  const reattached = useRef(false);
-  useEffect(() => {
-    if (running && !reattached.current) {
-      reattached.current = true;
-      setOpen(true);
-    }
-  }, [running]);
 
   // Reload the tables when a job starts or ends, and every few seconds while one runs.
   const refreshKey = `${sync.job?.id ?? ''}:${sync.status ?? ''}`;
@@ -85,15 +76,10 @@ function SyncPage({ session, accountId }: { session: SessionInfo; accountId: str
         </p>
       )}
       <section className="panel toolbar" aria-label="Sync">
-        <SyncButton source={source} accountId={accountId} onStarted={(result) => result && setOpen(true)} />
-        {running && !open && (
-          <button type="button" className="secondary" onClick={() => setOpen(true)}>
-            Show progress
-          </button>
-        )}
+        <SyncButton source={source} accountId={accountId} />
         <SyncStatus source={source} accountId={accountId} />
       </section>
-      <SyncProgressModal source={source} accountId={accountId} open={open} onClose={() => setOpen(false)} />
+      <SyncProgressModal source={source} accountId={accountId} />
       <section className="panel">
         <h2>Sync history</h2>
         {history.error && <p className="banner-error">{history.error}</p>}

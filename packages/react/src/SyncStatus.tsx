@@ -14,7 +14,7 @@ export interface SyncStatusProps {
 }
 
 /**
- * The account's last outcome in one line: "Last synced 5 min ago", "Sync in progress…",
+ * The account's last outcome in one line: "Syncing… 28%", "Last synced 5 min ago",
  * "Last sync interrupted", or "Sync failed — retry" as a button that retries.
  */
 export function SyncStatus({ source, accountId, refreshMs = 30_000, className }: SyncStatusProps) {

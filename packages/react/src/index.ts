@@ -13,5 +13,7 @@ export type { SyncProviderProps } from './SyncProvider';
 export { SyncProvider, useSyncClient } from './SyncProvider';
 export type { SyncStatusProps } from './SyncStatus';
 export { SyncStatus } from './SyncStatus';
+export type { UseProgressViewOptions, UseProgressViewResult } from './useProgressView';
+export { useProgressView } from './useProgressView';
 export type { UseSyncJobOptions, UseSyncJobResult } from './useSyncJob';
 export { useSyncJob } from './useSyncJob';

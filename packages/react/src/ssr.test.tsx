@@ -26,6 +26,7 @@ describe('server rendering', () => {
         <SyncButton {...account} />
         <SyncStatus {...account} />
         <SyncProgressModal {...account} open={false} onClose={() => {}} />
+        <SyncProgressModal {...account} />
       </SyncProvider>,
     );
     expect(html).toContain('Sync now');

@@ -32,9 +32,6 @@ function Demo({ autoStart = false, theme }: DemoProps) {
       <div style={{ padding: 24, display: 'flex', gap: 16, alignItems: 'center', fontFamily: 'system-ui' }}>
         <SyncButton {...ACCOUNT} onClick={() => setOpen(true)} />
         <SyncStatus {...ACCOUNT} />
-        <button type="button" onClick={() => setOpen(true)}>
-          Show progress
-        </button>
       </div>
       <SyncProgressModal {...ACCOUNT} open={open} onClose={() => setOpen(false)} theme={theme} />
     </SyncProvider>

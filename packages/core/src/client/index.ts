@@ -41,7 +41,14 @@ export type { AccountSnapshot, AccountWatcherClient } from './accountWatcher';
 export { AccountWatcher } from './accountWatcher';
 export type { JobObserverOptions, JobSnapshot } from './jobObserver';
 export { JobObserver } from './jobObserver';
-export type { CategoryBadge, JobActions, JobProgressBar, JobStat, LogWindow } from './jobPresentation';
+export type {
+  CategoryBadge,
+  JobActions,
+  JobProgressBar,
+  JobStat,
+  LogWindow,
+  SyncButtonIntent,
+} from './jobPresentation';
 export {
   categoryBadges,
   formatCount,
@@ -62,9 +69,12 @@ export {
   jobTitle,
   logWindow,
   staleAt,
+  syncButtonIntent,
   syncButtonLabel,
   syncStatusText,
 } from './jobPresentation';
+export type { ProgressViewClient, ProgressViewSnapshot, StartOrShowResult } from './progressView';
+export { ProgressView } from './progressView';
 export type { ReconnectBackoffOptions } from './reconnectBackoff';
 export { reconnectDelay } from './reconnectBackoff';
 export type { HttpTransportOptions } from './restClient';

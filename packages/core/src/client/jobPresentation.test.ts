@@ -17,6 +17,7 @@ import {
   jobSubtitle,
   jobTitle,
   logWindow,
+  syncButtonIntent,
   syncButtonLabel,
   syncStatusText,
 } from './jobPresentation';
@@ -118,12 +119,46 @@ describe('job presentation', () => {
     expect(Object.fromEntries(stats.map((stat) => [stat.key, stat.value]))).toEqual({
       total: 'Counting…',
       fetched: '0',
-      classified: '0',
       stored: '0',
       skipped: '0',
       rate: '120 msg/s',
       eta: 'Calculating…',
     });
+  });
+
+  it('never says "Counting…" for a job that ended without a total', () => {
+    const unknown = { counters: { ...emptyCounters(), total: null, stored: 7, fetched: 7 }, percent: null };
+    const total = (patch: Partial<Job>) => jobStats(job({ ...unknown, ...patch }))[0]!;
+    expect(total({ status: 'failed' })).toEqual({ key: 'total', label: 'Total', value: '—' });
+    expect(total({ status: 'interrupted' }).value).toBe('—');
+    expect(total({ status: 'cancelled' }).value).toBe('—');
+    expect(total({ status: 'completed' }).value).toBe('7');
+    const failedEarly = job({
+      status: 'failed',
+      percent: null,
+      counters: { ...emptyCounters(), total: null },
+    });
+    expect(jobProgressBar(failedEarly)).toMatchObject({
+      label: '0 messages',
+      valueText: '0 messages, total not known',
+    });
+    expect(jobProgressBar({ ...failedEarly, status: 'running' }).label).toBe('Counting messages…');
+  });
+
+  it('shows the Classified stat only when a classifier left a trace', () => {
+    const keys = (patch: Partial<Job>) => jobStats(job(patch)).map((stat) => stat.key);
+    expect(keys({})).not.toContain('classified');
+    expect(keys({ categoryCounts: { work: 0 } })).toContain('classified');
+    const classified = jobStats(job({ counters: { ...emptyCounters(), total: 10, classified: 4 } }));
+    expect(classified.find((stat) => stat.key === 'classified')?.value).toBe('4');
+    expect(jobStats(null).map((stat) => stat.key)).toEqual([
+      'total',
+      'fetched',
+      'stored',
+      'skipped',
+      'rate',
+      'eta',
+    ]);
   });
 
   it('orders category badges largest first', () => {
@@ -155,10 +190,30 @@ describe('job presentation', () => {
     expect(syncStatusText(job({ status: 'completed', ...finished }), NOW)).toBe('Last synced 5 min ago');
     expect(syncStatusText(job({ status: 'interrupted' }), NOW)).toBe('Last sync interrupted');
     expect(syncStatusText(job({ status: 'failed' }), NOW)).toBe('Sync failed — retry');
-    expect(syncStatusText(job(), NOW)).toBe('Sync in progress…');
     expect(syncStatusText(null, NOW)).toBe('Never synced');
-    expect(syncButtonLabel(job())).toBe('Sync in progress…');
-    expect(syncButtonLabel(job({ status: 'failed' }))).toBe('Sync now');
+  });
+
+  it("says how far a running sync got, in words other than the button's", () => {
+    expect(syncStatusText(job(), NOW)).toBe('Syncing… 28%');
+    expect(syncStatusText(job({ status: 'queued' }), NOW)).toBe('Starting sync…');
+    const unknown = { percent: null, counters: { ...emptyCounters(), total: null, stored: 1_234 } };
+    expect(syncStatusText(job(unknown), NOW)).toBe('Syncing… 1,234 messages');
+    expect(syncStatusText(job({ ...unknown, counters: { ...emptyCounters(), total: null } }), NOW)).toBe(
+      'Syncing…',
+    );
+    expect(syncStatusText(job({ cancelRequested: true }), NOW)).toBe('Cancelling sync…');
+    expect(syncStatusText(job(), NOW)).not.toBe(syncButtonLabel(job()));
+  });
+
+  it('makes the button show a running sync instead of starting another, and start otherwise', () => {
+    expect(syncButtonIntent(job())).toBe('show');
+    expect(syncButtonIntent(job({ status: 'queued' }))).toBe('show');
+    expect(syncButtonLabel(job())).toBe('Show sync progress');
+    expect(syncButtonIntent(job(), true)).toBe('start');
+    expect(syncButtonLabel(job(), true)).toBe('Sync now');
+    expect(syncButtonIntent(job({ status: 'failed' }))).toBe('start');
+    expect(syncButtonLabel(job({ status: 'completed' }))).toBe('Sync now');
+    expect(syncButtonIntent(null)).toBe('start');
   });
 
   it('announces endings only, and spots a completion once', () => {

@@ -135,8 +135,11 @@ export function jobProgressBar(job: Job | null): JobProgressBar {
   const { total } = job.counters;
   const percent = job.status === 'completed' ? 100 : job.percent;
   if (percent === null || total === null) {
-    const label = done === 0 ? 'Counting messages…' : `${formatCount(done)} messages`;
-    return { determinate: false, percent: null, label, valueText: `${label}, total not known yet` };
+    // Only an active job is still counting; an ended one reports what it did.
+    const active = isActiveStatus(job.status);
+    const label = active && done === 0 ? 'Counting messages…' : `${formatCount(done)} messages`;
+    const valueText = active ? `${label}, total not known yet` : `${label}, total not known`;
+    return { determinate: false, percent: null, label, valueText };
   }
   const shownTotal = Math.max(total, done);
   const label = `${formatCount(done)} / ${formatCount(shownTotal)} messages`;
@@ -154,24 +157,41 @@ export interface JobStat {
   value: string;
 }
 
-/** The stats grid: total, fetched, classified, stored, skipped, rate, ETA. */
+/** The Total cell: "Counting…" only while an active job lists; an ended job never claims to count. */
+function totalText(job: Job | null): string {
+  if (!job) return '—';
+  const { total } = job.counters;
+  if (total !== null) return formatCount(total);
+  if (isActiveStatus(job.status)) return 'Counting…';
+  // A completed job's total is what it processed; a job that stopped early never learnt it.
+  return job.status === 'completed' ? formatCount(processedCount(job.counters)) : '—';
+}
+
+/**
+ * True when the job shows a sign of a classifier (something classified, or categories): without
+ * one the Classified stat would be a meaningless 0, so it is left out.
+ */
+const hasClassifier = (job: Job | null): boolean =>
+  job !== null && (job.counters.classified > 0 || Object.keys(job.categoryCounts).length > 0);
+
+/** The stats grid: total, fetched, classified (only with a classifier), stored, skipped, rate, ETA. */
 export function jobStats(job: Job | null): JobStat[] {
   const counters = job?.counters;
   const count = (value: number | undefined) => (value === undefined ? '—' : formatCount(value));
   const active = job !== null && isActiveStatus(job.status);
-  return [
-    {
-      key: 'total',
-      label: 'Total',
-      value: counters ? (counters.total === null ? 'Counting…' : formatCount(counters.total)) : '—',
-    },
+  const stats: JobStat[] = [
+    { key: 'total', label: 'Total', value: totalText(job) },
     { key: 'fetched', label: 'Fetched', value: count(counters?.fetched) },
-    { key: 'classified', label: 'Classified', value: count(counters?.classified) },
+  ];
+  if (hasClassifier(job))
+    stats.push({ key: 'classified', label: 'Classified', value: count(counters?.classified) });
+  stats.push(
     { key: 'stored', label: 'Stored', value: count(counters?.stored) },
     { key: 'skipped', label: 'Skipped', value: count(counters?.skipped) },
     { key: 'rate', label: 'Rate', value: active ? formatRate(job.ratePerSec) : '—' },
     { key: 'eta', label: 'Time left', value: formatEta(job) },
-  ];
+  );
+  return stats;
 }
 
 export interface CategoryBadge {
@@ -224,13 +244,21 @@ export function staleAt(job: Job | null): number | null {
   return fromIso(job.leaseExpiresAt) + 1;
 }
 
-/** A one-line account status: "Last synced 5 min ago", "Last sync interrupted", "Sync failed — retry". */
+/**
+ * A one-line account status: "Syncing… 28%", "Last synced 5 min ago", "Last sync interrupted",
+ * "Sync failed — retry". While a sync runs it says how far it got, so it never repeats the button.
+ */
 export function syncStatusText(job: Job | null, now: number): string {
   if (!job) return 'Never synced';
   switch (job.status) {
     case 'queued':
-    case 'running':
-      return 'Sync in progress…';
+      return 'Starting sync…';
+    case 'running': {
+      if (job.cancelRequested) return 'Cancelling sync…';
+      if (job.percent !== null) return `Syncing… ${formatPercent(job.percent)}`;
+      const done = processedCount(job.counters);
+      return done === 0 ? 'Syncing…' : `Syncing… ${formatCount(done)} messages`;
+    }
     case 'completed':
       return `Last synced ${formatRelativeTime(job.finishedAt ?? job.updatedAt, now)}`;
     case 'failed':
@@ -242,9 +270,20 @@ export function syncStatusText(job: Job | null, now: number): string {
   }
 }
 
-/** The label of a sync button. */
-export const syncButtonLabel = (job: Job | null): string =>
-  job && isActiveStatus(job.status) ? 'Sync in progress…' : 'Sync now';
+/** What pressing a sync button does: `start` a sync, or `show` the progress of the one running. */
+export type SyncButtonIntent = 'start' | 'show';
+
+/**
+ * A press starts a sync unless a job is active and alive; then it shows that job's progress (a
+ * click is never swallowed). A stale job (`isJobStale`) does not block a start: the server resumes
+ * or replaces it, or answers with the job still running.
+ */
+export const syncButtonIntent = (job: Job | null, stale = false): SyncButtonIntent =>
+  job && isActiveStatus(job.status) && !stale ? 'show' : 'start';
+
+/** The label of a sync button: "Sync now", or "Show sync progress" while a sync runs. */
+export const syncButtonLabel = (job: Job | null, stale = false): string =>
+  syncButtonIntent(job, stale) === 'show' ? 'Show sync progress' : 'Sync now';
 
 /** What a live region says when a job ends ("Sync complete. 44,000 messages synced in 4 min."), else `''`. */
 export function jobAnnouncement(job: Job | null): string {

@@ -1,7 +1,9 @@
+import type { Clock } from '../clock';
 import type { StartInput, StartResult } from '../engine/engineTypes';
 import type { AccountKey, Job } from '../job/job';
 import { AccountWatcher } from './accountWatcher';
 import { JobObserver } from './jobObserver';
+import { ProgressView } from './progressView';
 import type { ListJobsInput, SyncTransport } from './syncTransport';
 
 export interface SyncClientOptions {
@@ -9,6 +11,8 @@ export interface SyncClientOptions {
   transport: SyncTransport;
   /** Log lines each job observer keeps (default 10,000). */
   maxLogs?: number;
+  /** Injected time, for the progress view's "is this job stale" rule (default: the system clock). */
+  clock?: Clock;
 }
 
 /**
@@ -21,6 +25,11 @@ export interface SyncClient {
   observe(jobId: string): JobObserver;
   /** The watcher of an account (the same instance for the same account). */
   watchAccount(account: AccountKey): AccountWatcher;
+  /**
+   * Whether the account's progress view is open (the same instance for the same account): shared
+   * by `SyncButton` and an uncontrolled `SyncProgressModal`, it opens on reattach to a running job.
+   */
+  progressView(account: AccountKey): ProgressView;
   start(input: StartInput): Promise<StartResult>;
   cancel(jobId: string): Promise<Job>;
   retry(jobId: string): Promise<StartResult>;
@@ -33,6 +42,8 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   const { transport } = options;
   const observers = new Map<string, JobObserver>();
   const watchers = new Map<string, AccountWatcher>();
+  const views = new Map<string, ProgressView>();
+  const keyOf = (account: AccountKey) => JSON.stringify([account.source, account.accountId]);
 
   const observe = (jobId: string): JobObserver => {
     let observer = observers.get(jobId);
@@ -53,13 +64,22 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     transport,
     observe,
     watchAccount(account) {
-      const key = JSON.stringify([account.source, account.accountId]);
+      const key = keyOf(account);
       let watcher = watchers.get(key);
       if (!watcher) {
         watcher = new AccountWatcher(account, client);
         watchers.set(key, watcher);
       }
       return watcher;
+    },
+    progressView(account) {
+      const key = keyOf(account);
+      let view = views.get(key);
+      if (!view) {
+        view = new ProgressView(account, client, { clock: options.clock });
+        views.set(key, view);
+      }
+      return view;
     },
     start: async (input) => seed(await transport.start(input)),
     cancel: async (jobId) => seed({ job: await transport.cancel(jobId) }).job,

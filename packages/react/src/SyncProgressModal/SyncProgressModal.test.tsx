@@ -1,8 +1,8 @@
 import { SyncError } from '@syncjob/core';
-import { createSyncClient } from '@syncjob/core/client';
+import { createSyncClient, engineTransport } from '@syncjob/core/client';
 import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { Profiler, useState } from 'react';
+import { Profiler, StrictMode, useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { jobFixture, logLine, scriptedTransport } from '../../test/scriptedTransport';
 import { ACCOUNT, createSyncFixture, type SyncFixture } from '../../test/syncFixture';
@@ -20,14 +20,31 @@ afterEach(async () => {
   fixture = undefined;
 });
 
-/** The three moves of the README: a button that starts a sync and opens the modal. */
+/** The three moves of the README: no state, no effect; the kit opens and closes the modal. */
 function App({ onComplete }: { onComplete?: () => void }) {
+  return (
+    <>
+      <SyncButton {...ACCOUNT} />
+      <SyncStatus {...ACCOUNT} />
+      <SyncProgressModal {...ACCOUNT} onComplete={onComplete} />
+    </>
+  );
+}
+
+/** An app that manages the dialog itself (controlled mode). */
+function ControlledApp({ onClose }: { onClose?: () => void }) {
   const [open, setOpen] = useState(false);
   return (
     <>
       <SyncButton {...ACCOUNT} onClick={() => setOpen(true)} />
-      <SyncStatus {...ACCOUNT} />
-      <SyncProgressModal {...ACCOUNT} open={open} onClose={() => setOpen(false)} onComplete={onComplete} />
+      <SyncProgressModal
+        {...ACCOUNT}
+        open={open}
+        onClose={() => {
+          onClose?.();
+          setOpen(false);
+        }}
+      />
     </>
   );
 }
@@ -46,8 +63,9 @@ describe('<SyncProgressModal>', () => {
 
     expect(dialog()).toHaveAccessibleName('Syncing…');
     expect(dialog()).toContainElement(document.activeElement as HTMLElement);
-    await waitFor(() => expect(button).toHaveTextContent('Sync in progress…'));
-    expect(button).toHaveAttribute('aria-disabled', 'true');
+    await waitFor(() => expect(button).toHaveTextContent('Show sync progress'));
+    expect(button).not.toHaveAttribute('aria-disabled');
+    expect(document.querySelector('.sj-status')).toHaveTextContent(/^(Starting sync…|Syncing…)/);
     expect(within(dialog()).getAllByRole('button', { name: 'Close (sync continues)' })).toHaveLength(2);
 
     fixture.source.control.release();
@@ -74,6 +92,118 @@ describe('<SyncProgressModal>', () => {
     expect(button).toHaveFocus();
     const active = await fixture.engine.getActiveJob(ACCOUNT);
     expect(active?.status).toBe('running');
+  });
+
+  it('opens by itself when the page loads (or reloads) during a sync, and a second tab joins it', async () => {
+    fixture = createSyncFixture();
+    fixture.source.control.hang();
+    const { job } = await fixture.engine.start(ACCOUNT);
+    await fixture.source.control.whenHanging();
+    render(
+      <StrictMode>
+        <App />
+      </StrictMode>,
+      { wrapper: fixture.wrapper },
+    );
+    await waitFor(() => expect(dialog()).toHaveAccessibleName('Syncing…'));
+    expect(screen.getByRole('button', { name: 'Show sync progress' })).not.toHaveAttribute('aria-disabled');
+
+    // Another tab: its own client, the same server.
+    const secondTab = createSyncClient({
+      transport: engineTransport(fixture.engine, { pollIntervalMs: 20 }),
+    });
+    render(
+      <SyncProvider client={secondTab}>
+        <App />
+      </SyncProvider>,
+    );
+    await waitFor(() => expect(screen.getAllByRole('dialog')).toHaveLength(2));
+    expect(await secondTab.getActive(ACCOUNT)).toMatchObject({ id: job.id });
+    expect(await fixture.engine.listJobs({ accountId: ACCOUNT.accountId })).toHaveLength(1);
+  });
+
+  it('stays closed after a close while the sync goes on, until the button is pressed', async () => {
+    fixture = createSyncFixture({ messages: 400, delayMs: 10 });
+    const user = userEvent.setup();
+    render(<App />, { wrapper: fixture.wrapper });
+    await user.click(await screen.findByRole('button', { name: 'Sync now' }));
+    expect(dialog()).toHaveAttribute('open');
+    const status = document.querySelector('.sj-status') as HTMLElement;
+    await waitFor(() => expect(status).toHaveTextContent(/^Syncing… \d+%$/));
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('dialog')).toBeNull();
+    const before = status.textContent;
+    await waitFor(() => expect(status.textContent).not.toBe(before), { timeout: 5_000 });
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(screen.queryByRole('dialog')).toBeNull();
+    }
+    await user.click(screen.getByRole('button', { name: 'Show sync progress' }));
+    expect(dialog()).toHaveAccessibleName('Syncing…');
+  });
+
+  it('a click while a sync runs opens its progress and starts no second job', async () => {
+    fixture = createSyncFixture();
+    fixture.source.control.hang();
+    const { job } = await fixture.engine.start(ACCOUNT);
+    await fixture.source.control.whenHanging();
+    const start = vi.spyOn(fixture.engine, 'start');
+    const onStarted = vi.fn();
+    const user = userEvent.setup();
+    render(
+      <>
+        <SyncButton {...ACCOUNT} onStarted={onStarted} />
+        <SyncProgressModal {...ACCOUNT} />
+      </>,
+      { wrapper: fixture.wrapper },
+    );
+    await waitFor(() => expect(dialog()).toHaveAttribute('open'));
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('dialog')).toBeNull();
+    const button = screen.getByRole('button', { name: 'Show sync progress' });
+    await user.click(button);
+    expect(dialog()).toHaveAccessibleName('Syncing…');
+    expect(start).not.toHaveBeenCalled();
+    expect(onStarted).not.toHaveBeenCalled();
+    expect(await fixture.engine.listJobs({ accountId: ACCOUNT.accountId })).toHaveLength(1);
+    expect((await fixture.engine.getActiveJob(ACCOUNT))?.id).toBe(job.id);
+    await user.keyboard('{Escape}');
+    expect(button).toHaveFocus();
+  });
+
+  it("stays in the app's hands when `open` is passed (controlled)", async () => {
+    fixture = createSyncFixture();
+    fixture.source.control.hang();
+    await fixture.engine.start(ACCOUNT);
+    await fixture.source.control.whenHanging();
+    const onClose = vi.fn();
+    const user = userEvent.setup();
+    render(<ControlledApp onClose={onClose} />, { wrapper: fixture.wrapper });
+    const button = await screen.findByRole('button', { name: 'Show sync progress' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    await user.click(button);
+    expect(dialog()).toHaveAccessibleName('Syncing…');
+    await user.keyboard('{Escape}');
+    expect(onClose).toHaveBeenCalledTimes(1);
+    expect(screen.queryByRole('dialog')).toBeNull();
+  });
+
+  it('lets an app skip the default with preventDefault', async () => {
+    fixture = createSyncFixture();
+    const start = vi.spyOn(fixture.engine, 'start');
+    const user = userEvent.setup();
+    render(
+      <>
+        <SyncButton {...ACCOUNT} onClick={(event) => event.preventDefault()} />
+        <SyncProgressModal {...ACCOUNT} />
+      </>,
+      { wrapper: fixture.wrapper },
+    );
+    await user.click(await screen.findByRole('button', { name: 'Sync now' }));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(start).not.toHaveBeenCalled();
+    expect(screen.queryByRole('dialog')).toBeNull();
   });
 
   it('cancels only after a confirmation', async () => {

@@ -9,6 +9,7 @@ import {
   useId,
   useRef,
 } from 'react';
+import { useProgressView } from '../useProgressView';
 import { type UseSyncJobResult, useSyncJob } from '../useSyncJob';
 
 export interface SyncProgressModalContextValue {
@@ -33,10 +34,18 @@ export interface SyncProgressModalRootProps {
   source: string;
   /** The account whose sync is shown. Required. */
   accountId: string;
-  /** Whether the modal is shown. Required (controlled). */
-  open: boolean;
-  /** Called when the user closes the modal (button, Escape, auto-close). The sync continues. Required. */
-  onClose(): void;
+  /**
+   * Whether the modal is shown. Omit it (the default) and the modal follows the account's shared
+   * progress view: it opens by itself when a page load finds the account syncing, when
+   * `<SyncButton>` is pressed, or when a new job of the account starts, and stays closed once
+   * closed. Pass it to control the modal yourself (then `onClose` must update it).
+   */
+  open?: boolean;
+  /**
+   * Called when the user closes the modal (button, Escape, auto-close); the sync continues.
+   * Required when `open` is passed; uncontrolled, it is an optional notification (default: none).
+   */
+  onClose?(): void;
   /** Called once when the watched job completes while mounted (default: none). */
   onComplete?(job: Job): void;
   /** Closes the modal this many ms after the job completes (default `undefined`: stays open). */
@@ -53,9 +62,14 @@ export interface SyncProgressModalRootProps {
  * title, with focus moved in and given back to whatever had it. Provides the sync to its parts.
  */
 export function SyncProgressModalRoot(props: SyncProgressModalRootProps) {
-  const { source, accountId, open, onClose, onComplete, autoCloseAfterMs, theme, className, children } =
-    props;
+  const { source, accountId, onComplete, autoCloseAfterMs, theme, className, children } = props;
   const sync = useSyncJob({ source, accountId });
+  const view = useProgressView({ source, accountId, enabled: props.open === undefined });
+  const open = props.open ?? view.open;
+  const onClose = () => {
+    if (props.open === undefined) view.hide();
+    props.onClose?.();
+  };
   const dialogRef = useRef<HTMLDialogElement>(null);
   const returnFocusRef = useRef<HTMLElement | null>(null);
   const titleId = useId();

@@ -135,6 +135,13 @@ describe.skipIf(!available)('SyncProgressModal in Chromium', () => {
     expect(await page.locator('.sj-status').textContent()).toBe('Last synced just now');
   });
 
+  it('keeps a gap between the button and the status line beside it', async () => {
+    const button = (await syncButton().boundingBox())!;
+    const status = (await page.locator('.sj-status').boundingBox())!;
+    expect(Math.abs(status.y + status.height / 2 - (button.y + button.height / 2))).toBeLessThan(4);
+    expect(status.x - (button.x + button.width)).toBeGreaterThanOrEqual(8);
+  });
+
   it('shows a failed sync with its error and a Retry action', async () => {
     app.source.control.failNext(
       new SyncError('REAUTH_REQUIRED', 'Gmail refused the token. Sign in again.', { retryable: false }),
@@ -162,6 +169,54 @@ describe.skipIf(!available)('SyncProgressModal in Chromium', () => {
       .poll(() => dialog().getByRole('heading').textContent(), { timeout: 10_000 })
       .toBe('Sync cancelled');
     await audit('cancelled');
+    await closeWithEscape();
+  });
+
+  it('gives the dialog back after a reload, joins from a second tab, and a click while running shows it', async () => {
+    const account = { source: 'test', accountId: 'alice@example.com' };
+    const jobCount = async () => (await app.engine.listJobs({ accountId: account.accountId })).length;
+    app.source.control.hang();
+    await openFreshSync();
+    await app.source.control.whenHanging();
+    const job = (await app.engine.getActiveJob(account))!;
+    const jobs = await jobCount();
+
+    // Reload mid-sync: the drop-in page (no app state) opens the progress view by itself.
+    await page.reload();
+    await expect.poll(() => dialog().isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await dialog().getByRole('heading').textContent()).toBe('Syncing…');
+    expect(await page.locator('.sj-status').textContent()).toMatch(/^Syncing…/);
+    await audit('reattached');
+
+    // A second tab joins the same job.
+    const second = await context.newPage();
+    try {
+      await second.goto(app.url);
+      await expect.poll(() => second.getByRole('dialog').isVisible(), { timeout: 10_000 }).toBe(true);
+      expect(await second.getByRole('dialog').getByRole('heading').textContent()).toBe('Syncing…');
+      expect(await second.getByRole('dialog').getByRole('progressbar').getAttribute('aria-valuetext')).toBe(
+        await dialog().getByRole('progressbar').getAttribute('aria-valuetext'),
+      );
+    } finally {
+      await second.close();
+    }
+
+    // Closed, it stays closed; the button is not disabled and a click shows the running sync.
+    await closeWithEscape();
+    await page.waitForTimeout(300);
+    expect(await dialog().isVisible()).toBe(false);
+    expect(await syncButton().textContent()).toBe('Show sync progress');
+    expect(await syncButton().getAttribute('aria-disabled')).toBeNull();
+    await syncButton().click();
+    await expect.poll(() => dialog().isVisible()).toBe(true);
+    expect(await dialog().getByRole('heading').textContent()).toBe('Syncing…');
+    expect(await jobCount()).toBe(jobs);
+    expect((await app.engine.getActiveJob(account))?.id).toBe(job.id);
+
+    app.source.control.release();
+    await expect
+      .poll(() => dialog().getByRole('heading').textContent(), { timeout: 20_000 })
+      .toBe('Sync complete');
     await closeWithEscape();
   });
 });

@@ -1,5 +1,5 @@
 import { createSyncClient, sseTransport } from '@syncjob/core/client';
-import { StrictMode, useState } from 'react';
+import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { SyncButton, SyncProgressModal, SyncProvider, SyncStatus } from '../../src/index';
 
@@ -8,16 +8,14 @@ const client = createSyncClient({
 });
 const account = { source: 'test', accountId: 'alice@example.com' };
 
+/** The README's drop-in: no state, no effect; the kit opens the modal on reattach and on a press. */
 function App() {
-  const [open, setOpen] = useState(false);
   return (
     <main>
       <h1>Mailbox</h1>
-      <SyncButton {...account} onClick={() => setOpen(true)} />
-      <p>
-        <SyncStatus {...account} />
-      </p>
-      <SyncProgressModal {...account} open={open} onClose={() => setOpen(false)} />
+      <SyncButton {...account} />
+      <SyncStatus {...account} />
+      <SyncProgressModal {...account} />
     </main>
   );
 }

@@ -1,0 +1,130 @@
+import type { Clock } from '../clock';
+import { systemClock } from '../clock';
+import type { StartResult } from '../engine/engineTypes';
+import type { AccountKey, RequestedSyncMode } from '../job/job';
+import { isActiveStatus } from '../job/job';
+import type { AccountSnapshot, AccountWatcher } from './accountWatcher';
+import { isJobStale, syncButtonIntent } from './jobPresentation';
+
+/** Whether an account's progress view (the modal) is shown. The same object until it changes. */
+export interface ProgressViewSnapshot {
+  open: boolean;
+}
+
+/** What a sync button's press did: showed the running job, or started a sync (and showed it). */
+export type StartOrShowResult = { action: 'show' } | { action: 'start'; result: StartResult | null };
+
+/** What the progress view needs of its client. */
+export interface ProgressViewClient {
+  watchAccount(account: AccountKey): AccountWatcher;
+}
+
+type Listener = (snapshot: ProgressViewSnapshot) => void;
+
+const OPEN: ProgressViewSnapshot = Object.freeze({ open: true });
+const CLOSED: ProgressViewSnapshot = Object.freeze({ open: false });
+
+/**
+ * The "progress view is open" state of one account, shared by every button and modal of a client,
+ * so a drop-in page needs no state of its own. The rule:
+ *
+ * - An active job (queued or running, not stale) that this view has not shown yet opens it: the
+ *   reattach after a page load or reload, a second tab, and a job another component of the page
+ *   starts or retries. Each job opens it at most once.
+ * - Closing keeps it closed while that job runs; progress never reopens it. Only `show()` (the
+ *   button) or a new job does.
+ * - The sync button's press (`startOrShow`) shows it, and starts a sync only when none runs, so a
+ *   click during a sync leads to its progress instead of being swallowed.
+ *
+ * Jobs are seen while the view has listeners (a mounted modal), through the account's watcher.
+ */
+export class ProgressView {
+  readonly account: AccountKey;
+  private readonly client: ProgressViewClient;
+  private readonly clock: Clock;
+  private readonly listeners = new Set<Listener>();
+  /** Ids of the jobs this view has shown (or was open for): they never open it again. */
+  private readonly shown = new Set<string>();
+  private snapshot: ProgressViewSnapshot = CLOSED;
+  private unsubscribeWatcher: (() => void) | null = null;
+
+  constructor(account: AccountKey, client: ProgressViewClient, options: { clock?: Clock } = {}) {
+    this.account = { source: account.source, accountId: account.accountId };
+    this.client = client;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  getSnapshot = (): ProgressViewSnapshot => this.snapshot;
+
+  /** What a server render shows: closed. */
+  getServerSnapshot = (): ProgressViewSnapshot => CLOSED;
+
+  /** Adds a listener; the first one follows the account (and reattaches it when nothing else watches). */
+  subscribe = (listener: Listener): (() => void) => {
+    this.listeners.add(listener);
+    if (this.listeners.size === 1) {
+      const watcher = this.watcher();
+      this.unsubscribeWatcher = watcher.subscribe(this.onAccount);
+      this.onAccount(watcher.getSnapshot());
+    }
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) {
+        this.unsubscribeWatcher?.();
+        this.unsubscribeWatcher = null;
+      }
+    };
+  };
+
+  /** Opens the view on the account's current job. */
+  show = (): void => {
+    const job = this.watcher().getSnapshot().job;
+    if (job && isActiveStatus(job.status)) this.shown.add(job.id);
+    this.setOpen(true);
+  };
+
+  /** Closes the view (the sync continues); it stays closed until `show()` or a new job. */
+  hide = (): void => {
+    this.setOpen(false);
+  };
+
+  /**
+   * The sync button's press: shows the view, and starts a sync unless one is running (a stale job
+   * does not count: the server resumes or replaces it). Never throws: a failed start lands in the
+   * account's `error` and resolves `{ action: 'start', result: null }`.
+   */
+  startOrShow = async (options: { mode?: RequestedSyncMode } = {}): Promise<StartOrShowResult> => {
+    const watcher = this.watcher();
+    const job = watcher.getSnapshot().job;
+    const intent = syncButtonIntent(job, isJobStale(job, this.clock.now()));
+    this.show();
+    if (intent === 'show') return { action: 'show' };
+    return { action: 'start', result: await watcher.start(options) };
+  };
+
+  private watcher(): AccountWatcher {
+    return this.client.watchAccount(this.account);
+  }
+
+  private onAccount = (account: AccountSnapshot) => {
+    const job = account.job;
+    if (!job || !isActiveStatus(job.status) || this.shown.has(job.id)) return;
+    if (this.snapshot.open) {
+      this.shown.add(job.id);
+      return;
+    }
+    // A stale job may never move again: it opens the view only once a worker picks it up.
+    if (isJobStale(job, this.clock.now())) return;
+    this.shown.add(job.id);
+    this.setOpen(true);
+  };
+
+  private setOpen(open: boolean) {
+    if (this.snapshot.open === open) return;
+    this.snapshot = open ? OPEN : CLOSED;
+    for (const listener of [...this.listeners]) listener(this.snapshot);
+  }
+}

@@ -6,8 +6,9 @@ export type {
   StopOptions,
   SyncEngine,
   SyncEngineOptions,
-  SyncLogger,
 } from './engine/engineTypes';
+export type { DefineSyncEngineOptions } from './engine/defineSyncEngine';
+export { defineSyncEngine } from './engine/defineSyncEngine';
 export { createSyncEngine } from './engine/syncEngine';
 export type { SyncErrorCode, SyncErrorOptions } from './errors';
 export {
@@ -18,6 +19,7 @@ export {
   SyncError,
   toSyncError,
 } from './errors';
+export type { SyncLogger } from './logger';
 export type { EtaEstimate, EtaEstimator, EtaEstimatorOptions } from './eta/etaEstimator';
 export { createEtaEstimator } from './eta/etaEstimator';
 export type { JobEventFeed, JobEventFeedEngine, JobEventFeedOptions } from './events/jobEventFeed';

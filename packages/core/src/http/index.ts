@@ -5,5 +5,6 @@ export { toNodeHandler } from './nodeAdapter';
 export { MAX_BODY_BYTES } from './requestValidation';
 export type { SseStreamOptions } from './sseStream';
 export { createSseStream, formatSseFrame, SSE_HEADERS } from './sseStream';
-export type { SyncHandler, SyncHandlerOptions } from './syncHandler';
+export type { SyncLogger } from '../logger';
+export type { SyncEngineSource, SyncHandler, SyncHandlerOptions } from './syncHandler';
 export { createSyncHandler } from './syncHandler';

@@ -1,5 +1,7 @@
 export type { Clock, TimerHandle } from './clock';
 export { fromIso, sleep, systemClock, toIso } from './clock';
+export type { DefineSyncEngineOptions } from './engine/defineSyncEngine';
+export { defineSyncEngine } from './engine/defineSyncEngine';
 export type {
   StartInput,
   StartResult,
@@ -7,8 +9,6 @@ export type {
   SyncEngine,
   SyncEngineOptions,
 } from './engine/engineTypes';
-export type { DefineSyncEngineOptions } from './engine/defineSyncEngine';
-export { defineSyncEngine } from './engine/defineSyncEngine';
 export { createSyncEngine } from './engine/syncEngine';
 export type { SyncErrorCode, SyncErrorOptions } from './errors';
 export {
@@ -19,7 +19,6 @@ export {
   SyncError,
   toSyncError,
 } from './errors';
-export type { SyncLogger } from './logger';
 export type { EtaEstimate, EtaEstimator, EtaEstimatorOptions } from './eta/etaEstimator';
 export { createEtaEstimator } from './eta/etaEstimator';
 export type { JobEventFeed, JobEventFeedEngine, JobEventFeedOptions } from './events/jobEventFeed';
@@ -81,6 +80,7 @@ export {
   processedCount,
   TERMINAL_STATUSES,
 } from './job/job';
+export type { SyncLogger } from './logger';
 export type { Duration } from './scheduler/duration';
 export { parseDuration } from './scheduler/duration';
 export type { ScheduleHandle, ScheduleOptions } from './scheduler/scheduler';

@@ -153,7 +153,9 @@ export async function openDatabase(
     }, options.clock);
   } catch (error) {
     db.close();
-    throw isBusyError((error as SyncError).cause) ? error : openError(path, (error as SyncError).cause ?? error);
+    throw isBusyError((error as SyncError).cause)
+      ? error
+      : openError(path, (error as SyncError).cause ?? error);
   }
   return db;
 }

@@ -1,8 +1,8 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../clock';
-import type { SyncLogger } from '../logger';
 import type { SyncEngineEvents } from '../events/syncEvents';
 import type { AccountKey, AccountState, Job, JobTrigger, LogEntry, RequestedSyncMode } from '../job/job';
+import type { SyncLogger } from '../logger';
 import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
 import type { GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';

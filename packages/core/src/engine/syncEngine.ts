@@ -3,8 +3,6 @@ import PQueue from 'p-queue';
 import type { Clock, TimerHandle } from '../clock';
 import { systemClock } from '../clock';
 import { SyncError } from '../errors';
-import type { SyncLogger } from '../logger';
-import { describeError } from '../logger';
 import type { CycleEvent, SyncEngineEvents } from '../events/syncEvents';
 import { terminalEventOf } from '../events/syncEvents';
 import type {
@@ -18,17 +16,13 @@ import type {
   SyncMode,
 } from '../job/job';
 import { isActiveStatus, isTerminalStatus, newId } from '../job/job';
+import type { SyncLogger } from '../logger';
+import { describeError } from '../logger';
 import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
 import { startSchedule } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
 import type { ClaimedJob, GetLogsQuery, ListJobsQuery, StoreNotice, SyncStore } from '../store/syncStore';
-import type {
-  StartInput,
-  StartResult,
-  StopOptions,
-  SyncEngine,
-  SyncEngineOptions,
-} from './engineTypes';
+import type { StartInput, StartResult, StopOptions, SyncEngine, SyncEngineOptions } from './engineTypes';
 import type { JobRun, JobRunEvents } from './jobRun';
 import { doneText, startJobRun } from './jobRun';
 import type { RetryPolicy } from './retryPolicy';

@@ -2,9 +2,9 @@ import type { Clock } from '../clock';
 import type { SyncEngine } from '../engine/engineTypes';
 import { SyncError } from '../errors';
 import type { AccountKey, Job } from '../job/job';
+import { isActiveStatus, isTerminalStatus } from '../job/job';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
-import { isActiveStatus, isTerminalStatus } from '../job/job';
 import { LIMITS } from '../store/syncStore';
 import { errorResponse, HttpError, jsonResponse, toHttpError } from './httpError';
 import {

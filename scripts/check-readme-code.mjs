@@ -125,7 +125,10 @@ export function extractBlocks(readme) {
         if (text === '') problems.push({ readme, line: index, message: 'not-checked needs a reason' });
         block.skip = true;
       } else {
-        const names = text.replace(/^uses\s+/, '').split(/[\s,]+/).filter(Boolean);
+        const names = text
+          .replace(/^uses\s+/, '')
+          .split(/[\s,]+/)
+          .filter(Boolean);
         for (const name of names) {
           if (!Object.hasOwn(STUBS, name)) {
             problems.push({

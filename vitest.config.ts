@@ -61,6 +61,8 @@ export default defineConfig({
             }),
           ]
         : []),
+      // Every ts/tsx block of every README, type-checked against the BUILT packages (build first).
+      project('docs', './scripts', { include: ['**/*.test.ts'], testTimeout: 300_000 }),
       project('example', './examples/gmail-sync-app', {
         include: ['server/**/*.test.ts', 'test/**/*.test.ts'],
         // The browser and the compose tests each run a whole app; one at a time on small machines.

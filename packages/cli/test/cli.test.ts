@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningGmailEmulator, startGmailEmulator } from '@syncjob/gmail-emulator';
@@ -52,10 +52,20 @@ describe('syncjob: an unreachable database exits 3', () => {
     expect(stderr).not.toContain('hunter2');
   });
 
-  it('a SQLite file in a folder that does not exist', async () => {
-    const { code, stderr } = await runCli(['history', '--db', `sqlite:${join(dir, 'missing', 'x.db')}`]);
+  it('a SQLite file in a folder that cannot be created (the path is named)', async () => {
+    writeFileSync(join(dir, 'a-file'), 'not a folder');
+    const target = join(dir, 'a-file', 'x.db');
+    const { code, stderr } = await runCli(['history', '--db', `sqlite:${target}`]);
     expect(code).toBe(3);
-    expect(stderr).toMatch(/Cannot open the SQLite file .*missing/);
+    expect(stderr).toMatch(/Cannot open the SQLite file .*a-file/);
+    expect(stderr).toContain(`for the SQLite database ${target}`);
+  });
+
+  it('a SQLite file in a folder that does not exist yet: the folder is created', async () => {
+    const target = join(dir, 'new-folder', 'x.db');
+    const { code } = await runCli(['history', '--db', `sqlite:${target}`]);
+    expect(code).toBe(0);
+    expect(existsSync(target)).toBe(true);
   });
 });
 

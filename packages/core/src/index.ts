@@ -1,12 +1,13 @@
 export type { Clock, TimerHandle } from './clock';
 export { fromIso, sleep, systemClock, toIso } from './clock';
+export type { DefineSyncEngineOptions } from './engine/defineSyncEngine';
+export { defineSyncEngine } from './engine/defineSyncEngine';
 export type {
   StartInput,
   StartResult,
   StopOptions,
   SyncEngine,
   SyncEngineOptions,
-  SyncLogger,
 } from './engine/engineTypes';
 export { createSyncEngine } from './engine/syncEngine';
 export type { SyncErrorCode, SyncErrorOptions } from './errors';
@@ -79,6 +80,7 @@ export {
   processedCount,
   TERMINAL_STATUSES,
 } from './job/job';
+export type { SyncLogger } from './logger';
 export type { Duration } from './scheduler/duration';
 export { parseDuration } from './scheduler/duration';
 export type { ScheduleHandle, ScheduleOptions } from './scheduler/scheduler';

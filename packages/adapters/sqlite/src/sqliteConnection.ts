@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type Clock, SyncError, sleep } from '@syncjob/core';
 
@@ -89,20 +91,56 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs: number;
 }
 
+/** True for a path naming a file on disk (not `:memory:`, not a `file:` URI with its own rules). */
+const isFilePath = (path: string): boolean => path !== ':memory:' && !path.startsWith('file:');
+
+/**
+ * Creates the folder of the database file when it is missing (like `mkdir -p`). SQLite creates a
+ * missing file but not a missing folder, and the first run of an app (the README's
+ * `./data/sync.db` in a fresh checkout, a new volume) rarely has the folder: without this every
+ * call would fail with SQLite's bare "unable to open database file". A folder that cannot be
+ * created is reported with both paths.
+ */
+async function ensureFolder(path: string): Promise<void> {
+  const folder = dirname(resolve(path));
+  try {
+    await mkdir(folder, { recursive: true });
+  } catch (error) {
+    throw new SyncError(
+      'STORE_UNAVAILABLE',
+      `Cannot create the folder ${folder} for the SQLite database ${resolve(path)}: ${(error as Error).message}. Check the path and its permissions.`,
+      { cause: error, details: { path: resolve(path) } },
+    );
+  }
+}
+
+/** `toStoreError`, with the database's path in the message of a file that cannot be opened. */
+function openError(path: string, error: unknown): unknown {
+  if (error instanceof SyncError) return error;
+  const where = isFilePath(path) ? resolve(path) : path;
+  return new SyncError(
+    'STORE_UNAVAILABLE',
+    `Cannot open the SQLite database ${where}: ${(error as Error)?.message ?? String(error)}. Check the file's path, its permissions and free disk space.`,
+    { cause: error, details: { path: where } },
+  );
+}
+
 /**
  * Opens a connection with the settings every syncjob connection needs. WAL lets readers in other
  * processes carry on while one process writes; `synchronous=NORMAL` is durable across application
  * crashes in WAL mode (only an OS crash can lose the last commits) and much faster than FULL.
+ * A missing folder of `path` is created first (see `ensureFolder`).
  */
 export async function openDatabase(
   path: string,
   options: OpenDatabaseOptions & { clock: Clock },
 ): Promise<DatabaseSync> {
+  if (isFilePath(path)) await ensureFolder(path);
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path, { timeout: options.busyTimeoutMs, enableForeignKeyConstraints: true });
   } catch (error) {
-    throw toStoreError(error);
+    throw openError(path, error);
   }
   try {
     // Switching a new file to WAL needs a moment of exclusive access: processes opening the file
@@ -115,7 +153,9 @@ export async function openDatabase(
     }, options.clock);
   } catch (error) {
     db.close();
-    throw error;
+    throw isBusyError((error as SyncError).cause)
+      ? error
+      : openError(path, (error as SyncError).cause ?? error);
   }
   return db;
 }

@@ -54,8 +54,11 @@ import { openDatabase, SqliteConnection, withBusyRetry } from './sqliteConnectio
 
 export interface SqliteStoreOptions {
   /**
-   * The database file (created when missing), or `':memory:'` for a private in-memory database that
-   * lives as long as this store (one process only). Several processes may open the same file.
+   * The database file, or `':memory:'` for a private in-memory database that lives as long as this
+   * store (one process only). Several processes may open the same file. A missing file is created on
+   * the first call, and so is its folder (`./data/sync.db` works without a `./data` folder); a file
+   * or folder that cannot be created or opened rejects every call with `STORE_UNAVAILABLE` naming
+   * the path.
    */
   path: string;
   /**

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -241,9 +241,38 @@ describe('createSqliteStore', () => {
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
-  it('reports a database it cannot open as STORE_UNAVAILABLE', async () => {
-    const store = open({ path: join(dir, 'missing-directory', 'sync.db') });
-    await expect(store.getJob('x')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  it('creates the missing folders of its path on first use (the README path works in a fresh checkout)', async () => {
+    const nested = join(dir, 'data', 'deeper', 'sync.db');
+    const store = open({ path: nested });
+    expect(existsSync(join(dir, 'data'))).toBe(false); // nothing happens before the first call
+    expect(await store.getJob('x')).toBeNull();
+    expect(existsSync(nested)).toBe(true);
+  });
+
+  it('names the path when the folder cannot be created', async () => {
+    writeFileSync(join(dir, 'a-file'), 'not a folder');
+    const target = join(dir, 'a-file', 'sync.db');
+    const store = open({ path: target });
+    const error = await store.getJob('x').catch((cause: unknown) => cause);
+    expect(error).toMatchObject({ name: 'SyncError', code: 'STORE_UNAVAILABLE' });
+    expect((error as Error).message).toContain(target);
+    expect((error as Error).message).toMatch(/Cannot create the folder/);
+  });
+
+  it('names the path when the file cannot be opened', async () => {
+    const target = join(dir, 'a-folder');
+    mkdirSync(target);
+    const store = open({ path: target });
+    const error = await store.getJob('x').catch((cause: unknown) => cause);
+    expect(error).toMatchObject({ name: 'SyncError', code: 'STORE_UNAVAILABLE' });
+    expect((error as Error).message).toContain(`Cannot open the SQLite database ${target}`);
+  });
+
+  it('keeps :memory: in memory (no file, no folder)', async () => {
+    const store = open({ path: ':memory:' });
+    const { created } = await store.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    expect(created).toBe(true);
+    expect(existsSync(':memory:')).toBe(false);
   });
 
   it('rejects calls after close with STORE_UNAVAILABLE', async () => {
@@ -255,6 +284,12 @@ describe('createSqliteStore', () => {
 });
 
 describe('migrate', () => {
+  it('creates the missing folder of a path too', async () => {
+    const nested = join(dir, 'new-folder', 'sync.db');
+    expect((await migrate(nested)).version).toBe(SCHEMA_VERSION);
+    expect(existsSync(nested)).toBe(true);
+  });
+
   it('is idempotent and records every version', async () => {
     expect(await migrate(path)).toEqual({
       applied: MIGRATIONS.map((m) => m.version),

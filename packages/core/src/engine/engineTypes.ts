@@ -2,6 +2,7 @@ import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../clock';
 import type { SyncEngineEvents } from '../events/syncEvents';
 import type { AccountKey, AccountState, Job, JobTrigger, LogEntry, RequestedSyncMode } from '../job/job';
+import type { SyncLogger } from '../logger';
 import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
 import type { GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';
@@ -16,13 +17,6 @@ export interface StartInput extends AccountKey {
 export type StartResult =
   | { job: Job; started: true }
   | { job: Job; started: false; reason: 'alreadyRunning' };
-
-/** Where the engine reports what happens outside a job's own log (scheduler cycles, hook errors). */
-export interface SyncLogger {
-  info(message: string, data?: Record<string, unknown>): void;
-  warn(message: string, data?: Record<string, unknown>): void;
-  error(message: string, data?: Record<string, unknown>): void;
-}
 
 export interface SyncEngineOptions {
   /** Where jobs, logs, checkpoints and (by default) the synced data live. */
@@ -88,8 +82,10 @@ export interface SyncEngineOptions {
    */
   onJobFinished?: (job: Job) => void | Promise<void>;
   /**
-   * Receives scheduler cycles (`info`) and hook errors (`error`). Default: `info` is silent,
-   * `warn` and `error` go to `console`.
+   * Where the engine reports what no job log holds: a worker loop that cannot reach the store
+   * (`error`, once per outage, and `info` when it recovers), hook errors (`error`) and scheduler
+   * cycles (`info`). `console`, pino and winston loggers fit as they are (see `SyncLogger`).
+   * Default: `info` is silent, `warn` and `error` go to `console` with a `[syncjob]` prefix.
    */
   logger?: SyncLogger;
 }

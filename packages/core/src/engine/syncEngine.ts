@@ -16,18 +16,13 @@ import type {
   SyncMode,
 } from '../job/job';
 import { isActiveStatus, isTerminalStatus, newId } from '../job/job';
+import type { SyncLogger } from '../logger';
+import { describeError } from '../logger';
 import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
 import { startSchedule } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
 import type { ClaimedJob, GetLogsQuery, ListJobsQuery, StoreNotice, SyncStore } from '../store/syncStore';
-import type {
-  StartInput,
-  StartResult,
-  StopOptions,
-  SyncEngine,
-  SyncEngineOptions,
-  SyncLogger,
-} from './engineTypes';
+import type { StartInput, StartResult, StopOptions, SyncEngine, SyncEngineOptions } from './engineTypes';
 import type { JobRun, JobRunEvents } from './jobRun';
 import { doneText, startJobRun } from './jobRun';
 import type { RetryPolicy } from './retryPolicy';
@@ -41,8 +36,10 @@ const noop = () => {};
 /** A library stays quiet about routine work and speaks up about trouble. */
 const defaultLogger: SyncLogger = {
   info: noop,
-  warn: (message, data) => console.warn(`[syncjob] ${message}`, data ?? ''),
-  error: (message, data) => console.error(`[syncjob] ${message}`, data ?? ''),
+  warn: (message, data) =>
+    data === undefined ? console.warn(`[syncjob] ${message}`) : console.warn(`[syncjob] ${message}`, data),
+  error: (message, data) =>
+    data === undefined ? console.error(`[syncjob] ${message}`) : console.error(`[syncjob] ${message}`, data),
 };
 
 /**
@@ -80,6 +77,8 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
   readonly #hooks = new Set<Promise<void>>();
   readonly #logger: SyncLogger;
 
+  /** The worker loop's current failure, reported once: set while its polls keep failing. */
+  #workerFailure: string | null = null;
   #workerRunning = false;
   #stopping = false;
   #pollTimer: TimerHandle | null = null;
@@ -357,8 +356,21 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
         await this.#sweep();
         await this.#claimPass();
       } while (this.#wakeRequested && !this.#stopping);
-    } catch {
-      // The store is unreachable or failing: the next poll tries again.
+      if (this.#workerFailure !== null) {
+        this.#workerFailure = null;
+        this.#logger.info?.('The worker loop works again: it claims queued jobs.');
+      }
+    } catch (error) {
+      // The store is unreachable or failing: the next poll tries again. Said once per outage, not at
+      // every poll, and never silently (a wrong path or a dead database would otherwise go unseen).
+      if (this.#workerFailure === null) {
+        const cause = SyncError.fromUnknown(error);
+        this.#workerFailure = cause.code;
+        this.#logger.error(
+          `The worker loop cannot claim jobs, so queued jobs wait (it retries every ${this.#pollIntervalMs} ms and says so once it has recovered). Cause: ${describeError(error)}`,
+          { workerId: this.workerId, code: cause.code },
+        );
+      }
     } finally {
       if (this.#workerRunning && !this.#stopping) {
         this.#pollTimer = this.#clock.setTimeout(() => this.#wake(), this.#pollIntervalMs);
@@ -479,7 +491,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     const text = `Sync cycle (${event.reason}): ${event.stale} of ${event.accounts} accounts due, started ${started}; skipped ${active} running, ${reauthRequired} needing re-authorisation, ${noSlot} for lack of a slot (${event.durationMs} ms)`;
     if (event.error)
       this.#logger.warn(`${text}; the cycle failed: ${event.error.message}`, { code: event.error.code });
-    else this.#logger.info(text);
+    else this.#logger.info?.(text);
     this.#emitSafely('cycle', event);
   }
 

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import type { SyncLogger } from '../logger';
+import { describeError } from '../logger';
 import { errorResponse, HttpError } from './httpError';
 
 /** A Node `http` / Express / Connect middleware. `next` is called for paths outside the handler's base path. */
@@ -22,6 +24,11 @@ export interface NodeHandlerOptions {
    * and query are routed on, so this matters to handlers that read `request.url`'s host.
    */
   origin?: string;
+  /**
+   * Where a failure of the adapter itself (answered 500, or a stream cut mid-way) is reported.
+   * The handler's own 5xx answers are reported by the handler's `logger`. Default: `console`.
+   */
+  logger?: SyncLogger;
 }
 
 /** Express (and Connect) keep the mounted prefix here and strip it from `url`. */
@@ -52,7 +59,10 @@ export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions
       const request = toFetchRequest(nodeRequest, path, abort.signal, options);
       const response = await handler(request);
       await writeResponse(response, res, abort.signal);
-    } catch {
+    } catch (cause) {
+      (options.logger ?? console).error(
+        `[syncjob/http] ${req.method ?? 'GET'} ${pathname} failed in the Node adapter. Cause: ${describeError(cause, { stack: true })}`,
+      );
       if (!res.headersSent) {
         await writeResponse(
           errorResponse(new HttpError(500, 'INTERNAL', 'An unexpected error occurred.')),

@@ -1,7 +1,10 @@
 import type { Clock } from '../clock';
 import type { SyncEngine } from '../engine/engineTypes';
+import { SyncError } from '../errors';
 import type { AccountKey, Job } from '../job/job';
 import { isActiveStatus, isTerminalStatus } from '../job/job';
+import type { SyncLogger } from '../logger';
+import { describeError } from '../logger';
 import { LIMITS } from '../store/syncStore';
 import { errorResponse, HttpError, jsonResponse, toHttpError } from './httpError';
 import {
@@ -40,11 +43,25 @@ export interface SyncHandlerOptions<TPrincipal> {
   /** Injected time for SSE keep-alive and polling (default: the system clock). */
   clock?: Clock;
   /**
-   * Told about unexpected errors (answered 500 `INTERNAL` without detail) so they can be logged
-   * (default: `console.error`).
+   * Where the cause of every 5xx answer is reported (`logger.error`, one string naming the method,
+   * path, status, code and the cause chain; the stack too for a 500). The client gets only
+   * `{ error: { code, message } }`, never the cause. `console` (the default), pino and winston
+   * loggers fit as they are.
+   */
+  logger?: SyncLogger;
+  /**
+   * Also told about unexpected errors (answered 500 `INTERNAL` without detail), with the request,
+   * after `logger` reported them. Default: none.
    */
   onError?: (error: unknown, request: Request) => void;
 }
+
+/**
+ * The engine, or a function returning it. A function is called on the first request (not when the
+ * handler is created), so a module that creates the handler starts nothing when it is imported (a
+ * Next.js build, a dev helper process); `defineSyncEngine` returns such a function.
+ */
+export type SyncEngineSource = SyncEngine | (() => SyncEngine);
 
 type Route =
   | { name: 'jobs' }
@@ -92,24 +109,38 @@ function matchRoute(pathname: string, basePath: string): Route | null {
  * error is `{ error: { code, message } }`; bad input never reaches the engine.
  */
 export function createSyncHandler<TPrincipal>(
-  engine: SyncEngine,
+  engineOrGetter: SyncEngineSource,
   options: SyncHandlerOptions<TPrincipal>,
 ): SyncHandler {
   const basePath = normaliseBasePath(options.basePath ?? '');
-  const onError = options.onError ?? ((error: unknown) => console.error('[syncjob/http]', error));
+  const logger: SyncLogger = options.logger ?? console;
+  const onError = options.onError;
+
+  let resolved: SyncEngine | undefined = typeof engineOrGetter === 'function' ? undefined : engineOrGetter;
+  /** The engine, created by the getter on first use; a getter that throws is tried again next time. */
+  const getEngine = (): SyncEngine => {
+    if (resolved) return resolved;
+    try {
+      resolved = (engineOrGetter as () => SyncEngine)();
+    } catch (cause) {
+      // Never a 400 for the app's own configuration error: the engine is missing, not the input.
+      throw new SyncError('INTERNAL', `Creating the sync engine failed: ${describeError(cause)}`, { cause });
+    }
+    return resolved;
+  };
 
   const authorize = async (principal: TPrincipal, account: AccountKey): Promise<boolean> =>
     (await options.authorizeAccount(principal, account)) === true;
 
   /** The job, when it exists and the principal may see it; the same 404 otherwise. */
-  const loadJob = async (principal: TPrincipal, rawId: string): Promise<Job> => {
+  const loadJob = async (engine: SyncEngine, principal: TPrincipal, rawId: string): Promise<Job> => {
     const id = parseJobId(rawId);
     const job = await engine.getJob(id);
     if (!job || !(await authorize(principal, job))) throw jobNotFound();
     return job;
   };
 
-  const requireAccount = async (principal: TPrincipal, account: AccountKey) => {
+  const requireAccount = async (engine: SyncEngine, principal: TPrincipal, account: AccountKey) => {
     if (!engine.sourceIds.includes(account.source)) {
       throw new HttpError(
         400,
@@ -123,6 +154,7 @@ export function createSyncHandler<TPrincipal>(
   };
 
   const handle = async (
+    engine: SyncEngine,
     request: Request,
     route: Route,
     url: URL,
@@ -133,7 +165,7 @@ export function createSyncHandler<TPrincipal>(
       case 'jobs': {
         if (request.method === 'POST') {
           const body = parseStartBody(await readJsonBody(request));
-          await requireAccount(principal, body);
+          await requireAccount(engine, principal, body);
           const result = await engine.start({
             source: body.source,
             accountId: body.accountId,
@@ -144,7 +176,7 @@ export function createSyncHandler<TPrincipal>(
         const accountId = parseKeyParam(params, 'accountId', true);
         const source = parseKeyParam(params, 'source', false);
         const limit = parseIntegerParam(params, 'limit', { min: 1, max: LIMITS.listJobsMax });
-        if (source !== undefined) await requireAccount(principal, { source, accountId });
+        if (source !== undefined) await requireAccount(engine, principal, { source, accountId });
         const jobs = await engine.listJobs({ accountId, source, limit: limit ?? LIMITS.listJobsDefault });
         // Without a source the caller may hold only some of the account's sources: show those.
         const visible: Job[] = [];
@@ -157,13 +189,13 @@ export function createSyncHandler<TPrincipal>(
           source: parseKeyParam(params, 'source', true),
           accountId: parseKeyParam(params, 'accountId', true),
         };
-        await requireAccount(principal, account);
+        await requireAccount(engine, principal, account);
         return jsonResponse(200, { job: await engine.getActiveJob(account) });
       }
       case 'job':
-        return jsonResponse(200, { job: await loadJob(principal, route.rawId) });
+        return jsonResponse(200, { job: await loadJob(engine, principal, route.rawId) });
       case 'logs': {
-        const job = await loadJob(principal, route.rawId);
+        const job = await loadJob(engine, principal, route.rawId);
         const afterSeq = parseIntegerParam(params, 'afterSeq', { min: 0, max: Number.MAX_SAFE_INTEGER }) ?? 0;
         const limit =
           parseIntegerParam(params, 'limit', { min: 1, max: LIMITS.logsMax }) ?? LIMITS.logsDefault;
@@ -176,7 +208,7 @@ export function createSyncHandler<TPrincipal>(
         });
       }
       case 'events': {
-        const job = await loadJob(principal, route.rawId);
+        const job = await loadJob(engine, principal, route.rawId);
         const afterSeq = parseResumeSeq(request, params);
         const body = createSseStream(engine, {
           jobId: job.id,
@@ -189,7 +221,7 @@ export function createSyncHandler<TPrincipal>(
         return new Response(body, { status: 200, headers: SSE_HEADERS });
       }
       case 'cancel': {
-        const job = await loadJob(principal, route.rawId);
+        const job = await loadJob(engine, principal, route.rawId);
         if (isTerminalStatus(job.status)) {
           throw new HttpError(
             409,
@@ -200,7 +232,7 @@ export function createSyncHandler<TPrincipal>(
         return jsonResponse(202, { job: await engine.cancel(job.id) });
       }
       case 'retry': {
-        const job = await loadJob(principal, route.rawId);
+        const job = await loadJob(engine, principal, route.rawId);
         if (isActiveStatus(job.status)) {
           throw new HttpError(
             409,
@@ -229,15 +261,37 @@ export function createSyncHandler<TPrincipal>(
           allow: allowed.join(', '),
         });
       }
+      const engine = getEngine();
       const principal = await options.authenticate(request);
       if (principal === null || principal === undefined) {
         throw new HttpError(401, 'UNAUTHENTICATED', 'Sign in to see and start sync jobs.');
       }
-      return await handle(request, route, url, principal);
+      return await handle(engine, request, route, url, principal);
     } catch (cause) {
       const error = toHttpError(cause);
-      if (error.status >= 500 && error.code === 'INTERNAL') onError(cause, request);
+      if (error.status >= 500) {
+        report(request, error, cause);
+        if (error.code === 'INTERNAL') onError?.(cause, request);
+      }
       return errorResponse(error);
+    }
+  };
+
+  /** The server side of a 5xx: what the client is not told (the cause), said once per answer. */
+  const report = (request: Request, error: HttpError, cause: unknown) => {
+    let path = request.url;
+    try {
+      path = new URL(request.url).pathname;
+    } catch {
+      // An unparsable URL is reported as it came.
+    }
+    const detail = describeError(cause, { stack: error.code === 'INTERNAL' });
+    try {
+      logger.error(
+        `[syncjob/http] ${request.method} ${path} answered ${error.status} ${error.code}. Cause: ${detail}`,
+      );
+    } catch {
+      // A broken logger must not turn a 503 into a crash of the request.
     }
   };
   return Object.assign(handler, { basePath });

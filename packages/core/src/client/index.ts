@@ -68,8 +68,8 @@ export {
 export type { ReconnectBackoffOptions } from './reconnectBackoff';
 export { reconnectDelay } from './reconnectBackoff';
 export type { HttpTransportOptions } from './restClient';
-export type { SseMessage } from './sseParser';
-export { createSseParser } from './sseParser';
+export type { SseMessage, SseParserOptions } from './sseParser';
+export { createSseParser, DEFAULT_SSE_MAX_LINE_LENGTH, SseLineTooLongError } from './sseParser';
 export type { SyncClient, SyncClientOptions } from './syncClient';
 export { createSyncClient } from './syncClient';
 export type { SyncJobObserverClient, SyncJobObserverOptions, SyncJobResult } from './syncJobObserver';

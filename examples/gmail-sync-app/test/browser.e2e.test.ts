@@ -59,7 +59,7 @@ describe.skipIf(!hasBrowser)('the example app in Chromium', () => {
       SYNCJOB_DEMO_MESSAGES: String(MESSAGES),
       SYNCJOB_DEMO_QUOTA: '2026',
       SYNCJOB_DEMO_SPEED: '20',
-      SESSION_SECRET: 'e2e',
+      SESSION_SECRET: 'e2e-session-secret-of-at-least-32-characters',
     });
     baseUrl = `http://127.0.0.1:${port}`;
     context = await chromium.launchPersistentContext(profileDir, {

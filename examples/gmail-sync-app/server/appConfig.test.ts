@@ -7,6 +7,9 @@ describe('loadAppConfig', () => {
     expect(config.port).toBe(3000);
     expect(config.databaseUrl).toBeNull();
     expect(config.sessionSecretGenerated).toBe(true);
+    // Unset, a random key per process: long enough, and never the same.
+    expect(config.sessionSecret.length).toBeGreaterThanOrEqual(32);
+    expect(loadAppConfig({}).sessionSecret).not.toBe(config.sessionSecret);
     expect(config.gmail).toEqual({
       mode: 'emulator',
       address: 'me@example.com',
@@ -24,9 +27,14 @@ describe('loadAppConfig', () => {
       SYNCJOB_DEMO_MESSAGES: '3_000',
       SYNCJOB_DEMO_QUOTA: '2026',
       SYNCJOB_DEMO_SPEED: '7.5',
-      SESSION_SECRET: 'x',
+      SESSION_SECRET: 'x'.repeat(32),
     });
-    expect(config).toMatchObject({ port: 4000, databaseUrl: 'postgres://u@h/db', sessionSecret: 'x' });
+    expect(config).toMatchObject({
+      port: 4000,
+      databaseUrl: 'postgres://u@h/db',
+      sessionSecret: 'x'.repeat(32),
+      sessionSecretGenerated: false,
+    });
     expect(config.gmail).toMatchObject({ messages: 3000, quota: '2026', speed: 7.5 });
   });
 
@@ -36,6 +44,10 @@ describe('loadAppConfig', () => {
     );
     expect(() => loadAppConfig({ SYNCJOB_DEMO_SPEED: '0' })).toThrow(ConfigError);
     expect(() => loadAppConfig({ PORT: 'http' })).toThrow(/PORT/);
+    // A short session key can be brute-forced offline from one cookie.
+    expect(() => loadAppConfig({ SESSION_SECRET: 'x'.repeat(31) })).toThrow(
+      /SESSION_SECRET must be at least 32 characters \(it has 31\)/,
+    );
     expect(() => loadAppConfig({ GOOGLE_CLIENT_ID: 'id' })).toThrow(/GOOGLE_CLIENT_SECRET/);
     expect(() => loadAppConfig({ GOOGLE_CLIENT_ID: 'id', GOOGLE_CLIENT_SECRET: 's' })).toThrow(
       /SYNCJOB_TOKEN_KEY/,

@@ -61,7 +61,7 @@ export interface AppConfig {
   databaseUrl: string | null;
   /** `SYNCJOB_DATA_DIR`: the SQLite file and the encrypted tokens (default the example's `data/`). */
   dataDir: string;
-  /** HMAC key of the session cookie (`SESSION_SECRET`; generated per process when unset). */
+  /** HMAC key of the session cookie (`SESSION_SECRET`, at least 32 characters; generated per process when unset). */
   sessionSecret: string;
   /** True when `sessionSecret` was generated, so sessions end with the process. */
   sessionSecretGenerated: boolean;
@@ -169,6 +169,11 @@ export function loadAppConfig(env: Env = process.env): AppConfig {
   );
   const publicUrl = (env.PUBLIC_URL?.trim() || `http://localhost:${port}`).replace(/\/+$/, '');
   const secret = env.SESSION_SECRET?.trim();
+  if (secret && secret.length < 32) {
+    throw new ConfigError(
+      `SESSION_SECRET must be at least 32 characters (it has ${secret.length}): it signs the session cookies. Generate one with \`openssl rand -base64 32\`, or leave it unset for a random one per process.`,
+    );
+  }
   const clientId = env.GOOGLE_CLIENT_ID?.trim();
   const clientSecret = env.GOOGLE_CLIENT_SECRET?.trim();
 

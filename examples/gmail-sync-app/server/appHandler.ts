@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { AccountKey, MailDataReader } from '@syncjob/core';
 import type { SyncHandler } from '@syncjob/core/http';
 import type { OAuth2Client } from 'google-auth-library';
-import { buildGoogleAuthUrl, exchangeGoogleCode } from './googleOAuth.ts';
+import {
+  buildGoogleAuthUrl,
+  type ConnectErrorCode,
+  createCodeVerifier,
+  exchangeGoogleCode,
+  GoogleConnectError,
+} from './googleOAuth.ts';
 import { latestMessageRows, summarizeMail } from './mailSummary.ts';
 import type { Session, SessionCookie } from './sessionCookie.ts';
 import type { TokenVault } from './tokenVault.ts';
@@ -34,10 +40,36 @@ export interface AppHandlerOptions {
    * Unauthenticated, for a scraper; keep it off the public internet or behind your proxy's auth.
    */
   metrics?: (request: Request) => Promise<Response>;
+  /** Served over https: the OAuth state cookie gets `Secure` (and a `__Secure-` name). Default false. */
+  secureCookies?: boolean;
   onError?: (error: unknown) => void;
 }
 
-const STATE_COOKIE = 'syncjob_oauth_state';
+/**
+ * Headers of every page and file: no inline or foreign script, style or connection, no framing
+ * (clickjacking), no Referer (page URLs may carry `?connect_error=`), no MIME sniffing.
+ */
+export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; '),
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+};
+
+/** What `/?connect_error=` may say: the Google `error` parameter mapped to a fixed set. */
+const connectErrorOf = (googleError: string | null): ConnectErrorCode =>
+  googleError === 'access_denied' ? 'access_denied' : googleError ? 'oauth_failed' : 'state_mismatch';
 
 const json = (body: unknown, init: ResponseInit = {}) =>
   Response.json(body, { ...init, headers: { 'cache-control': 'no-store', ...init.headers } });
@@ -61,6 +93,11 @@ const redirect = (location: string, cookies: string[] = []) => {
 export function createAppHandler(options: AppHandlerOptions): (request: Request) => Promise<Response> {
   const { sessions, demo, google } = options;
   const onError = options.onError ?? ((error: unknown) => console.error('[app]', error));
+  const secure = options.secureCookies === true;
+  // `__Secure-` makes the browser refuse this cookie unless set over https with `Secure`.
+  const stateCookie = secure ? '__Secure-syncjob_oauth_state' : 'syncjob_oauth_state';
+  const stateAttributes = `Path=/auth; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+  const stateCookiePattern = new RegExp(`(?:^|;\\s*)${stateCookie}=([^;]+)`);
 
   const accountOf = (session: Session): AccountKey | null =>
     session.accountId ? { source: SOURCE_ID, accountId: session.accountId } : null;
@@ -96,42 +133,70 @@ export function createAppHandler(options: AppHandlerOptions): (request: Request)
     if (!sessions.read(request.headers.get('cookie')))
       cookies.push(sessions.issue({ accountId: null }).header);
     const state = randomBytes(24).toString('base64url');
-    cookies.push(`${STATE_COOKIE}=${state}; Max-Age=600; Path=/auth; HttpOnly; SameSite=Lax`);
-    return redirect(buildGoogleAuthUrl(google.client, state), cookies);
+    const codeVerifier = createCodeVerifier();
+    // The PKCE verifier travels with the state, in the same HttpOnly cookie (base64url has no '.').
+    cookies.push(`${stateCookie}=${state}.${codeVerifier}; Max-Age=600; ${stateAttributes}`);
+    return redirect(buildGoogleAuthUrl(google.client, state, codeVerifier), cookies);
   };
+
+  const connectFailed = (code: ConnectErrorCode, clearState: string) =>
+    redirect(`/?connect_error=${code}`, [clearState]);
 
   const finishConsent = async (request: Request, url: URL): Promise<Response> => {
     if (!google) return redirect('/');
     const cookieHeader = request.headers.get('cookie') ?? '';
-    const expected = /(?:^|;\s*)syncjob_oauth_state=([^;]+)/.exec(cookieHeader)?.[1];
+    const [expected, codeVerifier] = stateCookiePattern.exec(cookieHeader)?.[1]?.split('.') ?? [];
     const state = url.searchParams.get('state');
     const code = url.searchParams.get('code');
-    const clearState = `${STATE_COOKIE}=; Max-Age=0; Path=/auth; HttpOnly; SameSite=Lax`;
-    if (!expected || state !== expected || !code) {
-      const reason = url.searchParams.get('error') ?? 'state_mismatch';
-      return redirect(`/?connect_error=${encodeURIComponent(reason)}`, [clearState]);
+    const clearState = `${stateCookie}=; Max-Age=0; ${stateAttributes}`;
+    if (!expected || !codeVerifier || state !== expected || !code) {
+      const googleError = url.searchParams.get('error');
+      const reason = connectErrorOf(googleError);
+      // The detail goes to the log only: the page gets one of a few fixed codes, never this text.
+      const detail = googleError
+        ? `Google answered error=${JSON.stringify(googleError.slice(0, 100))}`
+        : 'the state does not match this browser';
+      onError(new GoogleConnectError(reason, `Connecting Gmail failed: ${detail}.`));
+      return connectFailed(reason, clearState);
     }
     try {
-      const connection = await exchangeGoogleCode(google.client, code);
+      const connection = await exchangeGoogleCode(google.client, code, codeVerifier);
       await google.vault.set(connection.email, connection.refreshToken);
       const previous = sessions.read(cookieHeader);
       const { header } = sessions.issue({ userId: previous?.userId, accountId: connection.email });
       return redirect('/', [header, clearState]);
     } catch (error) {
       onError(error);
-      const message = error instanceof Error ? error.message : 'Connecting Gmail failed.';
-      return redirect(`/?connect_error=${encodeURIComponent(message)}`, [clearState]);
+      return connectFailed(error instanceof GoogleConnectError ? error.code : 'oauth_failed', clearState);
     }
+  };
+
+  /** Ends every session of the caller's principal (all their devices), and removes this cookie. */
+  const signOut = async (request: Request): Promise<Response> => {
+    if (request.method !== 'POST') {
+      return json(
+        { error: { code: 'METHOD_NOT_ALLOWED', message: 'Use POST.' } },
+        { status: 405, headers: { allow: 'POST' } },
+      );
+    }
+    const session = sessions.read(request.headers.get('cookie'));
+    if (session) await sessions.revoke(session);
+    return new Response(null, {
+      status: 204,
+      headers: { 'set-cookie': sessions.clear(), 'cache-control': 'no-store' },
+    });
   };
 
   const page = async (request: Request, url: URL): Promise<Response> => {
     const response = await options.staticFiles(url.pathname);
+    const headers = new Headers(response.headers);
+    for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) headers.set(name, value);
     const session = sessions.read(request.headers.get('cookie'));
     // Emulator mode has no login form: opening the page signs the visitor in as the demo user.
     const wanted = demo ? demo.accountId : (session?.accountId ?? null);
-    if (session && session.accountId === wanted) return response;
-    const headers = new Headers(response.headers);
-    headers.append('set-cookie', sessions.issue({ userId: session?.userId, accountId: wanted }).header);
+    if (!session || session.accountId !== wanted) {
+      headers.append('set-cookie', sessions.issue({ userId: session?.userId, accountId: wanted }).header);
+    }
     return new Response(response.body, { status: response.status, headers });
   };
 
@@ -148,6 +213,7 @@ export function createAppHandler(options: AppHandlerOptions): (request: Request)
       if (url.pathname === '/metrics' && options.metrics) return await options.metrics(request);
       if (url.pathname === '/auth/google') return startConsent(request);
       if (url.pathname === '/auth/google/callback') return await finishConsent(request, url);
+      if (url.pathname === '/auth/signout') return await signOut(request);
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         return new Response('Method not allowed', { status: 405 });
       }

@@ -14,6 +14,7 @@ import { type AppHandlerOptions, createAppHandler, SOURCE_ID } from './appHandle
 import { emulatorGmailSource, googleGmailSource } from './gmailSyncSource.ts';
 import { createGoogleOAuthClient } from './googleOAuth.ts';
 import { createSessionCookie, type Session } from './sessionCookie.ts';
+import { openFileSessionEpochs } from './sessionEpochs.ts';
 import { createStaticFiles } from './staticFiles.ts';
 import { createTokenVault } from './tokenVault.ts';
 
@@ -88,9 +89,12 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
   } else {
     log('scheduler: off (SYNCJOB_SCHEDULE_EVERY=off)');
   }
+  const secureCookies = config.publicUrl.startsWith('https://');
   const sessions = createSessionCookie({
     secret: config.sessionSecret,
-    secure: config.publicUrl.startsWith('https://'),
+    secure: secureCookies,
+    // Sign-out bumps the principal's epoch here, ending its cookies everywhere, across restarts.
+    epochs: await openFileSessionEpochs(join(config.dataDir, 'session-epochs.json')),
   });
   const syncHandler = createSyncHandler<Session>(engine, {
     basePath: '/api/sync',
@@ -106,6 +110,7 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
     demo,
     google,
     metrics: metricsHandler(metrics),
+    secureCookies,
   });
 
   const server = createServer(toNodeHandler(handler));

@@ -33,7 +33,16 @@ export function createStaticFiles(root: string): (pathname: string) => Promise<R
     }
   };
   return async (pathname) => {
-    const decoded = decodeURIComponent(pathname);
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      // A malformed escape (`/%E0%A4%A`, `/%zz`) is the client's mistake, not a server error.
+      return new Response('Bad request: malformed percent-encoding in the path.', {
+        status: 400,
+        headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
+      });
+    }
     const found = (decoded !== '/' && (await read(decoded))) || (await read('index.html'));
     if (!found) return new Response(NOT_BUILT, { status: 503, headers: { 'content-type': TYPES['.html']! } });
     const immutable = found.file.includes(`${sep}assets${sep}`);

@@ -16,6 +16,17 @@ describe('encryptSecret / decryptSecret (AES-256-GCM)', () => {
     expect(decryptSecret(key, sealed, 'a@example.com')).toBe(token);
   });
 
+  it('refuses a truncated tag (GCM would otherwise accept 4 to 15 bytes)', () => {
+    const sealed = encryptSecret(key, token, 'a@example.com');
+    const parts = sealed.split('.');
+    const tag = Buffer.from(parts[2]!, 'base64url');
+    expect(tag).toHaveLength(16);
+    for (const length of [4, 8, 12, 15]) {
+      parts[2] = tag.subarray(0, length).toString('base64url');
+      expect(() => decryptSecret(key, parts.join('.'), 'a@example.com'), `${length}-byte tag`).toThrow();
+    }
+  });
+
   it('uses a fresh IV each time', () => {
     expect(encryptSecret(key, token)).not.toBe(encryptSecret(key, token));
   });

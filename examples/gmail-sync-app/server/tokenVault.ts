@@ -3,6 +3,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 const VERSION = 'v1';
+/** GCM's full tag; shorter ones are refused. */
+const AUTH_TAG_BYTES = 16;
 
 /**
  * Encrypts a secret with AES-256-GCM: `v1.<iv>.<tag>.<ciphertext>` (base64url). A fresh 12-byte IV
@@ -13,7 +15,7 @@ const VERSION = 'v1';
 export function encryptSecret(key: Buffer, plaintext: string, context = ''): string {
   if (key.length !== 32) throw new RangeError('AES-256-GCM needs a 32-byte key.');
   const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: AUTH_TAG_BYTES });
   cipher.setAAD(Buffer.from(context, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return [VERSION, iv, cipher.getAuthTag(), ciphertext]
@@ -27,9 +29,14 @@ export function decryptSecret(key: Buffer, sealed: string, context = ''): string
   if (version !== VERSION || !iv || !tag || ciphertext === undefined || rest.length > 0) {
     throw new Error('Not an encrypted token of this app.');
   }
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+  const authTag = Buffer.from(tag, 'base64url');
+  // GCM accepts tags down to 4 bytes unless told the length: a truncated tag is far easier to forge.
+  if (authTag.length !== AUTH_TAG_BYTES) throw new Error('Not an encrypted token of this app.');
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), {
+    authTagLength: AUTH_TAG_BYTES,
+  });
   decipher.setAAD(Buffer.from(context, 'utf8'));
-  decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+  decipher.setAuthTag(authTag);
   return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString(
     'utf8',
   );

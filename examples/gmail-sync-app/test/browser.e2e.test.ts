@@ -40,6 +40,7 @@ describe.skipIf(!hasBrowser)('the example app in Chromium', () => {
   let context: BrowserContext;
   let dataDir: string;
   let profileDir: string;
+  const cspViolations: string[] = [];
 
   beforeAll(async () => {
     if (!existsSync(join(exampleDir, 'dist', 'web', 'index.html'))) {
@@ -59,7 +60,7 @@ describe.skipIf(!hasBrowser)('the example app in Chromium', () => {
       SYNCJOB_DEMO_MESSAGES: String(MESSAGES),
       SYNCJOB_DEMO_QUOTA: '2026',
       SYNCJOB_DEMO_SPEED: '20',
-      SESSION_SECRET: 'e2e',
+      SESSION_SECRET: 'e2e-session-secret-of-at-least-32-characters',
     });
     baseUrl = `http://127.0.0.1:${port}`;
     context = await chromium.launchPersistentContext(profileDir, {
@@ -73,6 +74,10 @@ describe.skipIf(!hasBrowser)('the example app in Chromium', () => {
         '--disable-sync',
       ],
       viewport: { width: 1200, height: 900 },
+    });
+    // Whatever the page's Content-Security-Policy blocks, in any tab of the run.
+    context.on('console', (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
     });
   }, 120_000);
 
@@ -201,4 +206,11 @@ describe.skipIf(!hasBrowser)('the example app in Chromium', () => {
     await expect.poll(() => page.getByTestId('latest-messages').locator('tbody tr').count()).toBe(50);
     await shot(page, '09-history-and-messages', true);
   }, 120_000);
+
+  it('ran the whole flow under the strict CSP without a single violation', async () => {
+    const response = await context.request.get(baseUrl);
+    expect(response.headers()['content-security-policy']).toContain("script-src 'self'");
+    expect(response.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(cspViolations).toEqual([]);
+  });
 });

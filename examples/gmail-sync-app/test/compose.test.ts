@@ -47,6 +47,11 @@ describe('docker-compose.yml', () => {
     expect(composeFile).toContain(`POSTGRES_PASSWORD: ${db.password}`);
     expect(composeFile).toContain(`POSTGRES_DB: ${db.pathname.slice(1)}`);
   });
+
+  it('publishes the app on loopback only, and nothing of the database', () => {
+    const published = [...composeFile.matchAll(/^\s*- "([^"]*:\d+)"\s*$/gm)].map((match) => match[1]);
+    expect(published).toEqual([`127.0.0.1:${composeEnv.PORT}:${composeEnv.PORT}`]);
+  });
 });
 
 describe.skipIf(!hasPostgres)('the app as docker-compose.yml runs it, without Docker', () => {

@@ -19,10 +19,12 @@ export class CliError extends Error {
   constructor(
     readonly exitCode: number,
     message: string,
+    /** A stable name of the refusal (e.g. `INSECURE_GMAIL_URL`); the message shows it too. */
+    readonly code?: string,
   ) {
     super(message);
   }
 }
 
-export const usageError = (message: string) =>
-  new CliError(EXIT.usage, `${message}\nRun "syncjob help" for usage.`);
+export const usageError = (message: string, code?: string) =>
+  new CliError(EXIT.usage, `${message}${code ? ` (${code})` : ''}\nRun "syncjob help" for usage.`, code);

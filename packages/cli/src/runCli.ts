@@ -23,7 +23,9 @@ Commands:
 
 Every command takes --db sqlite:<file> | postgres://user:pass@host/db (or SYNCJOB_DB).
 Gmail credentials: GMAIL_CLIENT_ID, GMAIL_CLIENT_SECRET, GMAIL_REFRESH_TOKEN; with --gmail-root-url
-pointing at the emulator and no credentials, the emulator's defaults are used.
+pointing at the emulator and no credentials, the emulator's defaults are used. The root URL must be
+https or http on localhost/127.0.0.1/[::1]; with real credentials it must be Google's unless
+--allow-custom-root-url is given (your tokens would be sent to it).
 
 Exit codes: 0 ok, 1 sync not completed, 2 bad arguments, 3 database unreachable, 4 job or account
 not found, 130 stopped by a signal (the job resumes from its checkpoint).

@@ -1,13 +1,15 @@
+import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../clock';
 import type { Job } from '../job/job';
 import { emptyCounters } from '../job/job';
 import { createSmtpNotifier } from './smtpNotifier';
 import type { WebhookPayload } from './webhookNotifier';
-import { createWebhookNotifier, verifyWebhookSignature } from './webhookNotifier';
+import { createWebhookNotifier, signWebhookBody, verifyWebhookSignature } from './webhookNotifier';
 
 const SECRET = 'whsec-test-secret';
 
@@ -57,7 +59,7 @@ async function receiver(statuses: number[]) {
     received.push({
       body,
       headers: request.headers,
-      verified: verifyWebhookSignature(body, request.headers['x-syncjob-signature'] as string, SECRET),
+      verified: verifyWebhookSignature(body, request.headers, SECRET),
     });
     response.statusCode = statuses.shift() ?? 200;
     response.end();
@@ -99,18 +101,105 @@ describe('createWebhookNotifier', () => {
     expect(last.body).not.toContain('SECRET CONTENT');
 
     // A forged or altered body does not verify.
+    expect(verifyWebhookSignature(last.body.replace('failed', 'completed'), last.headers, SECRET)).toBe(
+      false,
+    );
+    expect(verifyWebhookSignature(last.body, last.headers, 'other-secret')).toBe(false);
     expect(
-      verifyWebhookSignature(
-        last.body.replace('failed', 'completed'),
-        last.headers['x-syncjob-signature'] as string,
-        SECRET,
-      ),
+      verifyWebhookSignature(last.body, { ...last.headers, 'x-syncjob-signature': undefined }, SECRET),
     ).toBe(false);
     expect(
-      verifyWebhookSignature(last.body, last.headers['x-syncjob-signature'] as string, 'other-secret'),
+      verifyWebhookSignature(last.body, { ...last.headers, 'x-syncjob-signature': 'sha256=00' }, SECRET),
     ).toBe(false);
-    expect(verifyWebhookSignature(last.body, undefined, SECRET)).toBe(false);
-    expect(verifyWebhookSignature(last.body, 'sha256=00', SECRET)).toBe(false);
+    // Fetch `Headers` work as well as Node's header object.
+    expect(
+      verifyWebhookSignature(last.body, new Headers(last.headers as Record<string, string>), SECRET),
+    ).toBe(true);
+  });
+
+  it('signs the timestamp with the body and refuses stale, future-dated or re-stamped deliveries', async () => {
+    const { url, received } = await receiver([]);
+    const at = Date.UTC(2026, 2, 1, 10, 0, 0);
+    const clock = { ...systemClock, now: () => at };
+    await createWebhookNotifier({ url, secret: SECRET, clock })(finishedJob());
+    const { body, headers } = received[0]!;
+    const sent = at / 1000;
+    expect(headers['x-syncjob-timestamp']).toBe(String(sent));
+    expect(headers['x-syncjob-signature']).toBe(signWebhookBody(body, SECRET, sent));
+    // The signature covers `<timestamp>.<body>`, not the body alone.
+    expect(headers['x-syncjob-signature']).not.toBe(
+      `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
+    );
+    const verifyAt = (seconds: number, h = headers, options = {}) =>
+      verifyWebhookSignature(body, h, SECRET, { now: () => seconds * 1000, ...options });
+    expect(verifyAt(sent)).toBe(true);
+    expect(verifyAt(sent + 300)).toBe(true);
+    expect(verifyAt(sent - 300)).toBe(true);
+    // A replay after the window, or a timestamp from the future, is refused.
+    expect(verifyAt(sent + 301)).toBe(false);
+    expect(verifyAt(sent - 301)).toBe(false);
+    expect(verifyAt(sent + 3600, headers, { toleranceSeconds: 3600 })).toBe(true);
+    expect(verifyAt(sent + 61, headers, { toleranceSeconds: 60 })).toBe(false);
+    // Replaying the captured body and signature with a fresh timestamp does not verify.
+    expect(verifyAt(sent + 3600, { ...headers, 'x-syncjob-timestamp': String(sent + 3600) })).toBe(false);
+    expect(verifyAt(sent, { ...headers, 'x-syncjob-timestamp': undefined })).toBe(false);
+    expect(verifyAt(sent, { ...headers, 'x-syncjob-timestamp': `${sent}.0` })).toBe(false);
+    // Without an injected clock the system's is used: a delivery stamped 2026-03-01 is stale now.
+    expect(verifyWebhookSignature(body, headers, SECRET)).toBe(Math.abs(Date.now() / 1000 - sent) <= 300);
+  });
+
+  it('does not follow a redirect: the signed body and custom headers never reach the other host', async () => {
+    const elsewhere = await receiver([]);
+    const redirected: string[] = [];
+    let status = 307;
+    const server = createServer((request, response) => {
+      redirected.push(request.url ?? '');
+      response.writeHead(status, { location: elsewhere.url });
+      response.end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    for (status of [307, 308]) {
+      const notify = createWebhookNotifier({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/sync`,
+        secret: SECRET,
+        headers: { authorization: 'Bearer receiver-token' },
+        retries: 3,
+        minDelayMs: 5,
+      });
+      await expect(notify(finishedJob())).rejects.toMatchObject({
+        code: 'PROVIDER_ERROR',
+        retryable: false,
+        message: expect.stringMatching(/redirect/),
+      });
+    }
+    // One attempt each (a redirect is final), and nothing at all at the redirect's target.
+    expect(redirected).toHaveLength(2);
+    expect(elsewhere.received).toHaveLength(0);
+  });
+
+  it('names only the origin of the hook URL in its errors, whose path is often the secret', async () => {
+    const failing = await receiver([500, 404]);
+    const secretUrl = `${new URL(failing.url).origin}/services/T0000/B0000/XXXXsecretXXXX?token=abc`;
+    const notify = createWebhookNotifier({ url: secretUrl, secret: SECRET, retries: 0 });
+    const errors = [
+      await notify(finishedJob()).catch((error: Error) => error),
+      await notify(finishedJob()).catch((error: Error) => error),
+      await createWebhookNotifier({
+        url: 'http://127.0.0.1:9/services/XXXXsecretXXXX',
+        secret: SECRET,
+        retries: 0,
+      })(finishedJob()).catch((error: Error) => error),
+    ];
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toContain('http://127.0.0.1:');
+      expect((error as Error).message).not.toMatch(/secret|services|token/);
+    }
+    expect(() => createWebhookNotifier({ url: 'ftp://h/XXXXsecretXXXX', secret: SECRET })).toThrow(
+      /^(?!.*secret).*http\(s\)/,
+    );
   });
 
   it('gives up after its retries, does not retry a 4xx, and retries a refused connection', async () => {

@@ -13,7 +13,7 @@ export type JobNotifier = (job: Job) => Promise<void>;
 export interface WebhookNotifierOptions {
   /** Where the JSON summary is POSTed. */
   url: string | URL;
-  /** Key of the HMAC-SHA256 signature (`X-Syncjob-Signature`); share it with the receiver only. */
+  /** Key of the HMAC-SHA256 signature (`X-Syncjob-Signature`, over `<timestamp>.<body>`); share it with the receiver only. */
   secret: string;
   /** Time allowed for one attempt, in ms (default 10,000). */
   timeoutMs?: number;
@@ -38,7 +38,7 @@ export interface WebhookPayload {
   type: 'job.finished';
   /** Same on every retry of one notification: lets the receiver drop duplicates. */
   deliveryId: string;
-  /** When this notification was created (ISO 8601); signed with the body, so a receiver can refuse old replays. */
+  /** When this notification was created (ISO 8601). Freshness is checked on the signed `X-Syncjob-Timestamp`. */
   sentAt: string;
   job: JobSummary;
 }
@@ -47,36 +47,83 @@ export const SIGNATURE_HEADER = 'x-syncjob-signature';
 export const TIMESTAMP_HEADER = 'x-syncjob-timestamp';
 export const DELIVERY_HEADER = 'x-syncjob-delivery';
 
-/** `sha256=<hex HMAC-SHA256 of the raw body>`. */
-export function signWebhookBody(body: string | Uint8Array, secret: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+/**
+ * `sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`. The timestamp (Unix seconds, the
+ * `X-Syncjob-Timestamp` header) is inside the MAC, so a captured delivery cannot be replayed later
+ * with a fresh timestamp.
+ */
+export function signWebhookBody(
+  body: string | Uint8Array,
+  secret: string,
+  timestamp: number | string,
+): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
+}
+
+/** Request headers as a receiver has them: Fetch `Headers` or Node's `IncomingHttpHeaders`. */
+export type WebhookRequestHeaders = Headers | Record<string, string | string[] | undefined>;
+
+export interface VerifyWebhookOptions {
+  /**
+   * How far `X-Syncjob-Timestamp` may be from now, in seconds, either way (default 300). Older
+   * deliveries are refused as replays, future-dated ones as forged or from a wrong clock. Within the
+   * window, drop duplicates by `X-Syncjob-Delivery`.
+   */
+  toleranceSeconds?: number;
+  /** The receiver's clock, epoch ms (default `Date.now`). */
+  now?: () => number;
+}
+
+function headerOf(headers: WebhookRequestHeaders, name: string): string | undefined {
+  const value =
+    typeof (headers as Headers).get === 'function'
+      ? (headers as Headers).get(name)
+      : (headers as Record<string, string | string[] | undefined>)[name];
+  if (Array.isArray(value)) return value.length === 1 ? value[0] : undefined;
+  return value ?? undefined;
 }
 
 /**
- * For receivers: true when `header` (the `X-Syncjob-Signature` value) is the signature of the raw
- * request body with `secret`. Compare the RAW body, before any JSON parsing. Constant-time.
+ * For receivers: true when the request's `X-Syncjob-Signature` is the HMAC of its
+ * `X-Syncjob-Timestamp` and raw body with `secret`, and that timestamp is within
+ * `toleranceSeconds` of now. Pass the RAW body, before any JSON parsing. Constant-time.
  */
 export function verifyWebhookSignature(
   body: string | Uint8Array,
-  header: string | null | undefined,
+  headers: WebhookRequestHeaders,
   secret: string,
+  options: VerifyWebhookOptions = {},
 ): boolean {
-  if (typeof header !== 'string' || !header.startsWith('sha256=')) return false;
-  const expected = Buffer.from(signWebhookBody(body, secret));
-  const given = Buffer.from(header.trim());
+  const header = headerOf(headers, SIGNATURE_HEADER)?.trim();
+  const timestamp = headerOf(headers, TIMESTAMP_HEADER)?.trim();
+  if (!header?.startsWith('sha256=') || !timestamp || !/^\d{1,12}$/.test(timestamp)) return false;
+  const toleranceSeconds = options.toleranceSeconds ?? 300;
+  const nowSeconds = (options.now ?? Date.now)() / 1000;
+  if (!(Math.abs(nowSeconds - Number(timestamp)) <= toleranceSeconds)) return false;
+  const expected = Buffer.from(signWebhookBody(body, secret, timestamp));
+  const given = Buffer.from(header);
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /**
- * POSTs a JSON summary of each finished job (`WebhookPayload`, no message content) to `url`,
- * signed with `X-Syncjob-Signature: sha256=<hex>` over the raw body, with `X-Syncjob-Timestamp`
- * (Unix seconds) and `X-Syncjob-Delivery`. Network errors, timeouts, 429 and 5xx are retried with
- * exponential back-off and jitter (honouring `Retry-After`); another 4xx is final.
+ * POSTs a JSON summary of each finished job (`WebhookPayload`, no message content) to `url`, with
+ * `X-Syncjob-Timestamp` (Unix seconds), `X-Syncjob-Signature: sha256=<hex>` over
+ * `<timestamp>.<raw body>` and `X-Syncjob-Delivery`. Network errors, timeouts, 429 and 5xx are
+ * retried with exponential back-off and jitter (honouring `Retry-After`), each attempt signed with a
+ * fresh timestamp; another 4xx is final, and so is a redirect: it is never followed, since it would
+ * carry the signed body and the custom headers to another URL. Errors name the URL's origin only
+ * (the path of a Slack-style hook is its secret).
  */
 export function createWebhookNotifier(options: WebhookNotifierOptions): JobNotifier {
   const url = String(options.url);
-  if (!/^https?:\/\//i.test(url))
-    throw new SyncError('INVALID_INPUT', `The webhook url must be http(s) (got ${url}).`);
+  if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) {
+    throw new SyncError(
+      'INVALID_INPUT',
+      `The webhook url must be an http(s) URL (got one starting with "${url.split(':')[0]}:").`,
+    );
+  }
+  // What errors show: the path and query of many hook URLs are the credential.
+  const where = new URL(url).origin;
   if (typeof options.secret !== 'string' || options.secret.length === 0) {
     throw new SyncError(
       'INVALID_INPUT',
@@ -100,22 +147,24 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): JobNotif
       job: jobSummary(job),
     };
     const body = JSON.stringify(payload);
-    const headers = {
-      ...options.headers,
-      'content-type': 'application/json',
-      [SIGNATURE_HEADER]: signWebhookBody(body, options.secret),
-      [TIMESTAMP_HEADER]: String(Math.floor(clock.now() / 1000)),
-      [DELIVERY_HEADER]: payload.deliveryId,
-    };
 
     let lastError = '';
     for (let attempt = 0; attempt <= retries; attempt += 1) {
       let retryAfterMs: number | undefined;
+      const timestamp = String(Math.floor(clock.now() / 1000));
+      const headers = {
+        ...options.headers,
+        'content-type': 'application/json',
+        [TIMESTAMP_HEADER]: timestamp,
+        [SIGNATURE_HEADER]: signWebhookBody(body, options.secret, timestamp),
+        [DELIVERY_HEADER]: payload.deliveryId,
+      };
       try {
         const response = await doFetch(url, {
           method: 'POST',
           headers,
           body,
+          redirect: 'error',
           signal: AbortSignal.timeout(timeoutMs),
         });
         // The body is not needed; reading it frees the connection.
@@ -123,13 +172,20 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): JobNotif
         if (response.ok) return;
         lastError = `answered ${response.status}`;
         if (response.status !== 429 && response.status < 500) {
-          throw new SyncError('PROVIDER_ERROR', `Webhook ${url} ${lastError}; a 4xx is not retried.`, {
+          throw new SyncError('PROVIDER_ERROR', `Webhook ${where} ${lastError}; a 4xx is not retried.`, {
             retryable: false,
           });
         }
         retryAfterMs = retryAfterOf(response.headers.get('retry-after'));
       } catch (error) {
         if (error instanceof SyncError) throw error;
+        if (isRedirectRefusal(error)) {
+          throw new SyncError(
+            'PROVIDER_ERROR',
+            `Webhook ${where} answered a redirect, which is not followed (it would send the signed body elsewhere); configure the final URL.`,
+            { retryable: false },
+          );
+        }
         lastError =
           error instanceof Error && error.name === 'TimeoutError'
             ? `timed out after ${timeoutMs} ms`
@@ -142,9 +198,15 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): JobNotif
     }
     throw new SyncError(
       'NETWORK',
-      `Webhook ${url} ${lastError} after ${retries + 1} attempts; the notification is dropped.`,
+      `Webhook ${where} ${lastError} after ${retries + 1} attempts; the notification is dropped.`,
     );
   };
+}
+
+/** `fetch` with `redirect: 'error'` rejects with a TypeError whose cause says so (undici: "unexpected redirect"). */
+function isRedirectRefusal(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause instanceof Error && /redirect/i.test(cause.message);
 }
 
 function retryAfterOf(value: string | null): number | undefined {

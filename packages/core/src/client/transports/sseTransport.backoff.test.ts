@@ -72,4 +72,51 @@ describe('sseTransport reconnects', () => {
     expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open', 'reconnecting', 'open', 'closed']);
     expect(vi.getTimerCount()).toBe(0);
   });
+  it('drops a stream whose line exceeds maxLineLength and reconnects, instead of buffering it', async () => {
+    vi.useFakeTimers();
+    let calls = 0;
+    let firstAborted = false;
+    const fakeFetch: typeof fetch = async (_input, init) => {
+      calls++;
+      if (calls === 1) {
+        init?.signal?.addEventListener('abort', () => {
+          firstAborted = true;
+        });
+        // A line that never ends: 64 KB without a line break, and the connection stays open.
+        return streamOf(
+          [`event: snapshot\ndata: ${'x'.repeat(1024)}`, ...Array(63).fill('x'.repeat(1024))],
+          false,
+        );
+      }
+      return streamOf([
+        `event: snapshot\ndata: ${JSON.stringify({ type: 'snapshot', jobId: 'j', job: job('running') })}\n\n`,
+        `event: completed\ndata: ${JSON.stringify({ type: 'completed', jobId: 'j', job: job('completed') })}\n\n`,
+      ]);
+    };
+    const transport = sseTransport({
+      baseUrl: 'http://x',
+      fetch: fakeFetch,
+      random: () => 1,
+      reconnect: { initialDelayMs: 1000 },
+      maxLineLength: 16 * 1024,
+    });
+    const events: string[] = [];
+    const states: string[] = [];
+    const errors: unknown[] = [];
+    transport.subscribe(
+      'j',
+      {},
+      {
+        onEvent: (event) => events.push(event.type),
+        onConnectionChange: (state) => states.push(state),
+        onError: (error) => errors.push(error),
+      },
+    );
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(calls).toBe(2);
+    expect(firstAborted).toBe(true);
+    expect(errors).toEqual([]);
+    expect(events).toEqual(['snapshot', 'completed']);
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open', 'closed']);
+  });
 });

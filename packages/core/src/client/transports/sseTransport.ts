@@ -6,9 +6,9 @@ import type { ReconnectBackoffOptions } from '../reconnectBackoff';
 import { reconnectDelay } from '../reconnectBackoff';
 import type { HttpTransportOptions } from '../restClient';
 import { createRestClient, errorOf, restTransportCalls } from '../restClient';
-import { createSseParser } from '../sseParser';
+import { createSseParser, SseLineTooLongError } from '../sseParser';
 import { type ConnectionState, deliverEvents, endsSubscription, type SyncTransport } from '../syncTransport';
-import { type TransportError, toTransportError } from '../transportError';
+import { TransportError, toTransportError } from '../transportError';
 
 export interface SseTransportOptions extends HttpTransportOptions {
   /** Back-off between reconnects: exponential with jitter (defaults: 1,000 ms doubling up to 30,000 ms). */
@@ -27,6 +27,11 @@ export interface SseTransportOptions extends HttpTransportOptions {
   pollIntervalMs?: number;
   /** Random source of the jitter, for tests (default `Math.random`). */
   random?: () => number;
+  /**
+   * Longest SSE line accepted, in characters (default 1,048,576). A longer line drops the
+   * connection and reconnects, like a broken stream, instead of buffering without bound.
+   */
+  maxLineLength?: number;
 }
 
 /**
@@ -153,17 +158,20 @@ export function sseTransport(options: SseTransportOptions): SyncTransport {
             return fallBackToPolling();
           }
           setConnection('open');
-          const parse = createSseParser((message) => {
-            if (finished || stopped || message.event === 'message') return;
-            let event: SyncEvent;
-            try {
-              event = JSON.parse(message.data) as SyncEvent;
-            } catch {
-              return;
-            }
-            received = true;
-            accept(event);
-          });
+          const parse = createSseParser(
+            (message) => {
+              if (finished || stopped || message.event === 'message') return;
+              let event: SyncEvent;
+              try {
+                event = JSON.parse(message.data) as SyncEvent;
+              } catch {
+                return;
+              }
+              received = true;
+              accept(event);
+            },
+            { maxLineLength: options.maxLineLength },
+          );
           const reader = response.body.getReader();
           const decoder = new TextDecoder();
           while (!finished && !stopped) {
@@ -184,9 +192,17 @@ export function sseTransport(options: SseTransportOptions): SyncTransport {
           await reader.cancel().catch(() => undefined);
         } catch (cause) {
           if (stopped) return;
+          // A parse error leaves the connection open: close it before reconnecting.
+          current.abort();
           // What arrived before the drop is kept: the reconnect resumes after it.
           flush();
-          const error = toTransportError(cause);
+          const error =
+            cause instanceof SseLineTooLongError
+              ? new TransportError('NETWORK', `${cause.message} The stream is dropped and reopened.`, {
+                  retryable: true,
+                  cause,
+                })
+              : toTransportError(cause);
           if (error.status !== null && !error.retryable) return fail(error);
           retryAfterMs = error.retryAfterMs;
         } finally {

@@ -4,7 +4,7 @@ import { isSyncErrorLike } from '../errors';
 /** The codes of the HTTP API: every `SyncErrorCode` plus the ones only HTTP has. */
 export type HttpErrorCode =
   | SyncErrorCode
-  /** No principal: `authenticate` returned nothing. */
+  /** No principal: `authenticate` returned a falsy value. */
   | 'UNAUTHENTICATED'
   /** The principal may not act on this account (`authorizeAccount` returned false). */
   | 'FORBIDDEN'

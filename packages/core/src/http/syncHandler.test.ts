@@ -325,6 +325,23 @@ describe('createSyncHandler', () => {
       expect(json.error.code).toBe('UNAUTHENTICATED');
     });
 
+    it.each([false, '', 0, Number.NaN, null, undefined])(
+      '401 when authenticate returns the falsy %s, and the account is never authorised',
+      async (principal) => {
+        const authorizeAccount = vi.fn(() => true);
+        const falsy = createSyncHandler(new ScriptedEngine(), {
+          basePath: '/api/sync',
+          authenticate: () => principal as unknown as string,
+          authorizeAccount,
+          logger: { error: () => {}, warn: () => {} },
+        });
+        const { status, json } = await call(falsy, '/jobs/active?source=test&accountId=alice-1');
+        expect(status).toBe(401);
+        expect(json.error.code).toBe('UNAUTHENTICATED');
+        expect(authorizeAccount).not.toHaveBeenCalled();
+      },
+    );
+
     it.each(['/', '/job', '/jobs/active/x', `/jobs/${crypto.randomUUID()}/explode`, '/other'])(
       '404 JSON for the unknown route %s',
       async (path) => {

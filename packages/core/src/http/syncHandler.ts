@@ -27,10 +27,13 @@ export interface SyncHandlerOptions<TPrincipal> {
   /** Path the routes live under, e.g. `/api/sync` (default `''`: the routes start at `/jobs`). */
   basePath?: string;
   /**
-   * Who is calling: your session or token check. Return `null`/`undefined` for an anonymous caller,
-   * who gets 401. Required: there is no anonymous default.
+   * Who is calling: your session or token check. Return a falsy value (`null`, `undefined`, `false`,
+   * `''`, `0`) for an anonymous caller, who gets 401; wrap a numeric user id in an object.
+   * Required: there is no anonymous default.
    */
-  authenticate: (request: Request) => TPrincipal | null | undefined | Promise<TPrincipal | null | undefined>;
+  authenticate: (
+    request: Request,
+  ) => TPrincipal | null | undefined | false | Promise<TPrincipal | null | undefined | false>;
   /**
    * Whether the principal may see and act on the account's jobs. A job of an account it may not see
    * answers 404, exactly like a job that does not exist. Required.
@@ -263,7 +266,7 @@ export function createSyncHandler<TPrincipal>(
       }
       const engine = getEngine();
       const principal = await options.authenticate(request);
-      if (principal === null || principal === undefined) {
+      if (!principal) {
         throw new HttpError(401, 'UNAUTHENTICATED', 'Sign in to see and start sync jobs.');
       }
       return await handle(engine, request, route, url, principal);

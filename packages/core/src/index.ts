@@ -79,6 +79,24 @@ export {
   processedCount,
   TERMINAL_STATUSES,
 } from './job/job';
+export type {
+  DecideTransition,
+  ExpiryPolicy,
+  JobChange,
+  JobTransition,
+  NewJobInput,
+} from './job/jobLifecycle';
+export {
+  applyJobChange,
+  cancelTransition,
+  claimTransition,
+  expireTransition,
+  expireWith,
+  finishChange,
+  isLeaseExpired,
+  newJob,
+  releaseTransition,
+} from './job/jobLifecycle';
 export type { Duration } from './scheduler/duration';
 export { parseDuration } from './scheduler/duration';
 export type { ScheduleHandle, ScheduleOptions } from './scheduler/scheduler';
@@ -110,8 +128,8 @@ export type {
   StageChange,
   StagedItem,
   StoreCapabilities,
+  JobWrite,
   StoreNotice,
-  SweepInput,
   SyncStore,
 } from './store/syncStore';
 export { applyProgressPatch, clampLimit, LIMITS, newLogEntries } from './store/syncStore';

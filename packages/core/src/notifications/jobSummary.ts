@@ -1,5 +1,5 @@
 import { fromIso } from '../clock';
-import { formatDuration } from '../engine/jobRun';
+import { formatDuration } from '../job/jobTexts';
 import type { Job, JobCounters, JobError, JobStatus, JobTrigger, SyncMode } from '../job/job';
 
 /**

@@ -4,6 +4,8 @@ import { isSyncErrorLike } from '../errors';
 import type { AccountKey, Job, JobCounters, LogInput, SyncCheckpoint } from '../job/job';
 import { emptyCounters, isUuid, newId } from '../job/job';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
+import type { DecideTransition, ExpiryPolicy } from '../job/jobLifecycle';
+import { cancelTransition, expireWith, releaseTransition } from '../job/jobLifecycle';
 import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
 import { syntheticBatch, syntheticMessage } from './syntheticBatch';
 
@@ -115,6 +117,22 @@ const normalizeMessage = (value: MailMessage): MailMessage => {
 
 const ms = (iso: string | null): number => (iso === null ? Number.NaN : Date.parse(iso));
 
+/** `decide`, with `lines` written instead of its own (the store must write exactly what it is given). */
+const withLines =
+  (decide: DecideTransition, lines: LogInput[]): DecideTransition =>
+  (job, now) => {
+    const transition = decide(job, now);
+    return transition && { change: transition.change, logs: lines };
+  };
+
+/** Cancels through the primitive with core's rule; the job after it (`null`: no such job). */
+const cancel = async (store: SyncStore, jobId: string, lines?: LogInput[]) =>
+  (await store.updateJob(jobId, lines ? withLines(cancelTransition, lines) : cancelTransition))?.job ?? null;
+
+/** Sweeps through the primitive with core's rule; the jobs it changed. */
+const sweep = async (store: SyncStore, policy: ExpiryPolicy) =>
+  (await store.sweepExpired(expireWith(policy))).map((written) => written.job);
+
 /** Asserts that `promise` rejects with a syncjob error of `code`. */
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
   let caught: unknown;
@@ -225,7 +243,10 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     await expectCode(store.appendLogs(lease.jobId, [line('from a lost lease')], lease), 'LEASE_LOST');
     await expectCode(store.finishJob(lease, { status: 'completed', cursor: 'lost-cursor' }), 'LEASE_LOST');
     await expectCode(store.finishJob(lease, { status: 'failed', error: null }), 'LEASE_LOST');
-    await expectCode(store.releaseJob(lease, [line('release from a lost lease')]), 'LEASE_LOST');
+    await expectCode(
+      store.releaseJob(lease, withLines(releaseTransition, [line('release from a lost lease')])),
+      'LEASE_LOST',
+    );
   };
 
   const title = `store conformance: ${options.name}`;
@@ -265,8 +286,8 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       expect(await store.data.latestMessages(ACCOUNT)).toEqual([]);
       expect(await store.data.countMessages(ACCOUNT)).toBe(0);
       expect(await store.data.listLabels(ACCOUNT)).toEqual([]);
-      expect(await store.requestCancel(unknownId)).toBeNull();
-      expect(await store.sweepExpired({ autoResume: true, maxAttempts: 3 })).toEqual([]);
+      expect(await cancel(store, unknownId)).toBeNull();
+      expect(await sweep(store, { autoResume: true, maxAttempts: 3 })).toEqual([]);
       expect(await store.claimJob({ workerId: 'worker-1', leaseMs: 60_000 })).toBeNull();
     });
 
@@ -474,7 +495,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         await pastLease();
         // Still ours: the renewal outlived the first lease.
         await store.updateProgress(lease, { currentItem: 'page 2' });
-        await store.requestCancel(job.id);
+        await cancel(store, job.id);
         expect((await store.renewLease(lease, 60_000)).cancelRequested).toBe(true);
       },
     );
@@ -527,7 +548,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const { store } = await open();
         const { job, lease } = await running(store);
         const batch = syntheticBatch({ jobId: job.id, count: 3 });
-        const committed = await store.commitBatch(lease, {
+        const { job: committed, logs: committedLogs } = await store.commitBatch(lease, {
           ...batch,
           write: {
             ...batch.write,
@@ -545,6 +566,10 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           counters: batch.progress?.counters,
         });
         expect(committed.lastLogSeq).toBe(2);
+        expect(committedLogs.map(({ jobId, seq, message }) => ({ jobId, seq, message }))).toEqual([
+          { jobId: job.id, seq: 1, message: 'batch 1' },
+          { jobId: job.id, seq: 2, message: 'batch 1, second line' },
+        ]);
         expect(await store.getJob(job.id)).toEqual(committed);
         expect(await store.data.countMessages(ACCOUNT)).toBe(3);
         expect((await store.data.listMessages(ACCOUNT)).map(normalizeMessage)).toEqual(
@@ -563,7 +588,8 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect((await store.getAccountState(ACCOUNT))?.checkpoint).toEqual(batch.checkpoint);
         await store.commitBatch(lease, { checkpoint: null });
         expect((await store.getAccountState(ACCOUNT))?.checkpoint).toBeNull();
-        const emptyCommit = await store.commitBatch(lease, {});
+        const { job: emptyCommit, logs: noLogs } = await store.commitBatch(lease, {});
+        expect(noLogs).toEqual([]);
         expect(emptyCommit.status).toBe('running');
       },
     );
@@ -615,7 +641,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       // The lease survived the failed batches and the log stays gap-free.
       control.fail = 'no';
       const next = syntheticBatch({ jobId: job.id, count: 1, start: 4 });
-      const after = await store.commitBatch(lease, next);
+      const { job: after } = await store.commitBatch(lease, next);
       expect(after.lastLogSeq).toBe(2);
       expect((await store.getLogs(job.id)).map((entry) => entry.seq)).toEqual([1, 2]);
       expect((await store.getAccountState(ACCOUNT))?.checkpoint).toEqual(next.checkpoint);
@@ -630,10 +656,10 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const { job, lease } = await running(store, ACCOUNT, leaseMs);
         const batch = syntheticBatch({ jobId: job.id, count: 3 });
         await store.commitBatch(lease, { ...batch, stage: { add: [{ id: 'm000003', group: null }] } });
-        expect(await store.sweepExpired({ autoResume: true, maxAttempts: 3 })).toEqual([]);
+        expect(await sweep(store, { autoResume: true, maxAttempts: 3 })).toEqual([]);
         await pastLease();
 
-        const swept = await other.sweepExpired({ autoResume: true, maxAttempts: 3 });
+        const swept = await sweep(other, { autoResume: true, maxAttempts: 3 });
         expect(swept).toHaveLength(1);
         expect(swept[0]).toMatchObject({ id: job.id, status: 'queued', attempt: 1, leaseExpiresAt: null });
         expect(swept[0]?.lastLogSeq).toBeGreaterThan(1);
@@ -666,13 +692,13 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const batch = syntheticBatch({ jobId: job.id, count: 2 });
         await store.commitBatch(lease, batch);
         await pastLease();
-        const firstSweep = await store.sweepExpired({ autoResume: true, maxAttempts: 2 });
+        const firstSweep = await sweep(store, { autoResume: true, maxAttempts: 2 });
         expect(firstSweep.map((swept) => swept.status)).toEqual(['queued']);
 
         const second = await claim(store, 'worker-2', leaseMs);
         expect(second.job.attempt).toBe(2);
         await pastLease();
-        const secondSweep = await store.sweepExpired({ autoResume: true, maxAttempts: 2 });
+        const secondSweep = await sweep(store, { autoResume: true, maxAttempts: 2 });
         expect(secondSweep).toHaveLength(1);
         const interrupted = secondSweep[0]!;
         expect(interrupted).toMatchObject({
@@ -699,12 +725,12 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const { store } = await open();
         const { job } = await running(store, ACCOUNT, leaseMs);
         await pastLease();
-        const swept = await store.sweepExpired({ autoResume: false, maxAttempts: 10 });
+        const swept = await sweep(store, { autoResume: false, maxAttempts: 10 });
         expect(swept).toHaveLength(1);
         expect(swept[0]).toMatchObject({ id: job.id, status: 'interrupted' });
         expect(swept[0]?.error?.code).toBe('LEASE_EXPIRED');
         expect(await store.getJob(job.id)).toEqual(swept[0]);
-        expect(await store.sweepExpired({ autoResume: false, maxAttempts: 10 })).toEqual([]);
+        expect(await sweep(store, { autoResume: false, maxAttempts: 10 })).toEqual([]);
       },
     );
 
@@ -714,9 +740,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       async () => {
         const { store } = await open();
         const { job } = await running(store, ACCOUNT, leaseMs);
-        await store.requestCancel(job.id);
+        await cancel(store, job.id);
         await pastLease();
-        const swept = await store.sweepExpired({ autoResume: true, maxAttempts: 3 });
+        const swept = await sweep(store, { autoResume: true, maxAttempts: 3 });
         expect(swept).toHaveLength(1);
         expect(swept[0]).toMatchObject({ id: job.id, status: 'cancelled', cancelRequested: true });
         expect(swept[0]?.finishedAt).not.toBeNull();
@@ -738,7 +764,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         await pastLease();
         const results = await Promise.all(
           Array.from({ length: 6 }, (_, index) =>
-            stores[index % stores.length]!.sweepExpired({ autoResume: true, maxAttempts: 3 }),
+            sweep(stores[index % stores.length]!, { autoResume: true, maxAttempts: 3 }),
           ),
         );
         const swept = results.flat().map((job) => job.id);
@@ -760,7 +786,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         stage: { add: [{ id: 'keep-1', group: 'g' }] },
       });
       await pastLease();
-      await other.sweepExpired({ autoResume: true, maxAttempts: 3 });
+      await sweep(other, { autoResume: true, maxAttempts: 3 });
       const taken = await claim(other, 'worker-2', 60_000);
       expect(taken.job.id).toBe(job.id);
       const before = await snapshot(store, ACCOUNT, job.id);
@@ -783,7 +809,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       await expectAllFencedWritesLost(store, lease);
       expect(await snapshot(store, ACCOUNT, job.id)).toEqual(before);
       expect(
-        (await store.sweepExpired({ autoResume: true, maxAttempts: 3 })).map((swept) => swept.id),
+        (await sweep(store, { autoResume: true, maxAttempts: 3 })).map((swept) => swept.id),
       ).toEqual([job.id]);
     });
 
@@ -799,13 +825,13 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await snapshot(store, ACCOUNT, finished.job.id)).toEqual(before);
 
         const released = await running(store);
-        await store.releaseJob(released.lease);
+        await store.releaseJob(released.lease, releaseTransition);
         before = await snapshot(store, ACCOUNT, released.job.id);
         await expectAllFencedWritesLost(store, released.lease);
         expect(await snapshot(store, ACCOUNT, released.job.id)).toEqual(before);
 
         const reclaimed = await claim(store, 'worker-2');
-        await store.requestCancel(reclaimed.job.id);
+        await cancel(store, reclaimed.job.id);
         await store.finishJob(reclaimed.lease, { status: 'cancelled' });
         before = await snapshot(store, ACCOUNT, reclaimed.job.id);
         await expectAllFencedWritesLost(store, reclaimed.lease);
@@ -887,7 +913,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     test('cancel-queued', 'cancelling a queued job cancels it at once', async () => {
       const { store } = await open();
       const job = await start(store);
-      const cancelled = await store.requestCancel(job.id, [line('Cancelled by the user.')]);
+      const cancelled = await cancel(store, job.id, [line('Cancelled by the user.')]);
       expect(cancelled).toMatchObject({ id: job.id, status: 'cancelled', lastLogSeq: 1 });
       expect(cancelled?.finishedAt).not.toBeNull();
       expect(await store.getJob(job.id)).toEqual(cancelled);
@@ -905,11 +931,15 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const { job, lease } = await running(store);
         const batch = syntheticBatch({ jobId: job.id, count: 2 });
         await store.commitBatch(lease, { ...batch, stage: { add: [{ id: 's1', group: null }] } });
-        const flagged = await store.requestCancel(job.id, [line('Cancel requested.')]);
+        const flagged = await cancel(store, job.id, [line('Cancel requested.')]);
         expect(flagged).toMatchObject({ status: 'running', cancelRequested: true, finishedAt: null });
         expect((await store.getActiveJob(ACCOUNT))?.id).toBe(job.id);
 
-        const cancelled = await store.finishJob(lease, { status: 'cancelled', logs: [line('Stopped.')] });
+        const { job: cancelled, logs: finishLogs } = await store.finishJob(lease, {
+          status: 'cancelled',
+          logs: [line('Stopped.')],
+        });
+        expect(finishLogs.map((entry) => [entry.seq, entry.message])).toEqual([[cancelled.lastLogSeq, 'Stopped.']]);
         expect(cancelled).toMatchObject({ status: 'cancelled', leaseExpiresAt: null, phase: null });
         expect(cancelled.finishedAt).not.toBeNull();
         // What was stored stays stored, and the checkpoint stays for a later run.
@@ -918,7 +948,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await store.countStaged(ACCOUNT)).toBe(1);
 
         await sleep(5);
-        const unchanged = await store.requestCancel(job.id, [line('Too late.')]);
+        const unchanged = await cancel(store, job.id, [line('Too late.')]);
         expect(unchanged).toEqual(cancelled);
         expect(await store.getJob(job.id)).toEqual(cancelled);
       },
@@ -929,7 +959,11 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       const { job, lease } = await running(store);
       const batch = syntheticBatch({ jobId: job.id, count: 2 });
       await store.commitBatch(lease, batch);
-      const released = await store.releaseJob(lease, [line('Released for shutdown.')]);
+      const { job: released, logs: releaseLogs } = await store.releaseJob(
+        lease,
+        withLines(releaseTransition, [line('Released for shutdown.')]),
+      );
+      expect(releaseLogs.map((entry) => entry.message)).toEqual(['Released for shutdown.']);
       expect(released).toMatchObject({ id: job.id, status: 'queued', leaseExpiresAt: null, phase: null });
       expect(released.finishedAt).toBeNull();
 
@@ -937,8 +971,8 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       expect(reclaimed.job).toMatchObject({ id: job.id, attempt: 2, counters: batch.progress?.counters });
       expect((await store.getAccountState(ACCOUNT))?.checkpoint).toEqual(batch.checkpoint);
 
-      await store.requestCancel(job.id);
-      const cancelled = await other.releaseJob(reclaimed.lease);
+      await cancel(store, job.id);
+      const { job: cancelled } = await other.releaseJob(reclaimed.lease, releaseTransition);
       expect(cancelled.status).toBe('cancelled');
       expect(cancelled.finishedAt).not.toBeNull();
       expect(await store.claimJob({ workerId: 'worker-3', leaseMs: 60_000 })).toBeNull();
@@ -960,7 +994,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
             status === 'failed'
               ? { code: 'REAUTH_REQUIRED' as const, message: 'Sign in again.', retryable: false }
               : null;
-          const ended = await store.finishJob(lease, { status, error, cursor: `cursor-${status}` });
+          const { job: ended } = await store.finishJob(lease, { status, error, cursor: `cursor-${status}` });
           expect(ended).toMatchObject({ status, error, leaseExpiresAt: null });
           expect(ended.finishedAt).not.toBeNull();
           const account = await store.getAccountState(ACCOUNT);
@@ -992,7 +1026,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         await store.commitBatch(full.lease, { checkpoint, stage: { add: [{ id: 'x', group: 'y' }] } });
         expect((await store.getAccountState(ACCOUNT))?.checkpoint).toEqual(checkpoint);
 
-        const done = await store.finishJob(full.lease, {
+        const { job: done } = await store.finishJob(full.lease, {
           status: 'completed',
           cursor: 'h100',
           progress: { counters: counters({ total: 10, stored: 10, fetched: 10 }) },
@@ -1046,7 +1080,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     test('history', 'listJobs is newest first, with a limit and filters', async () => {
       const { store } = await open();
       const a1 = await start(store, ACCOUNT);
-      await store.requestCancel(a1.id);
+      await cancel(store, a1.id);
       await sleep(5);
       const b1 = await start(store, OTHER_ACCOUNT);
       const claimedB = await claim(store);
@@ -1338,7 +1372,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect((await store.getActiveJob(key))?.status).toBe('queued');
       }
       expect(await store.data.countMessages(ACCOUNT)).toBe(2);
-      await store.requestCancel(b.id);
+      await cancel(store, b.id);
       expect((await store.getJob(c.id))?.status).toBe('queued');
     });
 

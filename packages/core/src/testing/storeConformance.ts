@@ -1,13 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sleep } from '../clock';
+import { createSyncEngine } from '../engine/syncEngine';
 import { isSyncErrorLike } from '../errors';
-import type { AccountKey, Job, JobCounters, LogInput, SyncCheckpoint } from '../job/job';
+import type { AccountKey, Job, JobCounters, LogEntry, LogInput, SyncCheckpoint } from '../job/job';
 import { emptyCounters, isUuid, newId } from '../job/job';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
 import type { DecideTransition, ExpiryPolicy } from '../job/jobLifecycle';
-import { cancelTransition, expireWith, releaseTransition } from '../job/jobLifecycle';
+import { cancelTransition, expireTransition, expireWith, releaseTransition } from '../job/jobLifecycle';
 import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
 import { syntheticBatch, syntheticMessage } from './syntheticBatch';
+import { createTestSource } from './testSource';
 
 /** The id of every test of the suite, to skip one with a reason. */
 export const CONFORMANCE_TEST_IDS = [
@@ -46,6 +48,9 @@ export const CONFORMANCE_TEST_IDS = [
   'accounts-isolated',
   'returns-copies',
   'default-limits',
+  'writes-return-logs',
+  'null-lease-expired',
+  'lifecycle-through-engine',
 ] as const;
 
 export type ConformanceTestId = (typeof CONFORMANCE_TEST_IDS)[number];
@@ -72,6 +77,11 @@ export interface StoreConformanceOptions {
    * store on a slow or remote database may need a longer one.
    */
   leaseMs?: number;
+  /**
+   * Sets a running job's lease expiry to NULL directly in storage, as a hand-edited or damaged row
+   * would have it (for `null-lease-expired`). A store that cannot hold such a row skips that test.
+   */
+  clearLeaseExpiry?(store: SyncStore, jobId: string): Promise<void>;
 }
 
 interface Opened {
@@ -1398,6 +1408,113 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       expect(await store.data.latestMessages(ACCOUNT)).toHaveLength(50);
       expect(await store.data.listMessages(ACCOUNT, { limit: 100 })).toHaveLength(60);
     });
+
+    test(
+      'writes-return-logs',
+      'every write returns exactly the lines it appended, with their seq, as getLogs reads them',
+      async () => {
+        const { store } = await open();
+        const bare = (entries: LogEntry[]) => entries.map(({ seq, level, message, data }) => ({ seq, level, message, data }));
+        const created = await store.createJob({ ...ACCOUNT, mode: 'full', trigger: 'manual', logs: [line('one')] });
+        expect(bare(created.logs)).toEqual([{ seq: 1, level: 'info', message: 'one', data: undefined }]);
+        const again = await store.createJob({ ...ACCOUNT, mode: 'full', trigger: 'manual', logs: [line('x')] });
+        expect(again.logs).toEqual([]);
+
+        // A decision is applied verbatim: the store adds no rule of its own.
+        const custom = await store.updateJob(created.job.id, (job, now) => ({
+          change: { cancelRequested: true, error: { code: 'INTERNAL', message: 'noted', retryable: false } },
+          logs: [{ level: 'warn', message: `seen ${job.status} at ${now.length > 0}`, data: { k: 1 } }],
+        }));
+        expect(custom?.job).toMatchObject({ status: 'queued', cancelRequested: true, lastLogSeq: 2 });
+        expect(custom?.job.error?.message).toBe('noted');
+        expect(bare(custom?.logs ?? [])).toEqual([{ seq: 2, level: 'warn', message: 'seen queued at true', data: { k: 1 } }]);
+        const unchanged = await store.updateJob(created.job.id, () => null);
+        expect(unchanged).toEqual({ job: custom?.job, logs: [] });
+
+        const { job, lease } = await claim(store);
+        expect(job.error).toBeNull();
+        const committed = await store.commitBatch(lease, { logs: [line('batch'), line('batch 2')] });
+        expect(committed.logs.map((entry) => entry.seq)).toEqual([3, 4]);
+        const released = await store.releaseJob(lease, (_job, now) => ({
+          change: { status: 'queued', phase: null, leaseExpiresAt: null, finishedAt: null, heartbeatAt: now },
+          logs: [line('released')],
+        }));
+        expect(released.job).toMatchObject({ status: 'queued', leaseExpiresAt: null, lastLogSeq: 5 });
+        expect(bare(released.logs)).toEqual([{ seq: 5, level: 'info', message: 'released', data: undefined }]);
+
+        const second = await claim(store, 'worker-2', leaseMs);
+        await pastLease();
+        const swept = await store.sweepExpired(() => ({
+          change: { status: 'interrupted', phase: null, leaseExpiresAt: null },
+          logs: [line('swept a'), line('swept b')],
+        }));
+        expect(swept.map((written) => written.job.id)).toEqual([second.job.id]);
+        expect(bare(swept[0]?.logs ?? []).map((entry) => [entry.seq, entry.message])).toEqual([
+          [6, 'swept a'],
+          [7, 'swept b'],
+        ]);
+        const stored = await store.getLogs(job.id);
+        expect(stored.map((entry) => entry.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+        expect(stored.slice(5)).toEqual(swept[0]?.logs);
+        expect(stored.slice(4, 5)).toEqual(released.logs);
+        expect(stored.slice(2, 4)).toEqual(committed.logs);
+        await expectCode(store.renewLease(second.lease, 60_000), 'LEASE_LOST');
+      },
+    );
+
+    test(
+      'null-lease-expired',
+      'a running job without a lease expiry counts as expired: swept, and its lease is dead',
+      async () => {
+        const { store } = await open();
+        const { job, lease } = await running(store);
+        await options.clearLeaseExpiry?.(store, job.id);
+        expect((await store.getJob(job.id))?.leaseExpiresAt).toBeNull();
+        await expectCode(store.renewLease(lease, 60_000), 'LEASE_LOST');
+        const swept = await sweep(store, { autoResume: true, maxAttempts: 3 });
+        expect(swept.map((changed) => [changed.id, changed.status])).toEqual([[job.id, 'queued']]);
+      },
+    );
+
+    test(
+      'lifecycle-through-engine',
+      "the engine's lifecycle lines and errors reach the store and listeners as core computes them",
+      async () => {
+        const { store } = await open();
+        const source = createTestSource({ id: ACCOUNT.source, messages: 5 });
+        const policy = { autoResume: true, maxAttempts: 1 };
+        const engine = createSyncEngine({ store, sources: [source], worker: false, ...policy });
+        const emitted: LogEntry[] = [];
+        engine.on('log', (event) => emitted.push(event.entry));
+        try {
+          // Cancel of a queued job: cancelled at once, with core's line.
+          const { job: queued } = await engine.start(ACCOUNT);
+          const cancelled = await engine.cancel(queued.id);
+          const expectedCancel = cancelTransition(queued, cancelled.updatedAt);
+          expect(cancelled).toMatchObject({ ...expectedCancel?.change, finishedAt: cancelled.finishedAt });
+          const cancelLogs = await store.getLogs(queued.id);
+          expect(cancelLogs.at(-1)).toMatchObject(expectedCancel?.logs[0] ?? {});
+          expect(emitted).toEqual(cancelLogs);
+
+          // A worker that stopped heart-beating with its attempts spent: interrupted by the sweep.
+          emitted.length = 0;
+          await engine.start(ACCOUNT);
+          const dead = await claim(store, 'dead-worker', leaseMs);
+          await pastLease();
+          const asRead = (await store.getJob(dead.job.id))!;
+          expect(await engine.runPendingJobs()).toBe(0);
+          const interrupted = (await store.getJob(dead.job.id))!;
+          const expected = expireTransition(asRead, interrupted.finishedAt ?? '', policy);
+          expect(interrupted).toMatchObject({ ...expected?.change, status: 'interrupted' });
+          const lines = await store.getLogs(dead.job.id);
+          expect(lines.at(-1)).toMatchObject(expected?.logs[0] ?? {});
+          expect(emitted.at(-1)).toEqual(lines.at(-1));
+        } finally {
+          await engine.stop();
+        }
+      },
+      20_000,
+    );
 
     test('returns-copies', 'returned objects never alias the stored state', async () => {
       const { store } = await open();

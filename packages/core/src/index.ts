@@ -119,6 +119,7 @@ export type {
   CreateJobResult,
   FinishInput,
   GetLogsQuery,
+  JobWrite,
   Lease,
   ListJobsQuery,
   ListMessagesQuery,
@@ -128,7 +129,6 @@ export type {
   StageChange,
   StagedItem,
   StoreCapabilities,
-  JobWrite,
   StoreNotice,
   SyncStore,
 } from './store/syncStore';

@@ -430,7 +430,10 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       const value = change[key as keyof JobChange];
       if (value === undefined) continue;
       if (value === now && cast === '::timestamptz') sets.push(`${column} = now()`);
-      else sets.push(`${column} = ${bind(params, column === 'error' && value !== null ? JSON.stringify(value) : value, cast)}`);
+      else
+        sets.push(
+          `${column} = ${bind(params, column === 'error' && value !== null ? JSON.stringify(value) : value, cast)}`,
+        );
     }
     if (change.leaseExpiresAt === null) sets.push('lease_token = NULL', 'worker_id = NULL');
     return sets;
@@ -452,9 +455,15 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
   ): Promise<WrittenRow> {
     const params: unknown[] = [jobId];
     const entries = transition.logs;
-    const sets = [...changeSets(transition.change, params, now), `last_log_seq = j.last_log_seq + ${entries.length}`, 'updated_at = now()'];
+    const sets = [
+      ...changeSets(transition.change, params, now),
+      `last_log_seq = j.last_log_seq + ${entries.length}`,
+      'updated_at = now()',
+    ];
     const logsCte =
-      entries.length > 0 ? `, new_logs AS (${insertLogsFrom('job', bind(params, logsJson(entries), '::jsonb'), entries.length)})` : '';
+      entries.length > 0
+        ? `, new_logs AS (${insertLogsFrom('job', bind(params, logsJson(entries), '::jsonb'), entries.length)})`
+        : '';
     const { rows } = await client.query<WrittenRow>(
       `WITH job AS (
          UPDATE ${jobs} AS j SET ${sets.join(', ')} WHERE j.id = $1
@@ -705,7 +714,9 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       // A NULL expiry counts as expired (core's `isLeaseExpired`): such a job cannot be heart-beating.
       const expiredWhere = `status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= now())`;
       // The usual answer is "none": one statement finds out, without a transaction.
-      const { rows: any } = await query<{ id: string }>(`SELECT id FROM ${jobs} WHERE ${expiredWhere} LIMIT 1`);
+      const { rows: any } = await query<{ id: string }>(
+        `SELECT id FROM ${jobs} WHERE ${expiredWhere} LIMIT 1`,
+      );
       if (any.length === 0) return [];
       const rows = await transaction(async (client) => {
         // SKIP LOCKED: concurrent sweepers split the expired jobs between them instead of queueing

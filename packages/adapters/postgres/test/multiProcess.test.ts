@@ -158,9 +158,9 @@ describePostgres('several processes on one database', () => {
     await frozen.waitForLine((line) => line === 'committed 2');
     frozen.process.kill('SIGSTOP');
     await sleep(leaseMs * 2 + 200);
-    expect((await store.sweepExpired(expireWith({ autoResume: true, maxAttempts: 3 }))).map(({ job }) => job.id)).toEqual(
-      [job.id],
-    );
+    expect(
+      (await store.sweepExpired(expireWith({ autoResume: true, maxAttempts: 3 }))).map(({ job }) => job.id),
+    ).toEqual([job.id]);
     const takeover = await store.claimJob({ workerId: 'rescuer', leaseMs: 60_000 });
     expect(takeover?.job.id).toBe(job.id);
     const before = await store.getJob(job.id);

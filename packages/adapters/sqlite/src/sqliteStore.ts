@@ -8,9 +8,9 @@ import {
   type ClaimedJob,
   type ClaimInput,
   type Clock,
-  claimTransition,
   type CreateJobInput,
   type CreateJobResult,
+  claimTransition,
   clampLimit,
   type DecideTransition,
   type FinishInput,
@@ -421,7 +421,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         const token = newId();
         record.leaseToken = token;
         record.workerId = input.workerId;
-        const { job } = applyTransition(tx, record, claimTransition(jobFromRecord(record), toIso(tx.now), input.leaseMs));
+        const { job } = applyTransition(
+          tx,
+          record,
+          claimTransition(jobFromRecord(record), toIso(tx.now), input.leaseMs),
+        );
         return { job, lease: { jobId: job.id, workerId: input.workerId, token } };
       });
     },

@@ -160,7 +160,11 @@ export function releaseTransition(job: Job, now: string): JobTransition {
  * The job ends with a terminal status: no phase, no lease, `finishedAt` now. A completed job
  * carries no error whatever the caller passed.
  */
-export function finishChange(status: TerminalJobStatus, now: string, error: JobError | null = null): JobChange {
+export function finishChange(
+  status: TerminalJobStatus,
+  now: string,
+  error: JobError | null = null,
+): JobChange {
   return {
     status,
     phase: null,
@@ -204,9 +208,7 @@ export function expireTransition(job: Job, now: string, policy: ExpiryPolicy): J
       ],
     };
   }
-  const why = policy.autoResume
-    ? `all ${policy.maxAttempts} attempts are spent`
-    : 'automatic resume is off';
+  const why = policy.autoResume ? `all ${policy.maxAttempts} attempts are spent` : 'automatic resume is off';
   return {
     change: {
       ...ended,

@@ -187,9 +187,9 @@ describe('memory store indexes', () => {
     expect(again?.job.id).toBe(first.id);
 
     set(Date.UTC(2030, 0, 1, 0, 0, 5));
-    expect((await store.sweepExpired(expire({ autoResume: true, maxAttempts: 5 }))).map(({ job }) => job.id)).toEqual([
-      first.id,
-    ]);
+    expect(
+      (await store.sweepExpired(expire({ autoResume: true, maxAttempts: 5 }))).map(({ job }) => job.id),
+    ).toEqual([first.id]);
     expect(await store.claimJob({ workerId: 'w', leaseMs: 60_000, sources: ['other'] })).toBeNull();
     expect((await store.claimJob({ workerId: 'w', leaseMs: 60_000, sources: ['gmail'] }))?.job.id).toBe(
       first.id,

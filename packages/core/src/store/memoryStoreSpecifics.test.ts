@@ -36,9 +36,9 @@ describe('createMemoryStore', () => {
     await store.renewLease(lease, 1000);
     advance(1000);
     await expect(store.updateProgress(lease, {})).rejects.toMatchObject({ code: 'LEASE_LOST' });
-    expect((await store.sweepExpired(expire({ autoResume: true, maxAttempts: 3 }))).map(({ job }) => job.id)).toEqual(
-      [job.id],
-    );
+    expect(
+      (await store.sweepExpired(expire({ autoResume: true, maxAttempts: 3 }))).map(({ job }) => job.id),
+    ).toEqual([job.id]);
   });
 
   it('runs an app sink’s onCommit effects only when the batch commits', async () => {

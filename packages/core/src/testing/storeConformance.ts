@@ -4,9 +4,9 @@ import { createSyncEngine } from '../engine/syncEngine';
 import { isSyncErrorLike } from '../errors';
 import type { AccountKey, Job, JobCounters, LogEntry, LogInput, SyncCheckpoint } from '../job/job';
 import { emptyCounters, isUuid, newId } from '../job/job';
-import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
 import type { DecideTransition, ExpiryPolicy } from '../job/jobLifecycle';
 import { cancelTransition, expireTransition, expireWith, releaseTransition } from '../job/jobLifecycle';
+import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
 import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
 import { syntheticBatch, syntheticMessage } from './syntheticBatch';
 import { createTestSource } from './testSource';
@@ -818,9 +818,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
 
       await expectAllFencedWritesLost(store, lease);
       expect(await snapshot(store, ACCOUNT, job.id)).toEqual(before);
-      expect(
-        (await sweep(store, { autoResume: true, maxAttempts: 3 })).map((swept) => swept.id),
-      ).toEqual([job.id]);
+      expect((await sweep(store, { autoResume: true, maxAttempts: 3 })).map((swept) => swept.id)).toEqual([
+        job.id,
+      ]);
     });
 
     test(
@@ -949,7 +949,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           status: 'cancelled',
           logs: [line('Stopped.')],
         });
-        expect(finishLogs.map((entry) => [entry.seq, entry.message])).toEqual([[cancelled.lastLogSeq, 'Stopped.']]);
+        expect(finishLogs.map((entry) => [entry.seq, entry.message])).toEqual([
+          [cancelled.lastLogSeq, 'Stopped.'],
+        ]);
         expect(cancelled).toMatchObject({ status: 'cancelled', leaseExpiresAt: null, phase: null });
         expect(cancelled.finishedAt).not.toBeNull();
         // What was stored stays stored, and the checkpoint stays for a later run.
@@ -1414,10 +1416,21 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       'every write returns exactly the lines it appended, with their seq, as getLogs reads them',
       async () => {
         const { store } = await open();
-        const bare = (entries: LogEntry[]) => entries.map(({ seq, level, message, data }) => ({ seq, level, message, data }));
-        const created = await store.createJob({ ...ACCOUNT, mode: 'full', trigger: 'manual', logs: [line('one')] });
+        const bare = (entries: LogEntry[]) =>
+          entries.map(({ seq, level, message, data }) => ({ seq, level, message, data }));
+        const created = await store.createJob({
+          ...ACCOUNT,
+          mode: 'full',
+          trigger: 'manual',
+          logs: [line('one')],
+        });
         expect(bare(created.logs)).toEqual([{ seq: 1, level: 'info', message: 'one', data: undefined }]);
-        const again = await store.createJob({ ...ACCOUNT, mode: 'full', trigger: 'manual', logs: [line('x')] });
+        const again = await store.createJob({
+          ...ACCOUNT,
+          mode: 'full',
+          trigger: 'manual',
+          logs: [line('x')],
+        });
         expect(again.logs).toEqual([]);
 
         // A decision is applied verbatim: the store adds no rule of its own.
@@ -1427,7 +1440,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         }));
         expect(custom?.job).toMatchObject({ status: 'queued', cancelRequested: true, lastLogSeq: 2 });
         expect(custom?.job.error?.message).toBe('noted');
-        expect(bare(custom?.logs ?? [])).toEqual([{ seq: 2, level: 'warn', message: 'seen queued at true', data: { k: 1 } }]);
+        expect(bare(custom?.logs ?? [])).toEqual([
+          { seq: 2, level: 'warn', message: 'seen queued at true', data: { k: 1 } },
+        ]);
         const unchanged = await store.updateJob(created.job.id, () => null);
         expect(unchanged).toEqual({ job: custom?.job, logs: [] });
 
@@ -1440,7 +1455,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           logs: [line('released')],
         }));
         expect(released.job).toMatchObject({ status: 'queued', leaseExpiresAt: null, lastLogSeq: 5 });
-        expect(bare(released.logs)).toEqual([{ seq: 5, level: 'info', message: 'released', data: undefined }]);
+        expect(bare(released.logs)).toEqual([
+          { seq: 5, level: 'info', message: 'released', data: undefined },
+        ]);
 
         const second = await claim(store, 'worker-2', leaseMs);
         await pastLease();

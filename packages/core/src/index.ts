@@ -80,6 +80,24 @@ export {
   processedCount,
   TERMINAL_STATUSES,
 } from './job/job';
+export type {
+  DecideTransition,
+  ExpiryPolicy,
+  JobChange,
+  JobTransition,
+  NewJobInput,
+} from './job/jobLifecycle';
+export {
+  applyJobChange,
+  cancelTransition,
+  claimTransition,
+  expireTransition,
+  expireWith,
+  finishChange,
+  isLeaseExpired,
+  newJob,
+  releaseTransition,
+} from './job/jobLifecycle';
 export type { SyncLogger } from './logger';
 export type { Duration } from './scheduler/duration';
 export { parseDuration } from './scheduler/duration';
@@ -103,6 +121,7 @@ export type {
   CreateJobResult,
   FinishInput,
   GetLogsQuery,
+  JobWrite,
   Lease,
   ListJobsQuery,
   ListMessagesQuery,
@@ -113,7 +132,6 @@ export type {
   StagedItem,
   StoreCapabilities,
   StoreNotice,
-  SweepInput,
   SyncStore,
 } from './store/syncStore';
 export { applyProgressPatch, clampLimit, LIMITS, newLogEntries } from './store/syncStore';

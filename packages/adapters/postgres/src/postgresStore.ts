@@ -7,12 +7,16 @@ import {
   type CreateJobInput,
   type CreateJobResult,
   clampLimit,
-  emptyCounters,
+  type DecideTransition,
   type FinishInput,
+  finishChange,
   type GetLogsQuery,
   isEmptySinkWrite,
   type Job,
+  type JobChange,
   type JobError,
+  type JobTransition,
+  type JobWrite,
   type Lease,
   LeaseLostError,
   LIMITS,
@@ -25,13 +29,13 @@ import {
   type MailLabel,
   type MailMessage,
   newId,
+  newJob,
   type ProgressPatch,
   percentOf,
   type StageChange,
   type StagedItem,
   type StoreCapabilities,
   type StoreNotice,
-  type SweepInput,
   SyncError,
   type SyncSink,
   type SyncStore,
@@ -129,7 +133,7 @@ interface JobRow {
 interface LogRow {
   job_id: string;
   seq: number;
-  at: Date;
+  at: Date | string;
   level: LogEntry['level'];
   message: string;
   data: Record<string, unknown> | null;
@@ -181,7 +185,8 @@ function toLogEntry(row: LogRow): LogEntry {
   const entry: LogEntry = {
     jobId: row.job_id,
     seq: row.seq,
-    at: row.at.toISOString(),
+    // A line read back from `json_agg` carries its time as text.
+    at: new Date(row.at).toISOString(),
     level: row.level,
     message: row.message,
   };
@@ -208,6 +213,33 @@ const toNotice = (row: JobRow): VersionedNotice => ({
   lastLogSeq: row.last_log_seq,
   version: row.version,
 });
+
+/** A job row with the lines its write appended (`json_agg` of the `new_logs` CTE). */
+type WrittenRow = JobRow & { new_logs?: LogRow[] | null };
+
+const toJobWrite = (row: WrittenRow): JobWrite => ({
+  job: toJob(row),
+  logs: (row.new_logs ?? []).map(toLogEntry).sort((a, b) => a.seq - b.seq),
+});
+
+/** The job columns a core `JobChange` sets. */
+const CHANGE_COLUMNS: Record<keyof JobChange, { column: string; cast: string }> = {
+  status: { column: 'status', cast: '' },
+  phase: { column: 'phase', cast: '' },
+  attempt: { column: 'attempt', cast: '::integer' },
+  startedAt: { column: 'started_at', cast: '::timestamptz' },
+  heartbeatAt: { column: 'heartbeat_at', cast: '::timestamptz' },
+  leaseExpiresAt: { column: 'lease_expires_at', cast: '::timestamptz' },
+  finishedAt: { column: 'finished_at', cast: '::timestamptz' },
+  cancelRequested: { column: 'cancel_requested', cast: '::boolean' },
+  error: { column: 'error', cast: '::jsonb' },
+};
+
+/**
+ * Stands for the database's `now()` in a change computed before the statement runs (a fenced
+ * finish is one statement, with no read to take the time from).
+ */
+const DB_NOW = 'now()';
 
 const logsJson = (entries: readonly LogInput[]): string =>
   JSON.stringify(
@@ -364,24 +396,6 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     }
   }
 
-  /** Writes log lines `firstSeq …` of a job whose `last_log_seq` was already advanced in this transaction. */
-  async function insertLogs(
-    client: pg.ClientBase,
-    jobId: string,
-    firstSeq: number,
-    entries: readonly LogInput[],
-  ): Promise<LogEntry[]> {
-    if (entries.length === 0) return [];
-    const { rows } = await client.query<LogRow>(
-      `INSERT INTO ${logs} (job_id, seq, at, level, message, data)
-       SELECT $1, $2::integer + e.ord::integer - 1, now(), e.v->>'level', e.v->>'message', nullif(e.v->'data', 'null'::jsonb)
-       FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(v, ord)
-       RETURNING *`,
-      [jobId, firstSeq, logsJson(entries)],
-    );
-    return rows.map(toLogEntry).sort((a, b) => a.seq - b.seq);
-  }
-
   /** Appends `value` to `params` and returns its placeholder. */
   const bind = (params: unknown[], value: unknown, cast = ''): string => {
     params.push(value);
@@ -406,6 +420,89 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
   }
 
   /**
+   * `SET` clauses for a core-computed change. A time equal to `now` (the "now" the change was
+   * computed with, read from the database in the same transaction, or `DB_NOW`) is written as
+   * `now()`, exactly the transaction's time. An ended lease also drops the token and the worker.
+   */
+  function changeSets(change: JobChange, params: unknown[], now: string = DB_NOW): string[] {
+    const sets: string[] = [];
+    for (const [key, { column, cast }] of Object.entries(CHANGE_COLUMNS)) {
+      const value = change[key as keyof JobChange];
+      if (value === undefined) continue;
+      if (value === now && cast === '::timestamptz') sets.push(`${column} = now()`);
+      else
+        sets.push(
+          `${column} = ${bind(params, column === 'error' && value !== null ? JSON.stringify(value) : value, cast)}`,
+        );
+    }
+    if (change.leaseExpiresAt === null) sets.push('lease_token = NULL', 'worker_id = NULL');
+    return sets;
+  }
+
+  /** `, (the appended lines as JSON) AS new_logs` when the statement has a `new_logs` CTE. */
+  const newLogsColumn = (count: number) =>
+    count > 0 ? `, (SELECT json_agg(n) FROM new_logs AS n) AS new_logs` : '';
+
+  /**
+   * Applies a core-computed transition to a job this transaction holds locked (read with
+   * `FOR UPDATE`), with its lines, in one statement.
+   */
+  async function applyTransition(
+    client: pg.ClientBase,
+    jobId: string,
+    transition: JobTransition,
+    now: string,
+  ): Promise<WrittenRow> {
+    const params: unknown[] = [jobId];
+    const entries = transition.logs;
+    const sets = [
+      ...changeSets(transition.change, params, now),
+      `last_log_seq = j.last_log_seq + ${entries.length}`,
+      'updated_at = now()',
+    ];
+    const logsCte =
+      entries.length > 0
+        ? `, new_logs AS (${insertLogsFrom('job', bind(params, logsJson(entries), '::jsonb'), entries.length)})`
+        : '';
+    const { rows } = await client.query<WrittenRow>(
+      `WITH job AS (
+         UPDATE ${jobs} AS j SET ${sets.join(', ')} WHERE j.id = $1
+         ${returningJob()}
+       )${logsCte}
+       SELECT job.*${newLogsColumn(entries.length)} FROM job`,
+      params,
+    );
+    return rows[0]!;
+  }
+
+  /**
+   * Reads the job locked (fenced by `lease` when given), lets `decide` compute its transition from
+   * it and the database's "now", and applies it: one transaction, so nothing changes in between.
+   */
+  async function decideAndApply(
+    jobId: string,
+    lease: Lease | undefined,
+    decide: DecideTransition,
+  ): Promise<WrittenRow | null> {
+    const written = await transaction(async (client) => {
+      const { rows } = await client.query<JobRow & { db_now: Date }>(
+        `${selectJob.replace('SELECT j.*', 'SELECT j.*, now() AS db_now')}
+         WHERE ${lease ? fence('$1', '$2') : 'j.id = $1'} FOR UPDATE`,
+        lease ? [jobId, lease.token] : [jobId],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      const now = row.db_now.toISOString();
+      const transition = decide(toJob(row), now);
+      if (!transition) return { row: row as WrittenRow, changed: false };
+      return { row: await applyTransition(client, jobId, transition, now), changed: true };
+    });
+    if (!written) return null;
+    if (written.changed) afterCommit([written.row]);
+    return written.row;
+  }
+
+  /**
    * One fenced worker write as ONE statement: an UPDATE that checks the lease (token, status
    * running, lease not expired by the database clock), applies `sets` and advances the log counter,
    * then — as further CTEs reading the updated row from `job`, so they run only if the fence
@@ -417,7 +514,7 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     client: pg.ClientBase | undefined,
     lease: Lease,
     write: { sets: string[]; params: unknown[]; logs?: readonly LogInput[]; also?: string[] },
-  ): Promise<JobRow> {
+  ): Promise<WrittenRow> {
     const { params } = write;
     const entries = write.logs ?? [];
     const ctes = [
@@ -433,10 +530,10 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       );
     }
     for (const [i, cte] of (write.also ?? []).entries()) ctes.push(`also_${i} AS (${cte})`);
-    const sql = `WITH ${ctes.join(',\n')} SELECT * FROM job`;
+    const sql = `WITH ${ctes.join(',\n')} SELECT job.*${newLogsColumn(entries.length)} FROM job`;
     const { rows } = client
-      ? await client.query<JobRow>(sql, params)
-      : await query<JobRow>(sql, params, 'write');
+      ? await client.query<WrittenRow>(sql, params)
+      : await query<WrittenRow>(sql, params, 'write');
     const row = rows[0];
     if (!row) throw new LeaseLostError(lease.jobId);
     return row;
@@ -538,35 +635,41 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       // so the active job is read by a second statement; rarely it finished in between, and the
       // insert is simply tried again.
       for (let round = 0; round < 5; round++) {
-        const { rows } = await query<JobRow>(
+        // Core's new job; its times become the database's `now()` (the other columns' defaults are
+        // the same empty values).
+        const fresh = newJob({ ...input, id: newId() }, DB_NOW);
+        const { rows } = await query<WrittenRow>(
           `WITH job AS (
-             INSERT INTO ${jobs} AS j (id, source, account_id, status, mode, trigger, counters, created_at, updated_at, last_log_seq)
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6::jsonb, now(), now(), ${entries.length})
+             INSERT INTO ${jobs} AS j (id, source, account_id, status, mode, trigger, counters, category_counts, attempt, created_at, updated_at, last_log_seq)
+             VALUES ($1, $2, $3, $7, $4, $5, $6::jsonb, $8::jsonb, $9::integer, now(), now(), ${entries.length})
              ON CONFLICT (source, account_id) WHERE status IN ('queued', 'running') DO NOTHING
              ${returningJob()}
            ), account AS (
              INSERT INTO ${accounts} (source, account_id, last_job_id, updated_at)
              SELECT job.source, job.account_id, job.id, now() FROM job
              ON CONFLICT (source, account_id) DO UPDATE SET last_job_id = excluded.last_job_id, updated_at = now()
-           )${entries.length > 0 ? `, new_logs AS (${insertLogsFrom('job', '$7::jsonb', entries.length)})` : ''}
-           SELECT * FROM job`,
+           )${entries.length > 0 ? `, new_logs AS (${insertLogsFrom('job', '$10::jsonb', entries.length)})` : ''}
+           SELECT job.*${newLogsColumn(entries.length)} FROM job`,
           [
-            newId(),
-            input.source,
-            input.accountId,
-            input.mode,
-            input.trigger,
-            JSON.stringify(emptyCounters()),
+            fresh.id,
+            fresh.source,
+            fresh.accountId,
+            fresh.mode,
+            fresh.trigger,
+            JSON.stringify(fresh.counters),
+            fresh.status,
+            JSON.stringify(fresh.categoryCounts),
+            fresh.attempt,
             ...(entries.length > 0 ? [logsJson(entries)] : []),
           ],
           'write',
         );
         if (rows[0]) {
           afterCommit(rows);
-          return { job: toJob(rows[0]), created: true };
+          return { ...toJobWrite(rows[0]), created: true };
         }
         const existing = await store.getActiveJob(input);
-        if (existing) return { job: existing, created: false };
+        if (existing) return { job: existing, logs: [], created: false };
       }
       throw new SyncError('CONFLICT', 'Could not create the job: the account kept changing. Try again.', {
         retryable: true,
@@ -602,76 +705,44 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       return rows.map(toJob);
     },
 
-    async requestCancel(jobId, entries = []) {
-      const { rows } = await query<JobRow>(
-        `WITH job AS (
-           UPDATE ${jobs} AS j SET
-             status = CASE WHEN j.status = 'queued' THEN 'cancelled' ELSE j.status END,
-             finished_at = CASE WHEN j.status = 'queued' THEN now() ELSE j.finished_at END,
-             cancel_requested = true,
-             last_log_seq = j.last_log_seq + ${entries.length},
-             updated_at = now()
-           WHERE j.id = $1 AND j.status IN ('queued', 'running')
-           ${returningJob()}
-         )${entries.length > 0 ? `, new_logs AS (${insertLogsFrom('job', '$2::jsonb', entries.length)})` : ''}
-         SELECT * FROM job`,
-        entries.length > 0 ? [jobId, logsJson(entries)] : [jobId],
-        'write',
-      );
-      if (!rows[0]) return store.getJob(jobId);
-      afterCommit(rows);
-      return toJob(rows[0]);
+    async updateJob(jobId, decide) {
+      const row = await decideAndApply(jobId, undefined, decide);
+      return row ? toJobWrite(row) : null;
     },
 
-    async sweepExpired(input: SweepInput) {
+    async sweepExpired(decide) {
+      // A NULL expiry counts as expired (core's `isLeaseExpired`): such a job cannot be heart-beating.
+      const expiredWhere = `status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= now())`;
+      // The usual answer is "none": one statement finds out, without a transaction.
+      const { rows: any } = await query<{ id: string }>(
+        `SELECT id FROM ${jobs} WHERE ${expiredWhere} LIMIT 1`,
+      );
+      if (any.length === 0) return [];
       const rows = await transaction(async (client) => {
         // SKIP LOCKED: concurrent sweepers split the expired jobs between them instead of queueing
         // on the same rows, and a job locked by its worker's open batch is left to a later sweep.
-        const { rows } = await client.query<JobRow>(
-          `WITH expired AS (
-             SELECT id FROM ${jobs}
-             WHERE status = 'running' AND lease_expires_at <= now()
-             ORDER BY lease_expires_at
-             FOR UPDATE SKIP LOCKED
-           )
-           UPDATE ${jobs} AS j SET
-             status = CASE
-               WHEN j.cancel_requested THEN 'cancelled'
-               WHEN $1::boolean AND j.attempt < $2::integer THEN 'queued'
-               ELSE 'interrupted' END,
-             finished_at = CASE
-               WHEN j.cancel_requested OR NOT ($1::boolean AND j.attempt < $2::integer) THEN now() END,
-             error = CASE
-               WHEN NOT j.cancel_requested AND NOT ($1::boolean AND j.attempt < $2::integer) THEN $3::jsonb
-               ELSE j.error END,
-             phase = NULL, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL,
-             last_log_seq = j.last_log_seq + 1,
-             updated_at = now()
-           FROM expired WHERE j.id = expired.id AND j.status = 'running' AND j.lease_expires_at <= now()
-           ${returningJob()}`,
-          [
-            input.autoResume,
-            input.maxAttempts,
-            JSON.stringify(
-              new SyncError(
-                'LEASE_EXPIRED',
-                'The worker running this sync stopped responding and the job could not be resumed automatically. Start the sync again to continue from its checkpoint.',
-                { retryable: true },
-              ).toJSON(),
-            ),
-          ],
+        const { rows: expired } = await client.query<JobRow & { db_now: Date }>(
+          `SELECT j.*, ${version('j')}, now() AS db_now FROM ${jobs} AS j WHERE ${expiredWhere}
+           ORDER BY lease_expires_at NULLS FIRST, created_at
+           FOR UPDATE SKIP LOCKED`,
         );
-        for (const row of rows) {
-          await insertLogs(client, row.id, row.last_log_seq, [sweepLog(row, input)]);
+        const written: WrittenRow[] = [];
+        for (const row of expired) {
+          const now = row.db_now.toISOString();
+          const transition = decide(toJob(row), now);
+          if (transition) written.push(await applyTransition(client, row.id, transition, now));
         }
-        return rows;
+        return written;
       });
       afterCommit(rows);
-      return rows.map(toJob);
+      return rows.map(toJobWrite);
     },
 
     async claimJob(input: ClaimInput): Promise<ClaimedJob | null> {
       const token = newId();
+      // Core's `claimTransition`, written in SQL: the claim stays ONE round trip (pick, lock and
+      // take the oldest job), which a read-decide-write would make four. The conformance suite
+      // holds it to the same result.
       // FOR UPDATE SKIP LOCKED: many workers polling the queue each take a different job without
       // waiting on each other; the outer status check re-validates the row once it is locked.
       const { rows } = await query<JobRow>(
@@ -736,7 +807,7 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       const hasData = !isEmptySinkWrite(commit.write);
       // Fence, progress, checkpoint and logs are one statement; the sink's writes and staged items
       // join it in one transaction.
-      const row =
+      const row: WrittenRow =
         !hasData && !commit.stage
           ? await fencedWrite(undefined, lease, write)
           : await transaction(async (client) => {
@@ -747,20 +818,13 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
               return row;
             });
       afterCommit([row]);
-      return toJob(row);
+      return toJobWrite(row);
     },
 
     async finishJob(lease, input: FinishInput) {
-      const error = input.status === 'completed' || !input.error ? null : JSON.stringify(input.error);
       const params: unknown[] = [];
       const sets = [
-        `status = ${bind(params, input.status)}`,
-        `error = ${bind(params, error, '::jsonb')}`,
-        'finished_at = now()',
-        'phase = NULL',
-        'lease_token = NULL',
-        'lease_expires_at = NULL',
-        'worker_id = NULL',
+        ...changeSets(finishChange(input.status, DB_NOW, input.error ?? null), params),
         ...progressSets(input.progress, params, true),
       ];
       const also: string[] = [];
@@ -782,21 +846,13 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       }
       const row = await fencedWrite(undefined, lease, { sets, params, logs: input.logs ?? [], also });
       afterCommit([row]);
-      return toJob(row);
+      return toJobWrite(row);
     },
 
-    async releaseJob(lease, entries = []) {
-      const sets = [
-        `status = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'queued' END`,
-        'finished_at = CASE WHEN j.cancel_requested THEN now() END',
-        'phase = NULL',
-        'lease_token = NULL',
-        'lease_expires_at = NULL',
-        'worker_id = NULL',
-      ];
-      const row = await fencedWrite(undefined, lease, { sets, params: [], logs: entries });
-      afterCommit([row]);
-      return toJob(row);
+    async releaseJob(lease, decide) {
+      const row = await decideAndApply(lease.jobId, lease, decide);
+      if (!row) throw new LeaseLostError(lease.jobId);
+      return toJobWrite(row);
     },
 
     async appendLogs(jobId, entries, lease) {
@@ -906,29 +962,6 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
 function appendRefused(jobId: string, lease: Lease | undefined): SyncError {
   if (lease) return new LeaseLostError(jobId);
   return new SyncError('NOT_FOUND', `No job has the id ${jobId}.`, { details: { jobId } });
-}
-
-function sweepLog(row: JobRow, input: SweepInput): LogInput {
-  if (row.status === 'cancelled') {
-    return {
-      level: 'warn',
-      message: 'The worker stopped heart-beating after a cancel was requested: the sync is cancelled.',
-    };
-  }
-  if (row.status === 'queued') {
-    return {
-      level: 'warn',
-      message: `The worker stopped heart-beating (lease expired): the sync will resume from its checkpoint (attempt ${row.attempt + 1} of ${input.maxAttempts}).`,
-      data: { reason: 'leaseExpired', attempt: row.attempt, maxAttempts: input.maxAttempts },
-    };
-  }
-  return {
-    level: 'error',
-    message: input.autoResume
-      ? `The worker stopped heart-beating and all ${input.maxAttempts} attempts are spent: the sync is interrupted. Start it again to continue from its checkpoint.`
-      : 'The worker stopped heart-beating: the sync is interrupted. Start it again to continue from its checkpoint.',
-    data: { reason: 'leaseExpired', attempt: row.attempt, maxAttempts: input.maxAttempts },
-  };
 }
 
 interface MessageRow {

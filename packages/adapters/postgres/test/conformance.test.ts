@@ -18,6 +18,10 @@ describePostgres('conformance', () => {
     // A schema of its own per test; the peer is a second store on its own pool over the same schema.
     createStore: ({ sink }) => open(freshSchema('c'), sink),
     createPeer: (store: SyncStore) => open((store as PostgresStore).schema),
+    clearLeaseExpiry: async (store, jobId) => {
+      const { pool, schema } = store as PostgresStore;
+      await pool.query(`UPDATE "${schema}".jobs SET lease_expires_at = NULL WHERE id = $1`, [jobId]);
+    },
     cleanup: (store: SyncStore) => dropSchemas(postgresUrl ?? '', [(store as PostgresStore).schema]),
   });
 });

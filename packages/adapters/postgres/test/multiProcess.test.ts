@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { StoreNotice } from '@syncjob/core';
+import { expireWith, type StoreNotice } from '@syncjob/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPostgresStore, type PostgresStore } from '../src/index';
 import { describePostgres, dropSchemas, freshSchema, postgresUrl } from './testDatabase';
@@ -158,9 +158,9 @@ describePostgres('several processes on one database', () => {
     await frozen.waitForLine((line) => line === 'committed 2');
     frozen.process.kill('SIGSTOP');
     await sleep(leaseMs * 2 + 200);
-    expect((await store.sweepExpired({ autoResume: true, maxAttempts: 3 })).map((swept) => swept.id)).toEqual(
-      [job.id],
-    );
+    expect(
+      (await store.sweepExpired(expireWith({ autoResume: true, maxAttempts: 3 }))).map(({ job }) => job.id),
+    ).toEqual([job.id]);
     const takeover = await store.claimJob({ workerId: 'rescuer', leaseMs: 60_000 });
     expect(takeover?.job.id).toBe(job.id);
     const before = await store.getJob(job.id);

@@ -1,5 +1,5 @@
 import type { Lease, LogInput, MailMessage, SyncSink } from '@syncjob/core';
-import { LeaseLostError, SyncError } from '@syncjob/core';
+import { cancelTransition, expireWith, LeaseLostError, SyncError } from '@syncjob/core';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createPostgresStore, migrate, type PostgresStore, SCHEMA_VERSION } from '../src/index';
@@ -145,15 +145,15 @@ describePostgres('PostgreSQL store', () => {
     await expect(store.renewLease(lease, 1000)).rejects.toMatchObject({ code: 'LEASE_LOST' });
     expect((await store.getJob(lease.jobId))?.currentItem).toBe('page 1');
     expect(await store.getLogs(lease.jobId)).toEqual([]);
-    const swept = await store.sweepExpired({ autoResume: true, maxAttempts: 3 });
-    expect(swept.map((job) => [job.id, job.status])).toEqual([[lease.jobId, 'queued']]);
+    const swept = await store.sweepExpired(expireWith({ autoResume: true, maxAttempts: 3 }));
+    expect(swept.map(({ job }) => [job.id, job.status])).toEqual([[lease.jobId, 'queued']]);
     expect(await store.getLogs(lease.jobId)).toMatchObject([{ seq: 1, level: 'warn' }]);
   });
 
   it('commits sink data, staged items, checkpoint, progress and logs together', async () => {
     const store = await newStore();
     const lease = await runningJob(store);
-    const job = await store.commitBatch(lease, {
+    const { job } = await store.commitBatch(lease, {
       write: {
         upsertMessages: [message('m1'), message('m2'), message('m2', { snippet: 'again' })],
         upsertLabels: [{ id: 'INBOX', name: 'Inbox', type: 'system' }],
@@ -264,8 +264,8 @@ describePostgres('PostgreSQL store', () => {
       trigger: 'manual',
       logs: [{ level: 'info', message: 'hi' }],
     });
-    await store.requestCancel(job.id);
-    await vi.waitFor(() => expect(heard).toEqual(['queued:1', 'cancelled:1']), { timeout: 5000 });
+    await store.updateJob(job.id, cancelTransition);
+    await vi.waitFor(() => expect(heard).toEqual(['queued:1', 'cancelled:2']), { timeout: 5000 });
   });
 
   it('keeps delivering notices by polling while the listener is down, and reconnects it', async () => {
@@ -281,7 +281,7 @@ describePostgres('PostgreSQL store', () => {
     const { job } = await peer.createJob({ ...account(), mode: 'full', trigger: 'manual' });
     await vi.waitFor(() => expect(heard).toContain('queued'), { timeout: 5000 });
     await vi.waitFor(() => expect(store.isListening).toBe(true), { timeout: 5000 });
-    await peer.requestCancel(job.id);
+    await peer.updateJob(job.id, cancelTransition);
     await vi.waitFor(() => expect(heard).toEqual(['queued', 'cancelled']), { timeout: 5000 });
   });
 

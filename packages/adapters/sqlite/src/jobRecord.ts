@@ -1,7 +1,10 @@
 import type { SQLInputValue } from 'node:sqlite';
 import {
   type AccountState,
+  applyJobChange,
+  fromIso,
   type Job,
+  type JobChange,
   type JobCounters,
   type JobError,
   type JobPhase,
@@ -106,6 +109,57 @@ export function jobFromRecord(record: JobRecord): Job {
     error: record.error ? { ...record.error } : null,
     lastLogSeq: record.lastLogSeq,
   };
+}
+
+const ms = (value: string | null): number | null => (value === null ? null : fromIso(value));
+
+/** The record of a new job (core's `newJob`), holding no lease. */
+export function recordFromJob(job: Job): JobRecord {
+  return {
+    id: job.id,
+    source: job.source,
+    accountId: job.accountId,
+    status: job.status,
+    phase: job.phase,
+    mode: job.mode,
+    trigger: job.trigger,
+    counters: { ...job.counters },
+    categoryCounts: { ...job.categoryCounts },
+    ratePerSec: job.ratePerSec,
+    etaSeconds: job.etaSeconds,
+    currentItem: job.currentItem,
+    createdAt: fromIso(job.createdAt),
+    startedAt: ms(job.startedAt),
+    updatedAt: fromIso(job.updatedAt),
+    heartbeatAt: ms(job.heartbeatAt),
+    leaseExpiresAt: ms(job.leaseExpiresAt),
+    finishedAt: ms(job.finishedAt),
+    attempt: job.attempt,
+    cancelRequested: job.cancelRequested,
+    error: job.error,
+    lastLogSeq: job.lastLogSeq,
+    leaseToken: null,
+    workerId: null,
+  };
+}
+
+/** Applies a core-computed change to a record; an ended lease drops its token and worker. */
+export function applyChangeToRecord(record: JobRecord, change: JobChange): void {
+  const job = jobFromRecord(record);
+  const { leaseEnded } = applyJobChange(job, change);
+  record.status = job.status;
+  record.phase = job.phase;
+  record.attempt = job.attempt;
+  record.cancelRequested = job.cancelRequested;
+  record.error = job.error;
+  record.startedAt = ms(job.startedAt);
+  record.heartbeatAt = ms(job.heartbeatAt);
+  record.leaseExpiresAt = ms(job.leaseExpiresAt);
+  record.finishedAt = ms(job.finishedAt);
+  if (leaseEnded) {
+    record.leaseToken = null;
+    record.workerId = null;
+  }
 }
 
 export const INSERT_JOB_SQL = `

@@ -10,12 +10,16 @@ import {
   type Clock,
   type CreateJobInput,
   type CreateJobResult,
+  claimTransition,
   clampLimit,
-  emptyCounters,
+  type DecideTransition,
   type FinishInput,
+  finishChange,
   type GetLogsQuery,
   isEmptySinkWrite,
   isTerminalStatus,
+  type JobTransition,
+  type JobWrite,
   type Lease,
   LeaseLostError,
   LIMITS,
@@ -24,11 +28,11 @@ import {
   type LogEntry,
   type LogInput,
   newId,
+  newJob,
   newLogEntries,
   type StageChange,
   type StagedItem,
   type StoreNotice,
-  type SweepInput,
   SyncError,
   type SyncSink,
   type SyncStore,
@@ -38,12 +42,14 @@ import {
 import { defaultSqliteSink } from './defaultSink';
 import {
   accountStateFromRow,
+  applyChangeToRecord,
   INSERT_JOB_SQL,
   insertJobParams,
   type JobRecord,
   jobFromRecord,
   jobRecordFromRow,
   logFromRow,
+  recordFromJob,
   UPDATE_JOB_SQL,
   updateJobParams,
 } from './jobRecord';
@@ -102,13 +108,6 @@ function validateLeaseMs(leaseMs: number): void {
 }
 
 const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
-
-/** Gives up the lease: the job is no longer running, so no worker may write to it. */
-function clearLease(record: JobRecord): void {
-  record.leaseToken = null;
-  record.leaseExpiresAt = null;
-  record.phase = null;
-}
 
 /** What a write transaction's body works with. `now` is read after the write lock was taken. */
 interface WriteContext {
@@ -292,6 +291,22 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     }
   };
 
+  /** Applies a core-computed transition to a record read in this transaction, with its lines. */
+  const applyTransition = (tx: WriteContext, record: JobRecord, transition: JobTransition): JobWrite => {
+    applyChangeToRecord(record, transition.change);
+    record.updatedAt = tx.now;
+    const logs = insertLogs(tx, record, transition.logs);
+    saveJob(tx, record);
+    return { job: jobFromRecord(record), logs };
+  };
+
+  /** Reads the job, lets `decide` compute its transition, applies it: one write transaction. */
+  const decideAndApply = (tx: WriteContext, record: JobRecord, decide: DecideTransition): JobWrite => {
+    const transition = decide(jobFromRecord(record), toIso(tx.now));
+    if (!transition) return { job: jobFromRecord(record), logs: [] };
+    return applyTransition(tx, record, transition);
+  };
+
   const keyOf = (record: JobRecord): AccountKey => ({ source: record.source, accountId: record.accountId });
 
   const store: SyncStore = {
@@ -301,32 +316,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     async createJob(input) {
       validateCreateInput(input);
       return write<CreateJobResult>((tx) => {
-        const record: JobRecord = {
-          id: newId(),
-          source: input.source,
-          accountId: input.accountId,
-          status: 'queued',
-          phase: null,
-          mode: input.mode,
-          trigger: input.trigger,
-          counters: emptyCounters(),
-          categoryCounts: {},
-          ratePerSec: null,
-          etaSeconds: null,
-          currentItem: null,
-          createdAt: tx.now,
-          startedAt: null,
-          updatedAt: tx.now,
-          heartbeatAt: null,
-          leaseExpiresAt: null,
-          finishedAt: null,
-          attempt: 0,
-          cancelRequested: false,
-          error: null,
-          lastLogSeq: 0,
-          leaseToken: null,
-          workerId: null,
-        };
+        const record = recordFromJob(newJob({ ...input, id: newId() }, toIso(tx.now)));
         // The partial unique index decides, not a prior read: of concurrent inserts (in any
         // process) exactly one lands, and the others get the job that won.
         const inserted = tx.db.run(INSERT_JOB_SQL, ...insertJobParams(record));
@@ -337,15 +327,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
             input.accountId,
           );
           if (!active) throw new SyncError('INTERNAL', 'A job could not be created for this account; retry.');
-          return { job: jobFromRecord(jobRecordFromRow(active)), created: false };
+          return { job: jobFromRecord(jobRecordFromRow(active)), logs: [], created: false };
         }
-        if (input.logs?.length) {
-          insertLogs(tx, record, input.logs);
+        const logs = insertLogs(tx, record, input.logs);
+        if (logs.length > 0) {
           tx.db.run('UPDATE jobs SET last_log_seq = ? WHERE id = ?', record.lastLogSeq, record.id);
         }
         tx.changed.set(record.id, record);
         updateAccount(tx, input, 'last_job_id = ?', record.id);
-        return { job: jobFromRecord(record), created: true };
+        return { job: jobFromRecord(record), logs, created: true };
       });
     },
 
@@ -391,111 +381,55 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
       );
     },
 
-    requestCancel(jobId, logs) {
+    updateJob(jobId, decide) {
       return write((tx) => {
         const record = loadJob(tx.db, jobId);
-        if (!record) return null;
-        if (record.status !== 'queued' && record.status !== 'running') return jobFromRecord(record);
-        record.cancelRequested = true;
-        if (record.status === 'queued') {
-          record.status = 'cancelled';
-          record.finishedAt = tx.now;
-        }
-        record.updatedAt = tx.now;
-        insertLogs(tx, record, logs);
-        saveJob(tx, record);
-        return jobFromRecord(record);
+        return record ? decideAndApply(tx, record, decide) : null;
       });
     },
 
-    sweepExpired(input: SweepInput) {
+    sweepExpired(decide) {
       // The write lock makes select-then-update atomic across processes: a concurrent sweeper waits,
-      // then no longer sees these jobs as expired.
+      // then no longer sees these jobs as expired. A NULL expiry counts as expired (`isLeaseExpired`).
       return write((tx) => {
-        const expired = tx.db
-          .all(
-            `SELECT * FROM jobs WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
-             ORDER BY created_at, row_seq`,
-            tx.now,
-          )
-          .map(jobRecordFromRow);
-        for (const record of expired) {
-          const worker = record.workerId ?? 'unknown';
-          clearLease(record);
-          record.updatedAt = tx.now;
-          if (record.cancelRequested) {
-            record.status = 'cancelled';
-            record.finishedAt = tx.now;
-            insertLogs(tx, record, [
-              {
-                level: 'warn',
-                message: 'The worker stopped heart-beating after a cancel request; job cancelled.',
-              },
-            ]);
-          } else if (input.autoResume && record.attempt < input.maxAttempts) {
-            record.status = 'queued';
-            insertLogs(tx, record, [
-              {
-                level: 'warn',
-                message: `The worker stopped heart-beating (lease expired); the job is queued to resume from its checkpoint as attempt ${record.attempt + 1}.`,
-                data: { workerId: worker, attempt: record.attempt },
-              },
-            ]);
-          } else {
-            record.status = 'interrupted';
-            record.finishedAt = tx.now;
-            const reason = input.autoResume
-              ? `all ${input.maxAttempts} attempts are spent`
-              : 'automatic resume is off';
-            // Retryable: a new start resumes from the checkpoint.
-            record.error = {
-              code: 'LEASE_EXPIRED',
-              message: `The worker running this job stopped heart-beating and the job was not resumed (${reason}). Start a sync again to continue from the checkpoint.`,
-              retryable: true,
-            };
-            insertLogs(tx, record, [
-              {
-                level: 'error',
-                message: `The worker stopped heart-beating (lease expired) and ${reason}: job interrupted.`,
-                data: { workerId: worker, attempt: record.attempt },
-              },
-            ]);
-          }
-          saveJob(tx, record);
+        const expired = tx.db.all(
+          `SELECT * FROM jobs WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+           ORDER BY created_at, row_seq`,
+          tx.now,
+        );
+        const changed: JobWrite[] = [];
+        for (const row of expired) {
+          const record = jobRecordFromRow(row);
+          const transition = decide(jobFromRecord(record), toIso(tx.now));
+          if (transition) changed.push(applyTransition(tx, record, transition));
         }
-        return expired.map(jobFromRecord);
+        return changed;
       });
     },
 
     async claimJob(input: ClaimInput) {
       validateLeaseMs(input.leaseMs);
       return write<ClaimedJob | null>((tx) => {
-        const token = newId();
-        // One statement picks and takes the oldest queued job; under BEGIN IMMEDIATE no other
-        // process can claim between the pick and the update, so each job is claimed once.
+        // Under BEGIN IMMEDIATE no other process can claim between the pick and the update, so
+        // each job is claimed once.
         const row = tx.db.get(
-          `UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_token = ?, worker_id = ?,
-             lease_expires_at = ?, heartbeat_at = ?, started_at = COALESCE(started_at, ?), updated_at = ?,
-             error = NULL
-           WHERE id = (
-             SELECT id FROM jobs
-             WHERE status = 'queued' AND (? IS NULL OR source IN (SELECT value FROM json_each(?)))
-             ORDER BY created_at, row_seq LIMIT 1
-           )
-           RETURNING *`,
-          token,
-          input.workerId,
-          tx.now + input.leaseMs,
-          tx.now,
-          tx.now,
-          tx.now,
+          `SELECT * FROM jobs
+           WHERE status = 'queued' AND (? IS NULL OR source IN (SELECT value FROM json_each(?)))
+           ORDER BY created_at, row_seq LIMIT 1`,
           input.sources === undefined ? null : 1,
           JSON.stringify(input.sources ?? []),
         );
         if (!row) return null;
         const record = jobRecordFromRow(row);
-        tx.changed.set(record.id, record);
-        return { job: jobFromRecord(record), lease: { jobId: record.id, workerId: input.workerId, token } };
+        const token = newId();
+        record.leaseToken = token;
+        record.workerId = input.workerId;
+        const { job } = applyTransition(
+          tx,
+          record,
+          claimTransition(jobFromRecord(record), toIso(tx.now), input.leaseMs),
+        );
+        return { job, lease: { jobId: job.id, workerId: input.workerId, token } };
       });
     },
 
@@ -540,10 +474,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
           );
         }
         applyProgressPatch(record, commit.progress);
-        insertLogs(tx, record, commit.logs);
+        const logs = insertLogs(tx, record, commit.logs);
         record.updatedAt = tx.now;
         saveJob(tx, record);
-        return jobFromRecord(record);
+        return { job: jobFromRecord(record), logs };
       });
     },
 
@@ -555,10 +489,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         const record = fencedJob(tx, lease);
         const key = keyOf(record);
         applyProgressPatch(record, input.progress);
-        clearLease(record);
-        record.status = input.status;
-        record.error = input.status === 'completed' ? null : (input.error ?? null);
-        record.finishedAt = tx.now;
+        applyChangeToRecord(record, finishChange(input.status, toIso(tx.now), input.error ?? null));
         record.updatedAt = tx.now;
         if (input.status === 'completed') {
           // A `null` cursor is a value too: only `undefined` keeps the stored one.
@@ -577,27 +508,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
           );
           applyStage(tx, key, { clear: true });
         }
-        insertLogs(tx, record, input.logs);
+        const logs = insertLogs(tx, record, input.logs);
         saveJob(tx, record);
-        return jobFromRecord(record);
+        return { job: jobFromRecord(record), logs };
       });
     },
 
-    releaseJob(lease, logs) {
-      return write((tx) => {
-        const record = fencedJob(tx, lease);
-        clearLease(record);
-        if (record.cancelRequested) {
-          record.status = 'cancelled';
-          record.finishedAt = tx.now;
-        } else {
-          record.status = 'queued';
-        }
-        record.updatedAt = tx.now;
-        insertLogs(tx, record, logs);
-        saveJob(tx, record);
-        return jobFromRecord(record);
-      });
+    releaseJob(lease, decide) {
+      return write((tx) => decideAndApply(tx, fencedJob(tx, lease), decide));
     },
 
     appendLogs(jobId, entries, lease) {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
 import type { SyncSink, SyncStore } from '@syncjob/core';
 import { runStoreConformance } from '@syncjob/core/testing';
 import { createSqliteStore } from '../src/index';
@@ -23,6 +23,15 @@ runStoreConformance({
     return store;
   },
   createPeer: async (store) => createSqliteStore({ path: fileIn(directories.get(store) ?? '') }),
+  clearLeaseExpiry: async (store, jobId) => {
+    const db = new DatabaseSync(fileIn(directories.get(store) ?? ''));
+    try {
+      db.exec('PRAGMA busy_timeout = 5000');
+      db.prepare('UPDATE jobs SET lease_expires_at = NULL WHERE id = ?').run(jobId);
+    } finally {
+      db.close();
+    }
+  },
   cleanup: (store) => {
     rmSync(directories.get(store) ?? '', { recursive: true, force: true });
     directories.delete(store);

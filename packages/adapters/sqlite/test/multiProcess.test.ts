@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { SyncStore } from '@syncjob/core';
+import { expireWith, type SyncStore } from '@syncjob/core';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/index';
 
@@ -133,8 +133,8 @@ describe('several processes on one SQLite file', () => {
 
     worker.process.kill('SIGSTOP');
     await delay(leaseMs + 150);
-    const swept = await store.sweepExpired({ autoResume: true, maxAttempts: 3 });
-    expect(swept.map((job) => job.status)).toEqual(['queued']);
+    const swept = await store.sweepExpired(expireWith({ autoResume: true, maxAttempts: 3 }));
+    expect(swept.map(({ job }) => job.status)).toEqual(['queued']);
     const takeover = await store.claimJob({ workerId: 'rescuer', leaseMs: 60_000 });
     expect(takeover?.job.attempt).toBe(2);
     const before = {

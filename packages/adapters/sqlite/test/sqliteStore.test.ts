@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import type { Clock, MailMessage, SyncStore } from '@syncjob/core';
+import { type Clock, expireWith, type MailMessage, type SyncStore } from '@syncjob/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteStore, MIGRATIONS, migrate, SCHEMA_VERSION } from '../src/index';
 
@@ -145,7 +145,7 @@ describe('createSqliteStore', () => {
     const claimed = await store.claimJob({ workerId: 'w1', leaseMs: 60_000 });
     if (!claimed) throw new Error('expected a claim');
     const counters = { ...claimed.job.counters, total: 4, stored: 2, fetched: 2 };
-    const job = await store.commitBatch(claimed.lease, {
+    const { job } = await store.commitBatch(claimed.lease, {
       write: {
         upsertMessages: [message('m2', { raw: 'UkFX', payload: { a: 1 } }), message('m1')],
         upsertLabels: [{ id: 'INBOX', name: 'Inbox', type: 'system', messagesTotal: 3 }],
@@ -184,7 +184,7 @@ describe('createSqliteStore', () => {
     expect(await store.listStaged(account, { limit: 10, after: { id: 'z', group: null } })).toHaveLength(2);
     expect((await store.getAccountState(account))?.checkpoint?.data).toEqual({ page: 'p2' });
 
-    const done = await store.finishJob(claimed.lease, { status: 'completed', cursor: '99' });
+    const { job: done } = await store.finishJob(claimed.lease, { status: 'completed', cursor: '99' });
     expect(done).toMatchObject({ status: 'completed', percent: 100, leaseExpiresAt: null, phase: null });
     expect(await store.getAccountState(account)).toMatchObject({ cursor: '99', checkpoint: null });
     expect(await store.countStaged(account)).toBe(0);
@@ -201,12 +201,12 @@ describe('createSqliteStore', () => {
     expect(claims.filter(Boolean)).toHaveLength(2);
     expect(claims[0]?.job.id).toBe(first.job.id);
     advance(100);
-    const swept = await store.sweepExpired({ autoResume: true, maxAttempts: 1 });
-    expect(swept.map((job) => [job.status, job.error?.code])).toEqual([
+    const swept = await store.sweepExpired(expireWith({ autoResume: true, maxAttempts: 1 }));
+    expect(swept.map(({ job }) => [job.status, job.error?.code])).toEqual([
       ['interrupted', 'LEASE_EXPIRED'],
       ['interrupted', 'LEASE_EXPIRED'],
     ]);
-    expect(await store.sweepExpired({ autoResume: true, maxAttempts: 1 })).toEqual([]);
+    expect(await store.sweepExpired(expireWith({ autoResume: true, maxAttempts: 1 }))).toEqual([]);
   });
 
   it('tells subscribers after a change commits', async () => {

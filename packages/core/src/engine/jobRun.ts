@@ -14,8 +14,17 @@ import type {
   SyncMode,
 } from '../job/job';
 import { emptyCounters, processedCount } from '../job/job';
+import { releaseTransition } from '../job/jobLifecycle';
+import { doneText, formatCount as fmt, formatDuration } from '../job/jobTexts';
 import type { SourceBatch, SourceContext, SyncSource } from '../source/syncSource';
-import type { BatchCommit, ClaimedJob, FinishInput, ProgressPatch, SyncStore } from '../store/syncStore';
+import type {
+  BatchCommit,
+  ClaimedJob,
+  FinishInput,
+  JobWrite,
+  ProgressPatch,
+  SyncStore,
+} from '../store/syncStore';
 import { createProgressReporter } from './progressReporter';
 import type { RetryPolicy } from './retryPolicy';
 
@@ -214,25 +223,6 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         milestoneIndex += 1;
     };
 
-    /** Log entries the store wrote with `lines`, which it numbered up to `written.lastLogSeq`. */
-    const emitWrittenLines = (written: Job, lines: readonly LogInput[]) => {
-      if (lines.length === 0) return;
-      const first = written.lastLogSeq - lines.length + 1;
-      events.logs(
-        lines.map((line, index) => {
-          const entry: LogEntry = {
-            jobId,
-            seq: first + index,
-            at: written.updatedAt,
-            level: line.level,
-            message: line.message,
-          };
-          if (line.data !== undefined) entry.data = line.data;
-          return entry;
-        }),
-      );
-    };
-
     /** Store writes that end or save the job survive a store blip; a lost lease is final. */
     const persist = <T>(label: string, write: () => Promise<T>) => retryPolicy.run(write, { label });
 
@@ -287,25 +277,27 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       // Lines the source logged before this batch come before the batch's own.
       await logChain;
       committing = true;
+      let written: JobWrite;
       try {
-        job = await persist('saving a batch', () => store.commitBatch(lease, commit));
+        written = await persist('saving a batch', () => store.commitBatch(lease, commit));
       } finally {
         committing = false;
       }
+      job = written.job;
       lastStoreWriteAt = now;
       lastWritten = { etaSeconds: job.etaSeconds, ratePerSec: job.ratePerSec };
-      emitWrittenLines(job, lines);
+      if (written.logs.length > 0) events.logs(written.logs);
       reporter.report(progressOf(job), { force });
       if (job.cancelRequested) stop('cancel');
     };
 
     const finish = async (input: FinishInput) => {
       await logChain;
-      const finished = await persist(`finishing the job (${input.status})`, () =>
+      const { job: finished, logs } = await persist(`finishing the job (${input.status})`, () =>
         store.finishJob(lease, input),
       );
       reporter.flush();
-      emitWrittenLines(finished, input.logs ?? []);
+      if (logs.length > 0) events.logs(logs);
       events.status(finished);
       events.finished(finished);
     };
@@ -414,15 +406,11 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         }
         if (reason === 'shutdown') {
           await logChain;
-          const lines: LogInput[] = [
-            {
-              level: 'info',
-              message: 'The worker is shutting down: the job is released and resumes from its checkpoint.',
-            },
-          ];
-          const released = await persist('releasing the job', () => store.releaseJob(lease, lines));
+          const { job: released, logs } = await persist('releasing the job', () =>
+            store.releaseJob(lease, releaseTransition),
+          );
           reporter.flush();
-          emitWrittenLines(released, lines);
+          if (logs.length > 0) events.logs(logs);
           events.status(released);
           if (released.status === 'cancelled') events.finished(released);
           return;
@@ -536,25 +524,4 @@ function startLine(job: Job, checkpoint: SyncCheckpoint | null, counters: JobCou
     message: `Sync started: ${kind} (attempt ${job.attempt})`,
     data: { attempt: job.attempt, resumed: false },
   };
-}
-
-/** "12,000 of 44,000 done" (or "0 of 44,000 done, 5,000 listed" while listing) for log lines. */
-export function doneText(counters: JobCounters): string {
-  const processed = processedCount(counters);
-  const done =
-    counters.total === null ? `${fmt(processed)} done` : `${fmt(processed)} of ${fmt(counters.total)} done`;
-  // While listing, nothing is "done" yet but the listing itself is progress worth telling.
-  return processed === 0 && counters.listed > 0 ? `${done}, ${fmt(counters.listed)} listed` : done;
-}
-
-const fmt = (value: number): string => value.toLocaleString('en-US');
-
-/** "850 ms", "12 s", "4 min 5 s", "2 h 3 min". */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }

@@ -16,6 +16,8 @@ import type {
   SyncMode,
 } from '../job/job';
 import { isActiveStatus, isTerminalStatus, newId } from '../job/job';
+import { cancelTransition, expireWith } from '../job/jobLifecycle';
+import { doneText } from '../job/jobTexts';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
 import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
@@ -24,7 +26,7 @@ import type { SyncSource } from '../source/syncSource';
 import type { ClaimedJob, GetLogsQuery, ListJobsQuery, StoreNotice, SyncStore } from '../store/syncStore';
 import type { StartInput, StartResult, StopOptions, SyncEngine, SyncEngineOptions } from './engineTypes';
 import type { JobRun, JobRunEvents } from './jobRun';
-import { doneText, startJobRun } from './jobRun';
+import { startJobRun } from './jobRun';
 import type { RetryPolicy } from './retryPolicy';
 import { createRetryPolicy } from './retryPolicy';
 
@@ -162,7 +164,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     const result = await this.store.createJob({ ...key, mode, trigger, logs: lines });
     if (!result.created) return { job: result.job, started: false, reason: 'alreadyRunning' };
 
-    this.#emitLines(result.job, lines);
+    this.#emitLogs(result.logs);
     this.#emitStatus(result.job);
     this.#wake();
     return { job: result.job, started: true };
@@ -176,17 +178,9 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
         details: { jobId, status: job.status },
       });
     }
-    const lines: LogInput[] = [
-      {
-        level: 'info',
-        message:
-          job.status === 'queued'
-            ? 'Cancel requested: the sync had not started.'
-            : 'Cancel requested: stopping after the current batch.',
-      },
-    ];
-    const updated = await this.store.requestCancel(jobId, lines);
-    if (!updated) throw notFound(jobId);
+    const written = await this.store.updateJob(jobId, cancelTransition);
+    if (!written) throw notFound(jobId);
+    const { job: updated, logs } = written;
     if (isTerminalStatus(updated.status) && updated.status !== 'cancelled') {
       // It ended between our read and the request.
       throw new SyncError(
@@ -197,11 +191,9 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
         },
       );
     }
-    // The store writes the lines only when it changed the job: a running one, or the queued one we read.
-    const changedByUs =
-      updated.status === 'running' || (job.status === 'queued' && updated.status === 'cancelled');
-    if (!changedByUs) return updated;
-    this.#emitLines(updated, lines);
+    // No line written: the job had ended (cancelled by someone else) before the store read it.
+    if (logs.length === 0) return updated;
+    this.#emitLogs(logs);
     this.#emitStatus(updated);
     if (updated.status === 'cancelled') this.#emitTerminal(updated);
     // A run of this process stops now; a run elsewhere notices at its next heartbeat or batch.
@@ -380,14 +372,11 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
 
   /** Handles jobs whose worker died: resumed (queued again) or ended, with their events. */
   async #sweep(): Promise<void> {
-    const changed = await this.store.sweepExpired({
-      autoResume: this.#autoResume,
-      maxAttempts: this.#maxAttempts,
-    });
-    for (const job of changed) {
-      // The sweep wrote one line per job; read it back so listeners see it.
-      const lines = await this.store.getLogs(job.id, { afterSeq: job.lastLogSeq - 1 }).catch(() => []);
-      for (const entry of lines) this.#emitSafely('log', { type: 'log', jobId: job.id, entry });
+    const changed = await this.store.sweepExpired(
+      expireWith({ autoResume: this.#autoResume, maxAttempts: this.#maxAttempts }),
+    );
+    for (const { job, logs } of changed) {
+      this.#emitLogs(logs);
       this.#emitStatus(job);
       this.#emitTerminal(job);
     }
@@ -414,9 +403,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
       status: (job) => this.#emitStatus(job),
       finished: (job) => this.#emitTerminal(job),
       progress: (jobId, progress) => this.#emitSafely('progress', { type: 'progress', jobId, progress }),
-      logs: (entries) => {
-        for (const entry of entries) this.#emitSafely('log', { type: 'log', jobId: entry.jobId, entry });
-      },
+      logs: (entries) => this.#emitLogs(entries),
       quota: (job, units) =>
         this.#emitSafely('quota', {
           type: 'quota',
@@ -530,20 +517,9 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     }
   }
 
-  /** Lines the store just wrote with `job` (numbered up to its `lastLogSeq`, stamped `updatedAt`). */
-  #emitLines(job: Job, lines: readonly LogInput[]): void {
-    const first = job.lastLogSeq - lines.length + 1;
-    lines.forEach((line, index) => {
-      const entry: LogEntry = {
-        jobId: job.id,
-        seq: first + index,
-        at: job.updatedAt,
-        level: line.level,
-        message: line.message,
-      };
-      if (line.data !== undefined) entry.data = line.data;
-      this.#emitSafely('log', { type: 'log', jobId: job.id, entry });
-    });
+  /** Lines exactly as the store wrote them. */
+  #emitLogs(entries: readonly LogEntry[]): void {
+    for (const entry of entries) this.#emitSafely('log', { type: 'log', jobId: entry.jobId, entry });
   }
 
   async #requireJob(jobId: string): Promise<Job> {

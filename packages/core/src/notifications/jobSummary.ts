@@ -1,6 +1,6 @@
 import { fromIso } from '../clock';
-import { formatDuration } from '../engine/jobRun';
 import type { Job, JobCounters, JobError, JobStatus, JobTrigger, SyncMode } from '../job/job';
+import { formatDuration } from '../job/jobTexts';
 
 /**
  * What a notification tells about a finished job: ids, outcome, counts, times and error. Never

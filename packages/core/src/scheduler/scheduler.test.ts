@@ -4,6 +4,7 @@ import { SyncError } from '../errors';
 import type { CycleEvent } from '../events/syncEvents';
 import type { Job } from '../job/job';
 import { isActiveStatus } from '../job/job';
+import { cancelTransition } from '../job/jobLifecycle';
 import type { SourceContext, SyncSource } from '../source/syncSource';
 import { createMemoryStore } from '../store/memoryStore';
 import type { SyncStore } from '../store/syncStore';
@@ -61,7 +62,7 @@ async function syncNow(engine: ReturnType<typeof createSyncEngine>, accountIds: 
 async function knownAccounts(store: SyncStore, accountIds: string[]): Promise<void> {
   for (const accountId of accountIds) {
     const { job } = await store.createJob({ ...key(accountId), mode: 'full', trigger: 'manual' });
-    await store.requestCancel(job.id);
+    await store.updateJob(job.id, cancelTransition);
   }
 }
 

@@ -1,11 +1,14 @@
 import type { Clock } from '../clock';
-import { systemClock, toIso } from '../clock';
+import { fromIso, systemClock, toIso } from '../clock';
 import { LeaseLostError, SyncError } from '../errors';
 import type { AccountKey, AccountState, Job, LogEntry, LogInput } from '../job/job';
-import { emptyCounters, newId, percentOf } from '../job/job';
+import { newId, percentOf } from '../job/job';
+import type { JobTransition } from '../job/jobLifecycle';
+import { applyJobChange, claimTransition, finishChange, isLeaseExpired, newJob } from '../job/jobLifecycle';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from './sink';
 import type {
   ClaimedJob,
+  JobWrite,
   Lease,
   ListStagedQuery,
   MailDataReader,
@@ -436,7 +439,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     newLogEntries(draft, entries, at, copy);
 
   /** Stores a changed job with its new log lines and tells subscribers. */
-  const saveJob = (record: JobRecord, draft: Job, newLogs: LogEntry[], at: string): Job => {
+  const saveJob = (record: JobRecord, draft: Job, newLogs: LogEntry[], at: string): JobWrite => {
     draft.updatedAt = at;
     draft.percent = percentOf(draft.counters, draft.status);
     const before = record.job.status;
@@ -444,7 +447,23 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     track(record, before);
     if (newLogs.length > 0) logs.get(draft.id)?.push(...newLogs);
     notify(draft);
-    return copy(draft);
+    return { job: copy(draft), logs: copy(newLogs) };
+  };
+
+  /** Applies a core-computed transition to the job as it is now, with its lines. */
+  const applyTransition = (
+    record: JobRecord,
+    transition: JobTransition,
+    now: { ms: number; iso: string },
+  ): JobWrite => {
+    const draft = copy(record.job);
+    if (applyJobChange(draft, transition.change).leaseEnded) {
+      record.leaseToken = null;
+      record.leaseExpiresMs = null;
+    } else if (transition.change.leaseExpiresAt) {
+      record.leaseExpiresMs = fromIso(transition.change.leaseExpiresAt);
+    }
+    return saveJob(record, draft, buildLogs(draft, transition.logs, now.iso), now.iso);
   };
 
   const stageInto = (staged: Overlay<StagedItem>, change: StageChange): void => {
@@ -535,33 +554,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     createJob: (input) =>
       serialize(() => {
         const active = findActive(input);
-        if (active) return { job: copy(active.job), created: false as const };
+        if (active) return { job: copy(active.job), logs: [] as [], created: false as const };
         const now = clockNow();
-        const draft: Job = {
-          id: newId(),
-          source: input.source,
-          accountId: input.accountId,
-          status: 'queued',
-          phase: null,
-          mode: input.mode,
-          trigger: input.trigger,
-          counters: emptyCounters(),
-          categoryCounts: {},
-          percent: null,
-          ratePerSec: null,
-          etaSeconds: null,
-          currentItem: null,
-          createdAt: now.iso,
-          startedAt: null,
-          updatedAt: now.iso,
-          heartbeatAt: null,
-          leaseExpiresAt: null,
-          finishedAt: null,
-          attempt: 0,
-          cancelRequested: false,
-          error: null,
-          lastLogSeq: 0,
-        };
+        const draft = newJob({ ...input, id: newId() }, now.iso);
         const newLogs = buildLogs(draft, input.logs, now.iso);
         const key = accountKeyOf(input);
         const account = accounts.get(key) ?? {
@@ -597,7 +592,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         jobsInOrder.push(record);
         track(record, null);
         logs.set(draft.id, []);
-        return { job: saveJob(record, draft, newLogs, now.iso), created: true as const };
+        return { ...saveJob(record, draft, newLogs, now.iso), created: true as const };
       }),
 
     getJob: (jobId) => serialize(() => copy(jobs.get(jobId)?.job ?? null)),
@@ -625,66 +620,26 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         return copy(matching.slice(0, limit).map((record) => record.job));
       }),
 
-    requestCancel: (jobId, entries) =>
-      serialize(() => {
+    updateJob: (jobId, decide) =>
+      serialize((): JobWrite | null => {
         const record = jobs.get(jobId);
         if (!record) return null;
-        if (record.job.status !== 'queued' && record.job.status !== 'running') return copy(record.job);
         const now = clockNow();
-        const draft = copy(record.job);
-        draft.cancelRequested = true;
-        if (draft.status === 'queued') {
-          draft.status = 'cancelled';
-          draft.finishedAt = now.iso;
-        }
-        return saveJob(record, draft, buildLogs(draft, entries, now.iso), now.iso);
+        const transition = decide(copy(record.job), now.iso);
+        if (!transition) return { job: copy(record.job), logs: [] };
+        return applyTransition(record, transition, now);
       }),
 
-    sweepExpired: (input) =>
+    sweepExpired: (decide) =>
       serialize(() => {
         const now = clockNow();
-        const changed: Job[] = [];
+        const changed: JobWrite[] = [];
         const expired = [...runningJobs]
-          .filter((record) => record.leaseExpiresMs === null || record.leaseExpiresMs <= now.ms)
+          .filter((record) => isLeaseExpired(record.job, now.ms))
           .sort((a, b) => a.order - b.order);
         for (const record of expired) {
-          const draft = copy(record.job);
-          let line: LogInput;
-          if (draft.cancelRequested) {
-            draft.status = 'cancelled';
-            draft.finishedAt = now.iso;
-            line = {
-              level: 'info',
-              message: 'The worker stopped heart-beating after a cancel request: cancelled.',
-            };
-          } else if (input.autoResume && draft.attempt < input.maxAttempts) {
-            draft.status = 'queued';
-            line = {
-              level: 'warn',
-              message: `The worker stopped heart-beating (lease expired): queued to resume from the checkpoint (attempt ${draft.attempt} of ${input.maxAttempts} used).`,
-              data: { reason: 'LEASE_EXPIRED', attempt: draft.attempt, maxAttempts: input.maxAttempts },
-            };
-          } else {
-            draft.status = 'interrupted';
-            draft.finishedAt = now.iso;
-            const why = input.autoResume
-              ? `all ${input.maxAttempts} attempts were used`
-              : 'auto-resume is off';
-            draft.error = {
-              code: 'LEASE_EXPIRED',
-              message: `The worker running this sync stopped heart-beating and ${why}. Start the sync again to resume from its checkpoint.`,
-              retryable: true,
-            };
-            line = {
-              level: 'error',
-              message: `The worker stopped heart-beating (lease expired) and ${why}: interrupted.`,
-            };
-          }
-          draft.phase = null;
-          draft.leaseExpiresAt = null;
-          record.leaseToken = null;
-          record.leaseExpiresMs = null;
-          changed.push(saveJob(record, draft, buildLogs(draft, [line], now.iso), now.iso));
+          const transition = decide(copy(record.job), now.iso);
+          if (transition) changed.push(applyTransition(record, transition, now));
         }
         return changed;
       }),
@@ -705,19 +660,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         if (!oldest || !from) return null;
         from.pop();
         const now = clockNow();
-        const draft = copy(oldest.job);
         const token = newId();
-        const expiresMs = now.ms + input.leaseMs;
-        draft.status = 'running';
-        draft.attempt += 1;
-        draft.startedAt ??= now.iso;
-        draft.heartbeatAt = now.iso;
-        draft.leaseExpiresAt = toIso(expiresMs);
-        draft.error = null;
         oldest.leaseToken = token;
-        oldest.leaseExpiresMs = expiresMs;
-        const job = saveJob(oldest, draft, [], now.iso);
-        return { job, lease: { jobId: draft.id, workerId: input.workerId, token } };
+        const { job } = applyTransition(oldest, claimTransition(oldest.job, now.iso, input.leaseMs), now);
+        return { job, lease: { jobId: job.id, workerId: input.workerId, token } };
       }),
 
     renewLease: (lease, leaseMs) =>
@@ -729,7 +675,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         draft.heartbeatAt = now.iso;
         draft.leaseExpiresAt = toIso(expiresMs);
         record.leaseExpiresMs = expiresMs;
-        return saveJob(record, draft, [], now.iso);
+        return saveJob(record, draft, [], now.iso).job;
       }),
 
     updateProgress: (lease, patch) =>
@@ -738,7 +684,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         const record = fenced(lease, now.ms);
         const draft = copy(record.job);
         applyProgressPatch(draft, patch);
-        return saveJob(record, draft, [], now.iso);
+        return saveJob(record, draft, [], now.iso).job;
       }),
 
     commitBatch: (lease, commit) =>
@@ -774,9 +720,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         if (commit.checkpoint !== undefined || commit.stage) {
           account.state = { ...account.state, checkpoint, updatedAt: now.iso };
         }
-        const job = saveJob(record, draft, newLogs, now.iso);
+        const written = saveJob(record, draft, newLogs, now.iso);
         for (const effect of effects) effect();
-        return job;
+        return written;
       }),
 
     finishJob: (lease, input) =>
@@ -786,11 +732,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         const account = accountOf(record.job);
         const draft = copy(record.job);
         applyProgressPatch(draft, input.progress);
-        draft.status = input.status;
-        draft.error = input.status === 'completed' ? null : copy(input.error ?? null);
-        draft.phase = null;
-        draft.finishedAt = now.iso;
-        draft.leaseExpiresAt = null;
+        applyJobChange(draft, finishChange(input.status, now.iso, copy(input.error ?? null)));
         const newLogs = buildLogs(draft, input.logs, now.iso);
         if (input.status === 'completed') {
           account.state = {
@@ -808,22 +750,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         return saveJob(record, draft, newLogs, now.iso);
       }),
 
-    releaseJob: (lease, entries) =>
+    releaseJob: (lease, decide) =>
       serialize(() => {
         const now = clockNow();
         const record = fenced(lease, now.ms);
-        const draft = copy(record.job);
-        if (draft.cancelRequested) {
-          draft.status = 'cancelled';
-          draft.finishedAt = now.iso;
-        } else {
-          draft.status = 'queued';
-        }
-        draft.phase = null;
-        draft.leaseExpiresAt = null;
-        record.leaseToken = null;
-        record.leaseExpiresMs = null;
-        return saveJob(record, draft, buildLogs(draft, entries, now.iso), now.iso);
+        const transition = decide(copy(record.job), now.iso);
+        if (!transition) return { job: copy(record.job), logs: [] };
+        return applyTransition(record, transition, now);
       }),
 
     appendLogs: (jobId, entries, lease) =>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../clock';
 import { systemClock } from '../clock';
+import { cancelTransition, expireWith as expire, releaseTransition } from '../job/jobLifecycle';
 import { syntheticMessage } from '../testing/syntheticBatch';
 import { createMemoryStore } from './memoryStore';
 import type { MailMessage } from './sink';
@@ -181,14 +182,14 @@ describe('memory store indexes', () => {
     const later = (
       await store.createJob({ source: 'gmail', accountId: 'acct-b', mode: 'full', trigger: 'manual' })
     ).job;
-    await store.releaseJob(claimed!.lease);
+    await store.releaseJob(claimed!.lease, releaseTransition);
     const again = await store.claimJob({ workerId: 'w', leaseMs: 2000 });
     expect(again?.job.id).toBe(first.id);
 
     set(Date.UTC(2030, 0, 1, 0, 0, 5));
-    expect((await store.sweepExpired({ autoResume: true, maxAttempts: 5 })).map((job) => job.id)).toEqual([
-      first.id,
-    ]);
+    expect(
+      (await store.sweepExpired(expire({ autoResume: true, maxAttempts: 5 }))).map(({ job }) => job.id),
+    ).toEqual([first.id]);
     expect(await store.claimJob({ workerId: 'w', leaseMs: 60_000, sources: ['other'] })).toBeNull();
     expect((await store.claimJob({ workerId: 'w', leaseMs: 60_000, sources: ['gmail'] }))?.job.id).toBe(
       first.id,
@@ -200,7 +201,7 @@ describe('memory store indexes', () => {
   it('skips a cancelled queued job and frees its account for a new one', async () => {
     const store = createMemoryStore();
     const cancelled = (await store.createJob({ ...ACCOUNT, mode: 'full', trigger: 'manual' })).job;
-    await store.requestCancel(cancelled.id);
+    await store.updateJob(cancelled.id, cancelTransition);
     expect(await store.getActiveJob(ACCOUNT)).toBeNull();
     expect(await store.claimJob({ workerId: 'w', leaseMs: 60_000 })).toBeNull();
     const fresh = await store.createJob({ ...ACCOUNT, mode: 'full', trigger: 'manual' });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../clock';
 import { systemClock, toIso } from '../clock';
+import { expireWith as expire } from '../job/jobLifecycle';
 import { syntheticBatch } from '../testing/syntheticBatch';
 import { createMemoryStore, type MemoryTransaction } from './memoryStore';
 import type { SyncSink } from './sink';
@@ -35,9 +36,9 @@ describe('createMemoryStore', () => {
     await store.renewLease(lease, 1000);
     advance(1000);
     await expect(store.updateProgress(lease, {})).rejects.toMatchObject({ code: 'LEASE_LOST' });
-    expect((await store.sweepExpired({ autoResume: true, maxAttempts: 3 })).map((swept) => swept.id)).toEqual(
-      [job.id],
-    );
+    expect(
+      (await store.sweepExpired(expire({ autoResume: true, maxAttempts: 3 }))).map(({ job }) => job.id),
+    ).toEqual([job.id]);
   });
 
   it('runs an app sink’s onCommit effects only when the batch commits', async () => {

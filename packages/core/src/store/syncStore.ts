@@ -13,6 +13,7 @@ import type {
   SyncMode,
   TerminalJobStatus,
 } from '../job/job';
+import type { DecideTransition } from '../job/jobLifecycle';
 import type { MailLabel, MailMessage, SinkWrite } from './sink';
 
 /**
@@ -32,6 +33,15 @@ export interface ClaimedJob {
   lease: Lease;
 }
 
+/**
+ * What a write that may append log lines returns: the job as written, and exactly the lines it
+ * appended, with their seq and time (`[]` when none). Callers emit these; they never rebuild them.
+ */
+export interface JobWrite {
+  job: Job;
+  logs: LogEntry[];
+}
+
 export interface CreateJobInput extends AccountKey {
   mode: SyncMode;
   trigger: JobTrigger;
@@ -40,10 +50,10 @@ export interface CreateJobInput extends AccountKey {
 }
 
 export type CreateJobResult =
-  /** A new queued job was created. */
-  | { job: Job; created: true }
-  /** A queued or running job already held the account: it is returned unchanged. */
-  | { job: Job; created: false };
+  /** A new queued job was created, with its first lines. */
+  | { job: Job; logs: LogEntry[]; created: true }
+  /** A queued or running job already held the account: it is returned unchanged, no line written. */
+  | { job: Job; logs: []; created: false };
 
 export interface ListJobsQuery {
   source?: string;
@@ -109,8 +119,10 @@ export interface BatchCommit {
   logs?: LogInput[];
 }
 
+/** Ends the job: its lifecycle fields are core's `finishChange(status, now, error)`. */
 export interface FinishInput {
   status: TerminalJobStatus;
+  /** Ignored on `completed`. */
   error?: JobError | null;
   progress?: ProgressPatch;
   /**
@@ -120,13 +132,6 @@ export interface FinishInput {
    */
   cursor?: string | null;
   logs?: LogInput[];
-}
-
-export interface SweepInput {
-  /** Resume expired jobs (back to `queued`) instead of marking them `interrupted`. */
-  autoResume: boolean;
-  /** A job whose `attempt` reached this is marked `interrupted` instead of resumed. */
-  maxAttempts: number;
 }
 
 export interface GetLogsQuery {
@@ -155,6 +160,13 @@ export interface StoreCapabilities {
  * *fenced*: they change nothing and throw `LeaseLostError` (code `LEASE_LOST`) unless the lease
  * token is the job's current one, the job is `running` and the lease has not expired.
  * Unreachable storage surfaces as `SyncError` code `STORE_UNAVAILABLE`.
+ *
+ * A store holds no lifecycle rule: the transitions (and their log lines) come from core's
+ * `jobLifecycle` (`newJob`, `claimTransition`, `finishChange`, or a `DecideTransition` the caller
+ * passes), and the store applies them atomically with the read they were computed from. Applying a
+ * transition sets each defined field of its `change`, drops the lease token when
+ * `change.leaseExpiresAt` is `null`, sets `updatedAt` to now, derives `percent`, and appends its
+ * lines (seq after `lastLogSeq`, gap-free).
  */
 export interface SyncStore {
   /** `memory`, `sqlite`, `postgres` … */
@@ -164,10 +176,10 @@ export interface SyncStore {
   // ── Jobs (control plane: any caller) ────────────────────────────────────────────────────────
 
   /**
-   * Creates a `queued` job (attempt 0) for the account unless a `queued` or `running` job exists for
-   * it, in which case that job is returned with `created: false`. Race-proof across processes:
-   * concurrent calls create exactly one job. Creates the account state when missing and sets its
-   * `lastJobId`.
+   * Creates the job core's `newJob` describes (`queued`, attempt 0) with `input.logs` unless a
+   * `queued` or `running` job exists for the account, in which case that job is returned with
+   * `created: false` and nothing is written. Race-proof across processes: concurrent calls create
+   * exactly one job. Creates the account state when missing and sets its `lastJobId`.
    */
   createJob(input: CreateJobInput): Promise<CreateJobResult>;
 
@@ -181,28 +193,27 @@ export interface SyncStore {
   listJobs(query?: ListJobsQuery): Promise<Job[]>;
 
   /**
-   * Requests cancellation. A `queued` job becomes `cancelled` at once (with `finishedAt`); a
-   * `running` one gets `cancelRequested: true` and its worker stops within a batch or heartbeat; a
-   * finished job is returned unchanged. Returns the job after the change, or `null` when no job has
-   * this id.
+   * Compare-and-set on one job (control plane, e.g. a cancel): reads the job, calls
+   * `decide(job, now)` and applies the transition it returns in the same atomic step, so nothing
+   * changes the job in between. Returns the job with the lines written (`logs: []` and the job as
+   * read when `decide` returned `null`), or `null` when no job has this id.
    */
-  requestCancel(jobId: string, logs?: LogInput[]): Promise<Job | null>;
+  updateJob(jobId: string, decide: DecideTransition): Promise<JobWrite | null>;
 
   /**
-   * Handles every `running` job whose lease expired: back to `queued` (to be resumed from the
-   * checkpoint by the next claim) when `autoResume` and `attempt < maxAttempts`; `cancelled` when a
-   * cancel was requested; otherwise `interrupted` with error `LEASE_EXPIRED`. Writes a log line for
-   * each. Each job is changed by exactly one of several concurrent sweepers. Returns the jobs it
+   * Compare-and-set on every job whose worker stopped heart-beating: each `running` job whose lease
+   * expired by the store's clock, or that has no lease expiry at all (see core's `isLeaseExpired`),
+   * oldest first, is passed to `decide(job, now)` and what it returns is applied atomically with
+   * that read. Each job is changed by exactly one of several concurrent sweepers. Returns what it
    * changed (`[]` when none).
    */
-  sweepExpired(input: SweepInput): Promise<Job[]>;
+  sweepExpired(decide: DecideTransition): Promise<JobWrite[]>;
 
   // ── Worker (fenced) ─────────────────────────────────────────────────────────────────────────
 
   /**
-   * Claims the oldest `queued` job: `running`, `attempt + 1`, a new lease token, `leaseExpiresAt =
-   * now + leaseMs`, `startedAt` set on the first claim. Concurrent claims of one job: exactly one
-   * wins. `null` when nothing is queued.
+   * Claims the oldest `queued` job: applies core's `claimTransition(job, now, leaseMs)` with a new
+   * lease token. Concurrent claims of one job: exactly one wins. `null` when nothing is queued.
    */
   claimJob(input: ClaimInput): Promise<ClaimedJob | null>;
 
@@ -213,16 +224,20 @@ export interface SyncStore {
   updateProgress(lease: Lease, patch: ProgressPatch): Promise<Job>;
 
   /** Writes the sink data, staged items, checkpoint, progress and logs of one batch together. */
-  commitBatch(lease: Lease, commit: BatchCommit): Promise<Job>;
-
-  /** Ends the job with a terminal status, clears its lease and updates the account state (see `FinishInput`). */
-  finishJob(lease: Lease, input: FinishInput): Promise<Job>;
+  commitBatch(lease: Lease, commit: BatchCommit): Promise<JobWrite>;
 
   /**
-   * Gives the job back (graceful shutdown): `queued` again with the lease cleared, so another
-   * worker claims it at once and resumes from the checkpoint; `cancelled` if a cancel was requested.
+   * Ends the job: applies core's `finishChange(status, now, error)`, the progress and the lines, and
+   * updates the account state (see `FinishInput`).
    */
-  releaseJob(lease: Lease, logs?: LogInput[]): Promise<Job>;
+  finishJob(lease: Lease, input: FinishInput): Promise<JobWrite>;
+
+  /**
+   * Fenced compare-and-set (graceful shutdown: core's `releaseTransition`): reads the job under the
+   * lease, calls `decide(job, now)` and applies the transition atomically with that read, so a
+   * cancel requested meanwhile is seen. A `null` decision changes nothing.
+   */
+  releaseJob(lease: Lease, decide: DecideTransition): Promise<JobWrite>;
 
   // ── Logs ────────────────────────────────────────────────────────────────────────────────────
 

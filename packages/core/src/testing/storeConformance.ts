@@ -1,11 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sleep } from '../clock';
+import { createSyncEngine } from '../engine/syncEngine';
 import { isSyncErrorLike } from '../errors';
-import type { AccountKey, Job, JobCounters, LogInput, SyncCheckpoint } from '../job/job';
+import type { AccountKey, Job, JobCounters, LogEntry, LogInput, SyncCheckpoint } from '../job/job';
 import { emptyCounters, isUuid, newId } from '../job/job';
+import type { DecideTransition, ExpiryPolicy } from '../job/jobLifecycle';
+import { cancelTransition, expireTransition, expireWith, releaseTransition } from '../job/jobLifecycle';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
 import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
 import { syntheticBatch, syntheticMessage } from './syntheticBatch';
+import { createTestSource } from './testSource';
 
 /** The id of every test of the suite, to skip one with a reason. */
 export const CONFORMANCE_TEST_IDS = [
@@ -44,6 +48,9 @@ export const CONFORMANCE_TEST_IDS = [
   'accounts-isolated',
   'returns-copies',
   'default-limits',
+  'writes-return-logs',
+  'null-lease-expired',
+  'lifecycle-through-engine',
 ] as const;
 
 export type ConformanceTestId = (typeof CONFORMANCE_TEST_IDS)[number];
@@ -70,6 +77,11 @@ export interface StoreConformanceOptions {
    * store on a slow or remote database may need a longer one.
    */
   leaseMs?: number;
+  /**
+   * Sets a running job's lease expiry to NULL directly in storage, as a hand-edited or damaged row
+   * would have it (for `null-lease-expired`). A store that cannot hold such a row skips that test.
+   */
+  clearLeaseExpiry?(store: SyncStore, jobId: string): Promise<void>;
 }
 
 interface Opened {
@@ -114,6 +126,22 @@ const normalizeMessage = (value: MailMessage): MailMessage => {
 };
 
 const ms = (iso: string | null): number => (iso === null ? Number.NaN : Date.parse(iso));
+
+/** `decide`, with `lines` written instead of its own (the store must write exactly what it is given). */
+const withLines =
+  (decide: DecideTransition, lines: LogInput[]): DecideTransition =>
+  (job, now) => {
+    const transition = decide(job, now);
+    return transition && { change: transition.change, logs: lines };
+  };
+
+/** Cancels through the primitive with core's rule; the job after it (`null`: no such job). */
+const cancel = async (store: SyncStore, jobId: string, lines?: LogInput[]) =>
+  (await store.updateJob(jobId, lines ? withLines(cancelTransition, lines) : cancelTransition))?.job ?? null;
+
+/** Sweeps through the primitive with core's rule; the jobs it changed. */
+const sweep = async (store: SyncStore, policy: ExpiryPolicy) =>
+  (await store.sweepExpired(expireWith(policy))).map((written) => written.job);
 
 /** Asserts that `promise` rejects with a syncjob error of `code`. */
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
@@ -225,7 +253,10 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     await expectCode(store.appendLogs(lease.jobId, [line('from a lost lease')], lease), 'LEASE_LOST');
     await expectCode(store.finishJob(lease, { status: 'completed', cursor: 'lost-cursor' }), 'LEASE_LOST');
     await expectCode(store.finishJob(lease, { status: 'failed', error: null }), 'LEASE_LOST');
-    await expectCode(store.releaseJob(lease, [line('release from a lost lease')]), 'LEASE_LOST');
+    await expectCode(
+      store.releaseJob(lease, withLines(releaseTransition, [line('release from a lost lease')])),
+      'LEASE_LOST',
+    );
   };
 
   const title = `store conformance: ${options.name}`;
@@ -265,8 +296,8 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       expect(await store.data.latestMessages(ACCOUNT)).toEqual([]);
       expect(await store.data.countMessages(ACCOUNT)).toBe(0);
       expect(await store.data.listLabels(ACCOUNT)).toEqual([]);
-      expect(await store.requestCancel(unknownId)).toBeNull();
-      expect(await store.sweepExpired({ autoResume: true, maxAttempts: 3 })).toEqual([]);
+      expect(await cancel(store, unknownId)).toBeNull();
+      expect(await sweep(store, { autoResume: true, maxAttempts: 3 })).toEqual([]);
       expect(await store.claimJob({ workerId: 'worker-1', leaseMs: 60_000 })).toBeNull();
     });
 
@@ -474,7 +505,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         await pastLease();
         // Still ours: the renewal outlived the first lease.
         await store.updateProgress(lease, { currentItem: 'page 2' });
-        await store.requestCancel(job.id);
+        await cancel(store, job.id);
         expect((await store.renewLease(lease, 60_000)).cancelRequested).toBe(true);
       },
     );
@@ -527,7 +558,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const { store } = await open();
         const { job, lease } = await running(store);
         const batch = syntheticBatch({ jobId: job.id, count: 3 });
-        const committed = await store.commitBatch(lease, {
+        const { job: committed, logs: committedLogs } = await store.commitBatch(lease, {
           ...batch,
           write: {
             ...batch.write,
@@ -545,6 +576,10 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           counters: batch.progress?.counters,
         });
         expect(committed.lastLogSeq).toBe(2);
+        expect(committedLogs.map(({ jobId, seq, message }) => ({ jobId, seq, message }))).toEqual([
+          { jobId: job.id, seq: 1, message: 'batch 1' },
+          { jobId: job.id, seq: 2, message: 'batch 1, second line' },
+        ]);
         expect(await store.getJob(job.id)).toEqual(committed);
         expect(await store.data.countMessages(ACCOUNT)).toBe(3);
         expect((await store.data.listMessages(ACCOUNT)).map(normalizeMessage)).toEqual(
@@ -563,7 +598,8 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect((await store.getAccountState(ACCOUNT))?.checkpoint).toEqual(batch.checkpoint);
         await store.commitBatch(lease, { checkpoint: null });
         expect((await store.getAccountState(ACCOUNT))?.checkpoint).toBeNull();
-        const emptyCommit = await store.commitBatch(lease, {});
+        const { job: emptyCommit, logs: noLogs } = await store.commitBatch(lease, {});
+        expect(noLogs).toEqual([]);
         expect(emptyCommit.status).toBe('running');
       },
     );
@@ -615,7 +651,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       // The lease survived the failed batches and the log stays gap-free.
       control.fail = 'no';
       const next = syntheticBatch({ jobId: job.id, count: 1, start: 4 });
-      const after = await store.commitBatch(lease, next);
+      const { job: after } = await store.commitBatch(lease, next);
       expect(after.lastLogSeq).toBe(2);
       expect((await store.getLogs(job.id)).map((entry) => entry.seq)).toEqual([1, 2]);
       expect((await store.getAccountState(ACCOUNT))?.checkpoint).toEqual(next.checkpoint);
@@ -630,10 +666,10 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const { job, lease } = await running(store, ACCOUNT, leaseMs);
         const batch = syntheticBatch({ jobId: job.id, count: 3 });
         await store.commitBatch(lease, { ...batch, stage: { add: [{ id: 'm000003', group: null }] } });
-        expect(await store.sweepExpired({ autoResume: true, maxAttempts: 3 })).toEqual([]);
+        expect(await sweep(store, { autoResume: true, maxAttempts: 3 })).toEqual([]);
         await pastLease();
 
-        const swept = await other.sweepExpired({ autoResume: true, maxAttempts: 3 });
+        const swept = await sweep(other, { autoResume: true, maxAttempts: 3 });
         expect(swept).toHaveLength(1);
         expect(swept[0]).toMatchObject({ id: job.id, status: 'queued', attempt: 1, leaseExpiresAt: null });
         expect(swept[0]?.lastLogSeq).toBeGreaterThan(1);
@@ -666,13 +702,13 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const batch = syntheticBatch({ jobId: job.id, count: 2 });
         await store.commitBatch(lease, batch);
         await pastLease();
-        const firstSweep = await store.sweepExpired({ autoResume: true, maxAttempts: 2 });
+        const firstSweep = await sweep(store, { autoResume: true, maxAttempts: 2 });
         expect(firstSweep.map((swept) => swept.status)).toEqual(['queued']);
 
         const second = await claim(store, 'worker-2', leaseMs);
         expect(second.job.attempt).toBe(2);
         await pastLease();
-        const secondSweep = await store.sweepExpired({ autoResume: true, maxAttempts: 2 });
+        const secondSweep = await sweep(store, { autoResume: true, maxAttempts: 2 });
         expect(secondSweep).toHaveLength(1);
         const interrupted = secondSweep[0]!;
         expect(interrupted).toMatchObject({
@@ -699,12 +735,12 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const { store } = await open();
         const { job } = await running(store, ACCOUNT, leaseMs);
         await pastLease();
-        const swept = await store.sweepExpired({ autoResume: false, maxAttempts: 10 });
+        const swept = await sweep(store, { autoResume: false, maxAttempts: 10 });
         expect(swept).toHaveLength(1);
         expect(swept[0]).toMatchObject({ id: job.id, status: 'interrupted' });
         expect(swept[0]?.error?.code).toBe('LEASE_EXPIRED');
         expect(await store.getJob(job.id)).toEqual(swept[0]);
-        expect(await store.sweepExpired({ autoResume: false, maxAttempts: 10 })).toEqual([]);
+        expect(await sweep(store, { autoResume: false, maxAttempts: 10 })).toEqual([]);
       },
     );
 
@@ -714,9 +750,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       async () => {
         const { store } = await open();
         const { job } = await running(store, ACCOUNT, leaseMs);
-        await store.requestCancel(job.id);
+        await cancel(store, job.id);
         await pastLease();
-        const swept = await store.sweepExpired({ autoResume: true, maxAttempts: 3 });
+        const swept = await sweep(store, { autoResume: true, maxAttempts: 3 });
         expect(swept).toHaveLength(1);
         expect(swept[0]).toMatchObject({ id: job.id, status: 'cancelled', cancelRequested: true });
         expect(swept[0]?.finishedAt).not.toBeNull();
@@ -738,7 +774,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         await pastLease();
         const results = await Promise.all(
           Array.from({ length: 6 }, (_, index) =>
-            stores[index % stores.length]!.sweepExpired({ autoResume: true, maxAttempts: 3 }),
+            sweep(stores[index % stores.length]!, { autoResume: true, maxAttempts: 3 }),
           ),
         );
         const swept = results.flat().map((job) => job.id);
@@ -760,7 +796,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         stage: { add: [{ id: 'keep-1', group: 'g' }] },
       });
       await pastLease();
-      await other.sweepExpired({ autoResume: true, maxAttempts: 3 });
+      await sweep(other, { autoResume: true, maxAttempts: 3 });
       const taken = await claim(other, 'worker-2', 60_000);
       expect(taken.job.id).toBe(job.id);
       const before = await snapshot(store, ACCOUNT, job.id);
@@ -782,9 +818,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
 
       await expectAllFencedWritesLost(store, lease);
       expect(await snapshot(store, ACCOUNT, job.id)).toEqual(before);
-      expect(
-        (await store.sweepExpired({ autoResume: true, maxAttempts: 3 })).map((swept) => swept.id),
-      ).toEqual([job.id]);
+      expect((await sweep(store, { autoResume: true, maxAttempts: 3 })).map((swept) => swept.id)).toEqual([
+        job.id,
+      ]);
     });
 
     test(
@@ -799,13 +835,13 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await snapshot(store, ACCOUNT, finished.job.id)).toEqual(before);
 
         const released = await running(store);
-        await store.releaseJob(released.lease);
+        await store.releaseJob(released.lease, releaseTransition);
         before = await snapshot(store, ACCOUNT, released.job.id);
         await expectAllFencedWritesLost(store, released.lease);
         expect(await snapshot(store, ACCOUNT, released.job.id)).toEqual(before);
 
         const reclaimed = await claim(store, 'worker-2');
-        await store.requestCancel(reclaimed.job.id);
+        await cancel(store, reclaimed.job.id);
         await store.finishJob(reclaimed.lease, { status: 'cancelled' });
         before = await snapshot(store, ACCOUNT, reclaimed.job.id);
         await expectAllFencedWritesLost(store, reclaimed.lease);
@@ -887,7 +923,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     test('cancel-queued', 'cancelling a queued job cancels it at once', async () => {
       const { store } = await open();
       const job = await start(store);
-      const cancelled = await store.requestCancel(job.id, [line('Cancelled by the user.')]);
+      const cancelled = await cancel(store, job.id, [line('Cancelled by the user.')]);
       expect(cancelled).toMatchObject({ id: job.id, status: 'cancelled', lastLogSeq: 1 });
       expect(cancelled?.finishedAt).not.toBeNull();
       expect(await store.getJob(job.id)).toEqual(cancelled);
@@ -905,11 +941,17 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const { job, lease } = await running(store);
         const batch = syntheticBatch({ jobId: job.id, count: 2 });
         await store.commitBatch(lease, { ...batch, stage: { add: [{ id: 's1', group: null }] } });
-        const flagged = await store.requestCancel(job.id, [line('Cancel requested.')]);
+        const flagged = await cancel(store, job.id, [line('Cancel requested.')]);
         expect(flagged).toMatchObject({ status: 'running', cancelRequested: true, finishedAt: null });
         expect((await store.getActiveJob(ACCOUNT))?.id).toBe(job.id);
 
-        const cancelled = await store.finishJob(lease, { status: 'cancelled', logs: [line('Stopped.')] });
+        const { job: cancelled, logs: finishLogs } = await store.finishJob(lease, {
+          status: 'cancelled',
+          logs: [line('Stopped.')],
+        });
+        expect(finishLogs.map((entry) => [entry.seq, entry.message])).toEqual([
+          [cancelled.lastLogSeq, 'Stopped.'],
+        ]);
         expect(cancelled).toMatchObject({ status: 'cancelled', leaseExpiresAt: null, phase: null });
         expect(cancelled.finishedAt).not.toBeNull();
         // What was stored stays stored, and the checkpoint stays for a later run.
@@ -918,7 +960,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await store.countStaged(ACCOUNT)).toBe(1);
 
         await sleep(5);
-        const unchanged = await store.requestCancel(job.id, [line('Too late.')]);
+        const unchanged = await cancel(store, job.id, [line('Too late.')]);
         expect(unchanged).toEqual(cancelled);
         expect(await store.getJob(job.id)).toEqual(cancelled);
       },
@@ -929,7 +971,11 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       const { job, lease } = await running(store);
       const batch = syntheticBatch({ jobId: job.id, count: 2 });
       await store.commitBatch(lease, batch);
-      const released = await store.releaseJob(lease, [line('Released for shutdown.')]);
+      const { job: released, logs: releaseLogs } = await store.releaseJob(
+        lease,
+        withLines(releaseTransition, [line('Released for shutdown.')]),
+      );
+      expect(releaseLogs.map((entry) => entry.message)).toEqual(['Released for shutdown.']);
       expect(released).toMatchObject({ id: job.id, status: 'queued', leaseExpiresAt: null, phase: null });
       expect(released.finishedAt).toBeNull();
 
@@ -937,8 +983,8 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       expect(reclaimed.job).toMatchObject({ id: job.id, attempt: 2, counters: batch.progress?.counters });
       expect((await store.getAccountState(ACCOUNT))?.checkpoint).toEqual(batch.checkpoint);
 
-      await store.requestCancel(job.id);
-      const cancelled = await other.releaseJob(reclaimed.lease);
+      await cancel(store, job.id);
+      const { job: cancelled } = await other.releaseJob(reclaimed.lease, releaseTransition);
       expect(cancelled.status).toBe('cancelled');
       expect(cancelled.finishedAt).not.toBeNull();
       expect(await store.claimJob({ workerId: 'worker-3', leaseMs: 60_000 })).toBeNull();
@@ -960,7 +1006,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
             status === 'failed'
               ? { code: 'REAUTH_REQUIRED' as const, message: 'Sign in again.', retryable: false }
               : null;
-          const ended = await store.finishJob(lease, { status, error, cursor: `cursor-${status}` });
+          const { job: ended } = await store.finishJob(lease, { status, error, cursor: `cursor-${status}` });
           expect(ended).toMatchObject({ status, error, leaseExpiresAt: null });
           expect(ended.finishedAt).not.toBeNull();
           const account = await store.getAccountState(ACCOUNT);
@@ -992,7 +1038,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         await store.commitBatch(full.lease, { checkpoint, stage: { add: [{ id: 'x', group: 'y' }] } });
         expect((await store.getAccountState(ACCOUNT))?.checkpoint).toEqual(checkpoint);
 
-        const done = await store.finishJob(full.lease, {
+        const { job: done } = await store.finishJob(full.lease, {
           status: 'completed',
           cursor: 'h100',
           progress: { counters: counters({ total: 10, stored: 10, fetched: 10 }) },
@@ -1046,7 +1092,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     test('history', 'listJobs is newest first, with a limit and filters', async () => {
       const { store } = await open();
       const a1 = await start(store, ACCOUNT);
-      await store.requestCancel(a1.id);
+      await cancel(store, a1.id);
       await sleep(5);
       const b1 = await start(store, OTHER_ACCOUNT);
       const claimedB = await claim(store);
@@ -1338,7 +1384,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect((await store.getActiveJob(key))?.status).toBe('queued');
       }
       expect(await store.data.countMessages(ACCOUNT)).toBe(2);
-      await store.requestCancel(b.id);
+      await cancel(store, b.id);
       expect((await store.getJob(c.id))?.status).toBe('queued');
     });
 
@@ -1364,6 +1410,128 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       expect(await store.data.latestMessages(ACCOUNT)).toHaveLength(50);
       expect(await store.data.listMessages(ACCOUNT, { limit: 100 })).toHaveLength(60);
     });
+
+    test(
+      'writes-return-logs',
+      'every write returns exactly the lines it appended, with their seq, as getLogs reads them',
+      async () => {
+        const { store } = await open();
+        const bare = (entries: LogEntry[]) =>
+          entries.map(({ seq, level, message, data }) => ({ seq, level, message, data }));
+        const created = await store.createJob({
+          ...ACCOUNT,
+          mode: 'full',
+          trigger: 'manual',
+          logs: [line('one')],
+        });
+        expect(bare(created.logs)).toEqual([{ seq: 1, level: 'info', message: 'one', data: undefined }]);
+        const again = await store.createJob({
+          ...ACCOUNT,
+          mode: 'full',
+          trigger: 'manual',
+          logs: [line('x')],
+        });
+        expect(again.logs).toEqual([]);
+
+        // A decision is applied verbatim: the store adds no rule of its own.
+        const custom = await store.updateJob(created.job.id, (job, now) => ({
+          change: { cancelRequested: true, error: { code: 'INTERNAL', message: 'noted', retryable: false } },
+          logs: [{ level: 'warn', message: `seen ${job.status} at ${now.length > 0}`, data: { k: 1 } }],
+        }));
+        expect(custom?.job).toMatchObject({ status: 'queued', cancelRequested: true, lastLogSeq: 2 });
+        expect(custom?.job.error?.message).toBe('noted');
+        expect(bare(custom?.logs ?? [])).toEqual([
+          { seq: 2, level: 'warn', message: 'seen queued at true', data: { k: 1 } },
+        ]);
+        const unchanged = await store.updateJob(created.job.id, () => null);
+        expect(unchanged).toEqual({ job: custom?.job, logs: [] });
+
+        const { job, lease } = await claim(store);
+        expect(job.error).toBeNull();
+        const committed = await store.commitBatch(lease, { logs: [line('batch'), line('batch 2')] });
+        expect(committed.logs.map((entry) => entry.seq)).toEqual([3, 4]);
+        const released = await store.releaseJob(lease, (_job, now) => ({
+          change: { status: 'queued', phase: null, leaseExpiresAt: null, finishedAt: null, heartbeatAt: now },
+          logs: [line('released')],
+        }));
+        expect(released.job).toMatchObject({ status: 'queued', leaseExpiresAt: null, lastLogSeq: 5 });
+        expect(bare(released.logs)).toEqual([
+          { seq: 5, level: 'info', message: 'released', data: undefined },
+        ]);
+
+        const second = await claim(store, 'worker-2', leaseMs);
+        await pastLease();
+        const swept = await store.sweepExpired(() => ({
+          change: { status: 'interrupted', phase: null, leaseExpiresAt: null },
+          logs: [line('swept a'), line('swept b')],
+        }));
+        expect(swept.map((written) => written.job.id)).toEqual([second.job.id]);
+        expect(bare(swept[0]?.logs ?? []).map((entry) => [entry.seq, entry.message])).toEqual([
+          [6, 'swept a'],
+          [7, 'swept b'],
+        ]);
+        const stored = await store.getLogs(job.id);
+        expect(stored.map((entry) => entry.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+        expect(stored.slice(5)).toEqual(swept[0]?.logs);
+        expect(stored.slice(4, 5)).toEqual(released.logs);
+        expect(stored.slice(2, 4)).toEqual(committed.logs);
+        await expectCode(store.renewLease(second.lease, 60_000), 'LEASE_LOST');
+      },
+    );
+
+    test(
+      'null-lease-expired',
+      'a running job without a lease expiry counts as expired: swept, and its lease is dead',
+      async () => {
+        const { store } = await open();
+        const { job, lease } = await running(store);
+        await options.clearLeaseExpiry?.(store, job.id);
+        expect((await store.getJob(job.id))?.leaseExpiresAt).toBeNull();
+        await expectCode(store.renewLease(lease, 60_000), 'LEASE_LOST');
+        const swept = await sweep(store, { autoResume: true, maxAttempts: 3 });
+        expect(swept.map((changed) => [changed.id, changed.status])).toEqual([[job.id, 'queued']]);
+      },
+    );
+
+    test(
+      'lifecycle-through-engine',
+      "the engine's lifecycle lines and errors reach the store and listeners as core computes them",
+      async () => {
+        const { store } = await open();
+        const source = createTestSource({ id: ACCOUNT.source, messages: 5 });
+        const policy = { autoResume: true, maxAttempts: 1 };
+        const engine = createSyncEngine({ store, sources: [source], worker: false, ...policy });
+        const emitted: LogEntry[] = [];
+        engine.on('log', (event) => emitted.push(event.entry));
+        try {
+          // Cancel of a queued job: cancelled at once, with core's line.
+          const { job: queued } = await engine.start(ACCOUNT);
+          const cancelled = await engine.cancel(queued.id);
+          const expectedCancel = cancelTransition(queued, cancelled.updatedAt);
+          expect(cancelled).toMatchObject({ ...expectedCancel?.change, finishedAt: cancelled.finishedAt });
+          const cancelLogs = await store.getLogs(queued.id);
+          expect(cancelLogs.at(-1)).toMatchObject(expectedCancel?.logs[0] ?? {});
+          expect(emitted).toEqual(cancelLogs);
+
+          // A worker that stopped heart-beating with its attempts spent: interrupted by the sweep.
+          emitted.length = 0;
+          await engine.start(ACCOUNT);
+          const dead = await claim(store, 'dead-worker', leaseMs);
+          await pastLease();
+          const asRead = (await store.getJob(dead.job.id))!;
+          expect(await engine.runPendingJobs()).toBe(0);
+          const interrupted = (await store.getJob(dead.job.id))!;
+          const expected = expireTransition(asRead, interrupted.finishedAt ?? '', policy);
+          expect(interrupted).toMatchObject({ ...expected?.change, status: 'interrupted' });
+          const lines = await store.getLogs(dead.job.id);
+          expect(lines.at(-1)).toMatchObject(expected?.logs[0] ?? {});
+          expect(emitted.at(-1)).toEqual(lines.at(-1));
+        } finally {
+          await engine.stop();
+        }
+      },
+      20_000,
+    );
 
     test('returns-copies', 'returned objects never alias the stored state', async () => {
       const { store } = await open();

@@ -5,6 +5,7 @@ import type { SyncEngineEvents } from '../../events/syncEvents';
 import { terminalEventOf } from '../../events/syncEvents';
 import type { AccountKey, Job, JobCounters, LogEntry, TerminalJobStatus } from '../../job/job';
 import { emptyCounters, isTerminalStatus } from '../../job/job';
+import { cancelTransition } from '../../job/jobLifecycle';
 import type { ScheduleHandle } from '../../scheduler/scheduler';
 import { createMemoryStore } from '../../store/memoryStore';
 import type { GetLogsQuery, Lease, ListJobsQuery, SyncStore } from '../../store/syncStore';
@@ -45,7 +46,7 @@ export class ScriptedEngine extends EventEmitter<SyncEngineEvents> implements Sy
     const job = await this.store.getJob(jobId);
     if (!job) throw new SyncError('NOT_FOUND', 'No such job.');
     if (isTerminalStatus(job.status)) throw new SyncError('CONFLICT', 'The job already ended.');
-    const after = await this.store.requestCancel(jobId, [{ level: 'info', message: 'Cancel requested.' }]);
+    const after = (await this.store.updateJob(jobId, cancelTransition))?.job;
     if (!after) throw new SyncError('NOT_FOUND', 'No such job.');
     if (isTerminalStatus(after.status)) this.emitTerminal(after);
     return after;
@@ -130,7 +131,7 @@ export class ScriptedEngine extends EventEmitter<SyncEngineEvents> implements Sy
   /** Ends the job with a final log line (emitting it, then the terminal event). */
   async finish(lease: Lease, status: TerminalJobStatus = 'completed'): Promise<Job> {
     const before = await this.store.getJob(lease.jobId);
-    const job = await this.store.finishJob(lease, {
+    const { job } = await this.store.finishJob(lease, {
       status,
       error: status === 'failed' ? { code: 'NETWORK', message: 'It broke.', retryable: true } : null,
       logs: [{ level: 'info', message: `Sync ${status}.` }],

@@ -1,6 +1,6 @@
 export type { SyncLogger } from '../logger';
 export type { HttpErrorBody, HttpErrorCode } from './httpError';
-export { HttpError, isConnectionError, STORE_RETRY_AFTER_SECONDS, toHttpError } from './httpError';
+export { HttpError, STATUS_BY_CODE, STORE_RETRY_AFTER_SECONDS, toHttpError } from './httpError';
 export type { FetchHandler, NodeHandler, NodeHandlerOptions } from './nodeAdapter';
 export { toNodeHandler } from './nodeAdapter';
 export { MAX_BODY_BYTES } from './requestValidation';

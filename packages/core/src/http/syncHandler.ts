@@ -2,7 +2,6 @@ import type { Clock } from '../clock';
 import type { SyncEngine } from '../engine/engineTypes';
 import { SyncError } from '../errors';
 import type { AccountKey, Job } from '../job/job';
-import { isActiveStatus, isTerminalStatus } from '../job/job';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
 import { LIMITS } from '../store/syncStore';
@@ -225,24 +224,10 @@ export function createSyncHandler<TPrincipal>(
       }
       case 'cancel': {
         const job = await loadJob(engine, principal, route.rawId);
-        if (isTerminalStatus(job.status)) {
-          throw new HttpError(
-            409,
-            'CONFLICT',
-            `The job already ended (${job.status}); there is nothing to cancel.`,
-          );
-        }
         return jsonResponse(202, { job: await engine.cancel(job.id) });
       }
       case 'retry': {
         const job = await loadJob(engine, principal, route.rawId);
-        if (isActiveStatus(job.status)) {
-          throw new HttpError(
-            409,
-            'CONFLICT',
-            `The job is still ${job.status}; cancel it or wait for it to end.`,
-          );
-        }
         return jsonResponse(202, await engine.retry(job.id));
       }
     }

@@ -37,6 +37,7 @@ export type {
   SyncMode,
 } from '../job/job';
 export { isActiveStatus, isTerminalStatus, isUuid, percentOf, processedCount } from '../job/job';
+export { formatCount, formatDuration } from '../job/jobTexts';
 export type { AccountEntryClient, AccountSnapshot, AccountWatcherClient } from './accountEntry';
 export { AccountEntry, AccountWatcher } from './accountEntry';
 export type { JobEntryOptions, JobObserverOptions, JobSnapshot } from './jobEntry';
@@ -51,8 +52,6 @@ export type {
 } from './jobPresentation';
 export {
   categoryBadges,
-  formatCount,
-  formatDuration,
   formatEta,
   formatLogTime,
   formatPercent,

@@ -3,6 +3,7 @@ import { fromIso } from '../clock';
 import { CancelledError, LeaseLostError, SyncError } from '../errors';
 import { createEtaEstimator } from '../eta/etaEstimator';
 import type { JobProgress } from '../events/syncEvents';
+import { progressOf } from '../events/syncEvents';
 import type {
   AccountKey,
   Job,
@@ -483,24 +484,6 @@ function abortReasonOf(reason: StopReason, jobId: string): SyncError {
         retryable: false,
       });
   }
-}
-
-/** The progress fields of a job as the store returned it (durable), optionally with a fresher ETA. */
-export function progressOf(
-  job: Job,
-  estimate?: { etaSeconds: number | null; ratePerSec: number | null },
-): JobProgress {
-  return {
-    phase: job.phase,
-    mode: job.mode,
-    counters: job.counters,
-    categoryCounts: job.categoryCounts,
-    percent: job.percent,
-    ratePerSec: estimate ? estimate.ratePerSec : job.ratePerSec,
-    etaSeconds: estimate ? estimate.etaSeconds : job.etaSeconds,
-    currentItem: job.currentItem,
-    updatedAt: job.updatedAt,
-  };
 }
 
 function startLine(job: Job, checkpoint: SyncCheckpoint | null, counters: JobCounters): LogInput {

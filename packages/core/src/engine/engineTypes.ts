@@ -139,6 +139,4 @@ export interface SyncEngine extends EventEmitter<SyncEngineEvents> {
    * `start`.
    */
   markReauthorized(key: AccountKey): Promise<StartResult>;
-  /** @internal for tests: one claim-and-run pass of the worker; resolves when the claimed jobs end. */
-  runPendingJobs(): Promise<number>;
 }

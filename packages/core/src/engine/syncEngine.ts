@@ -307,6 +307,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     if (timer !== null) this.#clock.clearTimeout(timer);
   }
 
+  /** One claim-and-run pass without the loop, for tests: reached through `runPendingJobs(engine)` of `@syncjob/core/testing`. */
   async runPendingJobs(): Promise<number> {
     await this.#sweep();
     const runs = await this.#claimPass();

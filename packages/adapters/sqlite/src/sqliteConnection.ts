@@ -36,12 +36,6 @@ const isBusyError = (error: unknown): boolean => {
   return code === SQLITE_BUSY || code === SQLITE_LOCKED;
 };
 
-/** True for a UNIQUE or PRIMARY KEY violation. */
-const isUniqueViolation = (error: unknown): boolean => {
-  const code = (error as { errcode?: unknown } | null)?.errcode;
-  return code === 2067 || code === 1555;
-};
-
 /**
  * Turns an SQLite failure that means "the database cannot be used now" into `STORE_UNAVAILABLE`;
  * anything else (a `SyncError`, an app sink's own error, a bug) is returned as it is.

@@ -1,4 +1,5 @@
-import type { JobCounters } from './job';
+import type { SyncErrorCode } from '../errors';
+import type { Job, JobCounters, LogInput, SyncCheckpoint } from './job';
 import { processedCount } from './job';
 
 const numberFormat = new Intl.NumberFormat('en-US');
@@ -31,3 +32,91 @@ export function doneText(counters: JobCounters): string {
   // While listing, nothing is "done" yet but the listing itself is progress worth telling.
   return processed === 0 && counters.listed > 0 ? `${done}, ${formatCount(counters.listed)} listed` : done;
 }
+
+// ── A run's log lines ──────────────────────────────────────────────────────────────────────────
+
+/** The first line of a run: a fresh start, a resume from the checkpoint, or a restart without one. */
+export function runStartLine(job: Job, checkpoint: SyncCheckpoint | null, counters: JobCounters): LogInput {
+  const kind = `${job.mode} sync`;
+  if (checkpoint) {
+    return {
+      level: 'info',
+      message: `Attempt ${job.attempt}: resuming ${kind} from checkpoint (${doneText(counters)})`,
+      data: { attempt: job.attempt, resumed: true },
+    };
+  }
+  if (job.attempt > 1) {
+    return {
+      level: 'info',
+      message: `Attempt ${job.attempt}: starting ${kind} from the beginning (no checkpoint was saved)`,
+      data: { attempt: job.attempt, resumed: false },
+    };
+  }
+  return {
+    level: 'info',
+    message: `Sync started: ${kind} (attempt ${job.attempt})`,
+    data: { attempt: job.attempt, resumed: false },
+  };
+}
+
+/** "50% done: 22,000 of 44,000 messages". */
+export function milestoneLine(milestone: number, counters: JobCounters & { total: number }): LogInput {
+  return {
+    level: 'info',
+    message: `${milestone}% done: ${formatCount(processedCount(counters))} of ${formatCount(counters.total)} messages`,
+    data: { milestone },
+  };
+}
+
+/** What a source's call that is retried tells the log. */
+export interface RetryLineInput {
+  label: string;
+  code: SyncErrorCode;
+  message: string;
+  attempt: number;
+  attempts: number;
+  delayMs: number;
+  fromRetryAfter: boolean;
+}
+
+/** "messages.list page 1 failed (RATE_LIMITED: …), attempt 1 of 21; retrying in 30 s (Retry-After)". */
+export function retryLine(notice: RetryLineInput): LogInput {
+  return {
+    level: 'warn',
+    message: `${notice.label} failed (${notice.code}: ${notice.message}), attempt ${notice.attempt} of ${notice.attempts}; retrying in ${formatDuration(notice.delayMs)}${notice.fromRetryAfter ? ' (Retry-After)' : ''}`,
+    data: {
+      label: notice.label,
+      code: notice.code,
+      attempt: notice.attempt,
+      attempts: notice.attempts,
+      delayMs: notice.delayMs,
+    },
+  };
+}
+
+/** The summary of a completed run; `ratePerSec` is this run's pace (not the job's over its attempts). */
+export function completedLine(counters: JobCounters, durationMs: number, ratePerSec: number): LogInput {
+  return {
+    level: 'info',
+    message: `Sync completed: ${formatCount(counters.stored)} stored, ${formatCount(counters.skipped)} skipped, ${formatCount(counters.deleted)} deleted, ${formatCount(counters.failed)} failed in ${formatDuration(durationMs)} (${ratePerSec} messages/s)`,
+    data: { counters: { ...counters }, durationMs, ratePerSec },
+  };
+}
+
+export function cancelledLine(counters: JobCounters): LogInput {
+  return {
+    level: 'info',
+    message: `Sync cancelled: ${doneText(counters)}. Stored messages and the checkpoint are kept; a new sync continues from there.`,
+  };
+}
+
+export function failedLine(cause: { code: SyncErrorCode; message: string; retryable: boolean }): LogInput {
+  return {
+    level: 'error',
+    message: `Sync failed (${cause.code}): ${cause.message}`,
+    data: { code: cause.code, retryable: cause.retryable },
+  };
+}
+
+/** Why a run was aborted because the engine stops. */
+export const SHUTDOWN_MESSAGE = 'The engine is stopping; the job is released for another worker.';

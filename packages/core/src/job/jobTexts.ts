@@ -1,3 +1,4 @@
+import type { RetryNotice } from '../engine/retryPolicy';
 import type { SyncErrorCode } from '../errors';
 import type { Job, JobCounters, LogInput, SyncCheckpoint } from './job';
 import { processedCount } from './job';
@@ -68,19 +69,8 @@ export function milestoneLine(milestone: number, counters: JobCounters & { total
   };
 }
 
-/** What a source's call that is retried tells the log. */
-export interface RetryLineInput {
-  label: string;
-  code: SyncErrorCode;
-  message: string;
-  attempt: number;
-  attempts: number;
-  delayMs: number;
-  fromRetryAfter: boolean;
-}
-
 /** "messages.list page 1 failed (RATE_LIMITED: …), attempt 1 of 21; retrying in 30 s (Retry-After)". */
-export function retryLine(notice: RetryLineInput): LogInput {
+export function retryLine(notice: RetryNotice): LogInput {
   return {
     level: 'warn',
     message: `${notice.label} failed (${notice.code}: ${notice.message}), attempt ${notice.attempt} of ${notice.attempts}; retrying in ${formatDuration(notice.delayMs)}${notice.fromRetryAfter ? ' (Retry-After)' : ''}`,

@@ -1,15 +1,9 @@
 /**
  * `@syncjob/core/store`: what a store author needs beyond the `SyncStore` contract (which the root
- * exports): the job lifecycle as pure functions a store applies atomically, and the small helpers
- * every store shares (limits, progress patches, log entries). An app never imports this.
+ * exports, with the lifecycle's types): the job lifecycle as pure functions a store applies
+ * atomically, and the helpers every store shares (limits, progress patches, log entries). An app
+ * never imports this.
  */
-export type {
-  DecideTransition,
-  ExpiryPolicy,
-  JobChange,
-  JobTransition,
-  NewJobInput,
-} from '../job/jobLifecycle';
 export {
   applyJobChange,
   cancelTransition,

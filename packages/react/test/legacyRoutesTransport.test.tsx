@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSyncClient } from '@syncjob/core/client';
@@ -121,5 +122,12 @@ describe('a custom SyncTransport for a backend with its own routes', () => {
     );
     expect(within(dialog()).getByText('Sync complete: 100 messages.')).toBeInTheDocument();
     expect(within(dialog()).getByText('Sync started: 100 messages.')).toBeInTheDocument();
+  });
+
+  it('is the code the core README shows ("Bring your own backend")', () => {
+    const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
+    const code = read('../../../examples/custom-backend/legacyRoutesTransport.ts');
+    expect(read('../../core/README.md')).toContain(`\`\`\`ts\n${code}\`\`\``);
+    expect(code.trimEnd().split('\n').length).toBeLessThanOrEqual(100);
   });
 });

@@ -107,6 +107,8 @@ class Store:
         with self.lock:
             job = self.jobs[job_id]
             before = job["status"]
+            if before in TERMINAL:
+                return dict(job)  # a finished job never changes again (a cancel can beat the worker's next step)
             job.update(fields)
             job["updatedAt"] = now_iso()
             if log:
@@ -142,6 +144,8 @@ def simulate_sync(store, job_id):
         done = store.checkpoints.get(key, 0)
     total = cfg.messages
     started = time.monotonic()
+    if job["status"] in TERMINAL:  # cancelled while queued
+        return
     store.update(job_id, ("info", "Sync started." if done == 0 else f"Resuming from the checkpoint: {done} messages already stored."),
                  status="running", phase="listing", startedAt=now_iso(), attempt=1, heartbeatAt=now_iso())
     store.update(job_id, ("info", f"Mailbox holds about {total:,} messages."), counters={**job["counters"], "total": total},
@@ -149,6 +153,8 @@ def simulate_sync(store, job_id):
 
     def cancelled():
         job = store.get(job_id)
+        if job["status"] in TERMINAL:
+            return True
         if not job["cancelRequested"]:
             return False
         store.update(job_id, ("warn", f"Sync cancelled: {job['counters']['stored']} messages stored; a retry continues from here."),

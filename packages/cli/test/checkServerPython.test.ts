@@ -7,8 +7,11 @@ import {
 import { runCli } from './childProcess';
 
 const available = pythonAvailable();
-if (!available)
-  console.warn('check-server against the Python reference backend SKIPPED: no python3 on PATH.');
+if (!available) {
+  const message = 'check-server against the Python reference backend SKIPPED: no python3 (3.8+) on PATH.';
+  if (process.env.SYNCJOB_REQUIRE_PYTHON === '1') throw new Error(message);
+  console.warn(message);
+}
 
 describe.skipIf(!available)('syncjob check-server against the Python reference backend', () => {
   let backend: PythonBackend;
@@ -47,5 +50,14 @@ describe.skipIf(!available)('syncjob check-server against the Python reference b
     const { code, stdout } = await runCli(['check-server', '--help']);
     expect(code).toBe(0);
     expect(stdout).toContain('must complete a job within');
+  });
+});
+
+describe('syncjob check-server arguments', () => {
+  it('exits 2 without a base URL or with a malformed header', async () => {
+    expect((await runCli(['check-server'])).code).toBe(2);
+    const { code, stderr } = await runCli(['check-server', 'http://127.0.0.1:9/api', '--header', 'nocolon']);
+    expect(code).toBe(2);
+    expect(stderr).toContain("--header must be 'Name: value'");
   });
 });

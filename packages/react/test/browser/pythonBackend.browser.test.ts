@@ -21,7 +21,9 @@ const browser = existsSync(CHROMIUM);
 const python = pythonAvailable();
 if (!browser || !python) {
   const why = !browser ? `no Chromium at ${CHROMIUM}` : 'no python3 on PATH';
-  if (REQUIRED && !browser) throw new Error(`The React kit against the Python backend: ${why}.`);
+  if ((REQUIRED && !browser) || (process.env.SYNCJOB_REQUIRE_PYTHON === '1' && !python)) {
+    throw new Error(`The React kit against the Python backend: ${why}.`);
+  }
   console.warn(`The React kit against the Python reference backend SKIPPED: ${why}.`);
 }
 

@@ -201,6 +201,27 @@ export const definitions = {
   },
 };
 
+/** The codes each error status carries (the handler's `httpError.ts` and `syncHandler.ts`). */
+export const CODES_BY_STATUS = {
+  400: ['INVALID_INPUT', 'UNKNOWN_SOURCE'],
+  401: ['UNAUTHENTICATED'],
+  403: ['FORBIDDEN'],
+  404: ['NOT_FOUND', 'ROUTE_NOT_FOUND'],
+  405: ['METHOD_NOT_ALLOWED'],
+  409: ['CONFLICT'],
+  500: ['INTERNAL'],
+  503: ['STORE_UNAVAILABLE'],
+};
+for (const [status, codes] of Object.entries(CODES_BY_STATUS)) {
+  definitions[`Error${status}`] = {
+    description: `The body of a ${status} answer.`,
+    allOf: [
+      ref('ErrorBody'),
+      { type: 'object', properties: { error: { type: 'object', properties: { code: { enum: codes } } } } },
+    ],
+  };
+}
+
 /** JSON Schema 2020-12 of the job, the log entry, every SSE event and every JSON body. */
 export function buildEventsSchema() {
   return {
@@ -238,7 +259,7 @@ const errorAnswers = (...statuses) =>
       String(status),
       answer(
         ERRORS[status],
-        'ErrorBody',
+        `Error${status}`,
         status === 503
           ? { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds.' } }
           : status === 405

@@ -58,6 +58,10 @@ describe('the protocol files', () => {
 
   it('are valid JSON Schema 2020-12, and OpenAPI components are the same definitions', () => {
     expect(ajv.validateSchema(events)).toBe(true);
+    // Each error status admits its own codes only.
+    expect(def('Error400')({ error: { code: 'INVALID_INPUT', message: 'Bad id.' } })).toBe(true);
+    expect(def('Error400')({ error: { code: 'NOT_FOUND', message: 'No job.' } })).toBe(false);
+    expect(def('Error404')({ error: { code: 'NOT_FOUND' } })).toBe(false);
     expect(JSON.stringify(openapi.components.schemas).replaceAll('#/components/schemas/', '#/$defs/')).toBe(
       JSON.stringify(events.$defs),
     );

@@ -543,7 +543,7 @@ export async function checkServer(options: CheckServerOptions): Promise<CheckRes
 
   // 3. Cancel and retry.
   const error = async (response: Response, status: number, code: string, what: string) => {
-    const body = (await jsonAnswer(response, status, 'ErrorBody', what)) as { error: { code: string } };
+    const body = (await jsonAnswer(response, status, `Error${status}`, what)) as { error: { code: string } };
     assert(body.error.code === code, `${what}: code ${body.error.code}, expected ${code}`);
     return [undefined, `${status} ${code}`] as [undefined, string];
   };

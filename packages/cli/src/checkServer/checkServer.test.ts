@@ -11,7 +11,7 @@ type Break = (request: Request, next: Handler) => Promise<Response>;
 /** The real handler on a memory store and a test source whose job lasts a couple of seconds. */
 function realServer(): { handler: Handler; stop(): Promise<void> } {
   const source = createTestSource({ id: 'gmail', messages: 60, pageSize: 20, batchSize: 5 });
-  source.control.setDelay(100);
+  source.control.setDelay(150);
   const engine = createSyncEngine({
     store: createMemoryStore(),
     sources: [source],

@@ -85,8 +85,8 @@ describe.skipIf(!browser || !python)(
     let profile: string;
 
     beforeAll(async () => {
-      // 2 listing pages + 10 batches of 0.5 s: about 6 s, time to reload in the middle.
-      backend = await startPythonBackend(['--step', '0.5', '--keepalive', '1']);
+      // 3 listing pages + 15 batches of 0.5 s: about 9 s, time to reload in the middle.
+      backend = await startPythonBackend(['--step', '0.5', '--keepalive', '1', '--messages', '300']);
       ({ url, server: pageServer } = await startPageServer(backend));
       profile = await mkdtemp(join(tmpdir(), 'syncjob-chromium-python-'));
       context = await chromium.launchPersistentContext(profile, {
@@ -130,7 +130,7 @@ describe.skipIf(!browser || !python)(
       // Progress arrives over SSE: percent moves, and the modal's bar shows it.
       await expect.poll(async () => (await state()).percent, { timeout: 10_000 }).toBeGreaterThan(0);
       const bar = page.getByRole('dialog').getByRole('progressbar');
-      expect(await bar.getAttribute('aria-valuetext')).toMatch(/of 200 messages/);
+      expect(await bar.getAttribute('aria-valuetext')).toMatch(/of 300 messages/);
       const before = await state();
 
       // Reload mid-sync: the page asks jobs/active and re-attaches to the same running job.

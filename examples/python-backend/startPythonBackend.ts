@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The reference server's script. */
 export const PYTHON_SERVER = fileURLToPath(new URL('./server.py', import.meta.url));
-const PYTHON = process.env.SYNCJOB_PYTHON ?? 'python3';
+const PYTHON = 'python3';
 
 /** True when a python3 (3.8+) can run the reference server. */
 export const pythonAvailable = (): boolean =>

@@ -61,6 +61,8 @@ export default defineConfig({
             }),
           ]
         : []),
+      // The packed-package test's own helpers (the test itself is `npm run test:packed`).
+      project('packed', './test/packed', { include: ['*.test.ts'] }),
       project('example', './examples/gmail-sync-app', {
         include: ['server/**/*.test.ts', 'test/**/*.test.ts'],
         // The browser and the compose tests each run a whole app; one at a time on small machines.

@@ -29,7 +29,8 @@ const syncButton = (page: Page) => page.locator('.sj-sync-button');
 const action = (page: Page, name: string) =>
   dialog(page).locator('.sj-actions').getByRole('button', { name, exact: true });
 const countOf = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, '') || 0);
-const storedShown = async (page: Page) => countOf(await dialog(page).locator('[data-stat="stored"] dd').textContent());
+const storedShown = async (page: Page) =>
+  countOf(await dialog(page).locator('[data-stat="stored"] dd').textContent());
 const percentShown = async (page: Page) =>
   Number((await dialog(page).getByRole('progressbar').getAttribute('aria-valuenow')) ?? -1);
 
@@ -58,7 +59,8 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => 
     } catch {
       // the element or the answer is not there yet
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
 }
@@ -74,7 +76,13 @@ export async function runBrowserScenario(options: BrowserScenarioOptions): Promi
   const context = await chromium.launchPersistentContext(options.profileDir, {
     executablePath: options.chromium,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1100, height: 850 },
   });
   const pageErrors: string[] = [];
@@ -84,7 +92,8 @@ export async function runBrowserScenario(options: BrowserScenarioOptions): Promi
       if (message.type() === 'error') pageErrors.push(`${page.url()}: console.error ${message.text()}`);
     });
   };
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(options.artifacts, `${name}.png`) });
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(options.artifacts, `${name}.png`) });
   const jobs = async (): Promise<ServerJob[]> => {
     const response = await fetch(
       `${baseUrl}/api/sync/jobs?source=gmail&accountId=${encodeURIComponent(account)}&limit=10`,
@@ -112,7 +121,12 @@ export async function runBrowserScenario(options: BrowserScenarioOptions): Promi
     });
 
     await step('progress passes 5 %, one running job', async () => {
-      await until('percent > 5', () => percentShown(page), (percent) => percent > 5, 30_000);
+      await until(
+        'percent > 5',
+        () => percentShown(page),
+        (percent) => percent > 5,
+        30_000,
+      );
       jobId = (await onlyJob('running')).id;
       await shot(page, '01-progress');
     });
@@ -122,7 +136,12 @@ export async function runBrowserScenario(options: BrowserScenarioOptions): Promi
       expect(before > 0, 'no stored messages shown before the reload');
       await page.reload();
       await dialog(page).getByRole('progressbar').waitFor({ timeout: 5_000 });
-      let last = await until('stored after reload', () => storedShown(page), (n) => n > 0, 5_000);
+      let last = await until(
+        'stored after reload',
+        () => storedShown(page),
+        (n) => n > 0,
+        5_000,
+      );
       expect(last >= before, `stored went backwards across the reload: ${before} → ${last}`);
       for (let i = 0; i < 8; i++) {
         await page.waitForTimeout(250);
@@ -140,9 +159,19 @@ export async function runBrowserScenario(options: BrowserScenarioOptions): Promi
       watch(second);
       await second.goto(baseUrl);
       await dialog(second).getByRole('progressbar').waitFor({ timeout: 5_000 });
-      await until('second tab shows progress', () => storedShown(second), (n) => n > 0, 5_000);
+      await until(
+        'second tab shows progress',
+        () => storedShown(second),
+        (n) => n > 0,
+        5_000,
+      );
       await action(second, 'Close (sync continues)').click();
-      await until('dialog closed', () => dialog(second).count(), (n) => n === 0, 5_000);
+      await until(
+        'dialog closed',
+        () => dialog(second).count(),
+        (n) => n === 0,
+        5_000,
+      );
       await driver.reopen(second);
       await dialog(second).getByRole('progressbar').waitFor({ timeout: 5_000 });
       expect((await onlyJob('running')).id === jobId, 'the second tab shows another job');
@@ -168,10 +197,18 @@ export async function runBrowserScenario(options: BrowserScenarioOptions): Promi
       }
       await dialog(page).getByRole('progressbar').waitFor({ timeout: 5_000 });
       await dialog(page).getByText('Sync complete').first().waitFor({ timeout: 90_000 });
-      await until('percent 100', () => percentShown(page), (percent) => percent === 100, 5_000);
+      await until(
+        'percent 100',
+        () => percentShown(page),
+        (percent) => percent === 100,
+        5_000,
+      );
       const all = await jobs();
       expect(all.length === 2, `expected the cancelled job and one more, the server has ${all.length}`);
-      expect(all[0]!.status === 'completed' && all[0]!.percent === 100, `newest job: ${JSON.stringify(all[0])}`);
+      expect(
+        all[0]!.status === 'completed' && all[0]!.percent === 100,
+        `newest job: ${JSON.stringify(all[0])}`,
+      );
       expect(all[1]!.id === jobId && all[1]!.status === 'cancelled', `older job: ${JSON.stringify(all[1])}`);
       await shot(page, '05-completed');
       expect(pageErrors.length === 0, `the page logged errors:\n${pageErrors.join('\n')}`);

@@ -32,7 +32,13 @@ describe('extractMarkedFiles', () => {
   it('returns the marked blocks only, with their path, apps, language, code and origin', () => {
     const files = extractMarkedFiles(doc, 'HOSTING.md');
     expect(files).toEqual([
-      { path: 'lib/syncEngine.ts', apps: null, lang: 'ts', code: "export const a = '```';\n", origin: 'HOSTING.md:8' },
+      {
+        path: 'lib/syncEngine.ts',
+        apps: null,
+        lang: 'ts',
+        code: "export const a = '```';\n",
+        origin: 'HOSTING.md:8',
+      },
       {
         path: 'app/api/sync/[...path]/route.ts',
         apps: ['next'],
@@ -55,9 +61,15 @@ describe('extractMarkedFiles', () => {
       'R.md:1: the marker for a.ts is not followed by a code fence',
     );
     expect(() => extractMarkedFiles('<!-- file: a.ts -->\n```ts\nx\n', 'R.md')).toThrow('never closed');
-    expect(() => extractMarkedFiles('<!-- file: -->\n```ts\nx\n```', 'R.md')).toThrow('malformed file marker');
-    expect(() => extractMarkedFiles('<!-- file: ../a.ts -->\n```ts\nx\n```', 'R.md')).toThrow('inside the app');
-    expect(() => extractMarkedFiles('<!-- file: /etc/a.ts -->\n```ts\nx\n```', 'R.md')).toThrow('inside the app');
+    expect(() => extractMarkedFiles('<!-- file: -->\n```ts\nx\n```', 'R.md')).toThrow(
+      'malformed file marker',
+    );
+    expect(() => extractMarkedFiles('<!-- file: ../a.ts -->\n```ts\nx\n```', 'R.md')).toThrow(
+      'inside the app',
+    );
+    expect(() => extractMarkedFiles('<!-- file: /etc/a.ts -->\n```ts\nx\n```', 'R.md')).toThrow(
+      'inside the app',
+    );
   });
 });
 
@@ -65,13 +77,21 @@ describe('filesForApp', () => {
   const files = extractMarkedFiles(doc, 'HOSTING.md');
 
   it('gives each app the shared blocks and its own', () => {
-    expect([...filesForApp(files, 'next').keys()]).toEqual(['lib/syncEngine.ts', 'app/api/sync/[...path]/route.ts']);
+    expect([...filesForApp(files, 'next').keys()]).toEqual([
+      'lib/syncEngine.ts',
+      'app/api/sync/[...path]/route.ts',
+    ]);
     expect([...filesForApp(files, 'express').keys()]).toEqual(['lib/syncEngine.ts', 'server.ts']);
   });
 
   it('refuses two blocks for the same file of one app', () => {
-    const twice = extractMarkedFiles(`${doc}\n<!-- file: lib/syncEngine.ts app: next -->\n\`\`\`ts\ny\n\`\`\``, 'R.md');
+    const twice = extractMarkedFiles(
+      `${doc}\n<!-- file: lib/syncEngine.ts app: next -->\n\`\`\`ts\ny\n\`\`\``,
+      'R.md',
+    );
     expect(() => filesForApp(twice, 'express')).not.toThrow();
-    expect(() => filesForApp(twice, 'next')).toThrow('lib/syncEngine.ts (app next) is already defined at R.md:8');
+    expect(() => filesForApp(twice, 'next')).toThrow(
+      'lib/syncEngine.ts (app next) is already defined at R.md:8',
+    );
   });
 });

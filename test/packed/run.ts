@@ -28,14 +28,23 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const started = Date.now();
 
+const {
+  SYNCJOB_PACKED_APPS,
+  SYNCJOB_PACKED_MESSAGES,
+  SYNCJOB_PACKED_KEEP,
+  SYNCJOB_CHROMIUM,
+  SYNCJOB_PACKED_DOCS,
+  SYNCJOB_PACKED_KIT,
+} = process.env;
+
 type AppName = 'next' | 'express';
-const APPS = (process.env.SYNCJOB_PACKED_APPS ?? 'next,express').split(',').map((a) => a.trim()) as AppName[];
-const MESSAGES = Number(process.env.SYNCJOB_PACKED_MESSAGES ?? 1200);
-const KEEP = process.env.SYNCJOB_PACKED_KEEP === '1';
-const CHROMIUM = process.env.SYNCJOB_CHROMIUM ?? '/usr/bin/chromium';
+const APPS = (SYNCJOB_PACKED_APPS ?? 'next,express').split(',').map((a) => a.trim()) as AppName[];
+const MESSAGES = Number(SYNCJOB_PACKED_MESSAGES ?? 1200);
+const KEEP = SYNCJOB_PACKED_KEEP === '1';
+const CHROMIUM = SYNCJOB_CHROMIUM ?? '/usr/bin/chromium';
 
 /** The Markdown files whose marked blocks become app files; the READMEs once they carry markers. */
-const DOCS = (process.env.SYNCJOB_PACKED_DOCS ?? 'test/packed/fixtures/hosting.md').split(',');
+const DOCS = (SYNCJOB_PACKED_DOCS ?? 'test/packed/fixtures/hosting.md').split(',');
 /** The page's block: the README's once it is marked there; until then the fixture of the kit in use. */
 const pageDoc = (kit: Kit) => `test/packed/fixtures/page-${kit}.md`;
 
@@ -55,30 +64,32 @@ const PUBLISHABLE = [
   'packages/adapters/gmail',
 ];
 
-const THIRD_PARTY: Record<AppName, { dependencies: Record<string, string>; devDependencies: Record<string, string> }> =
-  {
-    next: {
-      dependencies: { next: '^16.0.0', react: '^19.2.0', 'react-dom': '^19.2.0' },
-      devDependencies: {
-        typescript: '^6.0.0',
-        '@types/node': '^24.0.0',
-        '@types/react': '^19.2.0',
-        '@types/react-dom': '^19.2.0',
-      },
+const THIRD_PARTY: Record<
+  AppName,
+  { dependencies: Record<string, string>; devDependencies: Record<string, string> }
+> = {
+  next: {
+    dependencies: { next: '^16.0.0', react: '^19.2.0', 'react-dom': '^19.2.0' },
+    devDependencies: {
+      typescript: '^6.0.0',
+      '@types/node': '^24.0.0',
+      '@types/react': '^19.2.0',
+      '@types/react-dom': '^19.2.0',
     },
-    express: {
-      dependencies: { express: '^5.1.0', react: '^19.2.0', 'react-dom': '^19.2.0', tsx: '^4.20.0' },
-      devDependencies: {
-        vite: '^8.0.0',
-        '@vitejs/plugin-react': '^6.0.0',
-        typescript: '^6.0.0',
-        '@types/express': '^5.0.0',
-        '@types/node': '^24.0.0',
-        '@types/react': '^19.2.0',
-        '@types/react-dom': '^19.2.0',
-      },
+  },
+  express: {
+    dependencies: { express: '^5.1.0', react: '^19.2.0', 'react-dom': '^19.2.0', tsx: '^4.20.0' },
+    devDependencies: {
+      vite: '^8.0.0',
+      '@vitejs/plugin-react': '^6.0.0',
+      typescript: '^6.0.0',
+      '@types/express': '^5.0.0',
+      '@types/node': '^24.0.0',
+      '@types/react': '^19.2.0',
+      '@types/react-dom': '^19.2.0',
     },
-  };
+  },
+};
 
 type Kit = 'reattach' | 'controlled';
 
@@ -104,7 +115,8 @@ async function step<T>(name: string, run: () => Promise<T>, note?: (value: T) =>
   }
 }
 
-const firstLine = (error: unknown) => String(error instanceof Error ? error.message : error).split('\n')[0] ?? '';
+const firstLine = (error: unknown) =>
+  String(error instanceof Error ? error.message : error).split('\n')[0] ?? '';
 
 function printSummary(failure: unknown): void {
   const width = Math.max(...rows.map((row) => row.name.length), 20);
@@ -121,7 +133,11 @@ function printSummary(failure: unknown): void {
 }
 
 // ── processes ────────────────────────────────────────────────────────────────────────────────
-function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; log: string }) {
+function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; log: string },
+) {
   return new Promise<string>((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
@@ -135,7 +151,12 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
     child.on('close', (code) => {
       writeFileSync(options.log, output);
       if (code === 0) resolve(output);
-      else reject(new Error(`${command} ${args.join(' ')} exited with ${code} (log: ${options.log})\n${output.slice(-4000)}`));
+      else
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} exited with ${code} (log: ${options.log})\n${output.slice(-4000)}`,
+          ),
+        );
     });
   });
 }
@@ -252,7 +273,8 @@ function writeAppFiles(app: AppName, appDir: string, account: string, kit: Kit, 
   const marked = docs.flatMap((doc) => extractMarkedFiles(readFileSync(join(root, doc), 'utf8'), doc));
   const files = filesForApp(marked, app);
   const missing = DOC_FILES[app].filter((path) => !files.has(path));
-  if (missing.length) throw new Error(`the docs (${docs.join(', ')}) mark no block for ${missing.join(', ')} (app ${app})`);
+  if (missing.length)
+    throw new Error(`the docs (${docs.join(', ')}) mark no block for ${missing.join(', ')} (app ${app})`);
   const written: string[] = [];
   for (const [path, file] of files) {
     writeFile(join(appDir, path), compat ? withCompatImports(file.code, appDir, path) : file.code);
@@ -268,7 +290,8 @@ function writeAppFiles(app: AppName, appDir: string, account: string, kit: Kit, 
 
 // ── main ─────────────────────────────────────────────────────────────────────────────────────
 async function main(): Promise<void> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium, or set SYNCJOB_CHROMIUM)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium, or set SYNCJOB_CHROMIUM)`);
   const work = mkdtempSync(join(tmpdir(), 'syncjob-packed-'));
   const logs = join(work, 'logs');
   mkdirSync(logs);
@@ -287,14 +310,20 @@ async function main(): Promise<void> {
           ['pack', '--json', '--pack-destination', tarballDir, ...PUBLISHABLE.flatMap((dir) => ['-w', dir])],
           { cwd: root, log: join(logs, 'pack.log') },
         );
-        const packed = JSON.parse(output.slice(output.indexOf('['))) as Array<{ name: string; filename: string }>;
+        const packed = JSON.parse(output.slice(output.indexOf('['))) as Array<{
+          name: string;
+          filename: string;
+        }>;
         return new Map(packed.map((entry) => [entry.name, join(tarballDir, entry.filename)]));
       },
       (map) => [...map.values()].map((file) => file.split('/').pop()).join(' '),
     );
 
     // 2. Install both apps at once (the registry and the shared npm cache do the work).
-    const dirs = Object.fromEntries(APPS.map((app) => [app, join(work, `${app}-app`)])) as Record<AppName, string>;
+    const dirs = Object.fromEntries(APPS.map((app) => [app, join(work, `${app}-app`)])) as Record<
+      AppName,
+      string
+    >;
     for (const app of APPS) writeFile(join(dirs[app], 'package.json'), appPackageJson(app, tarballs));
     await Promise.all(
       APPS.map((app) =>
@@ -311,18 +340,28 @@ async function main(): Promise<void> {
     const installed = (path: string) => readFileSync(join(dirs[APPS[0]!], 'node_modules', path), 'utf8');
     const compat = !/defineSyncEngine/.test(installed('@syncjob/core/dist/index.d.ts'));
     const kit: Kit =
-      (process.env.SYNCJOB_PACKED_KIT as Kit | undefined) ??
-      (/\bopen\?\s*:\s*boolean/.test(installed('@syncjob/react/dist/index.d.ts')) ? 'reattach' : 'controlled');
+      (SYNCJOB_PACKED_KIT as Kit | undefined) ??
+      (/\bopen\?\s*:\s*boolean/.test(installed('@syncjob/react/dist/index.d.ts'))
+        ? 'reattach'
+        : 'controlled');
     console.log(
       `core ${compat ? 'lacks defineSyncEngine: compat shims' : 'has defineSyncEngine'}; kit: ${kit} (page ${pageDoc(kit)})`,
     );
 
     // 3. The Gmail emulator, from the packed package: one mailbox per app.
-    const emulatorEntry = createRequire(join(dirs[APPS[0]!], 'package.json')).resolve('@syncjob/gmail-emulator');
-    const { startGmailEmulator } = (await import(pathToFileURL(emulatorEntry).href)) as typeof import('@syncjob/gmail-emulator');
+    const emulatorEntry = createRequire(join(dirs[APPS[0]!], 'package.json')).resolve(
+      '@syncjob/gmail-emulator',
+    );
+    const { startGmailEmulator } = (await import(
+      pathToFileURL(emulatorEntry).href
+    )) as typeof import('@syncjob/gmail-emulator');
     const emulator = await step(`gmail emulator (${MESSAGES} messages per app)`, () =>
       startGmailEmulator({
-        users: APPS.map((app, index) => ({ address: `${app}@example.com`, messages: MESSAGES, seed: index + 1 })),
+        users: APPS.map((app, index) => ({
+          address: `${app}@example.com`,
+          messages: MESSAGES,
+          seed: index + 1,
+        })),
         quota: 'legacy',
         speed: 1,
       }),
@@ -338,19 +377,28 @@ async function main(): Promise<void> {
       const dbPath = join(dataDir, 'sync.db');
       const env = { SYNC_DB_PATH: dbPath, GMAIL_ROOT_URL: gmailRootUrl, NEXT_TELEMETRY_DISABLED: '1' };
 
-      await step(`${app}: write README code + glue`, async () => writeAppFiles(app, dir, account, kit, compat), (files) =>
-        files.map((file) => file.split(' ← ')[0]).join(', '),
+      await step(
+        `${app}: write README code + glue`,
+        async () => writeAppFiles(app, dir, account, kit, compat),
+        (files) => files.map((file) => file.split(' ← ')[0]).join(', '),
       );
 
       if (app === 'next') {
-        await step('next: next build', () => run('npx', ['next', 'build'], { cwd: dir, env, log: join(logs, 'next-build.log') }));
+        await step('next: next build', () =>
+          run('npx', ['next', 'build'], { cwd: dir, env, log: join(logs, 'next-build.log') }),
+        );
         await step('next: build opened no database', async () => {
           const opened = [dbPath, join(dir, 'data', 'sync.db')].filter((path) => existsSync(path));
-          if (opened.length) throw new Error(`next build created ${opened.join(', ')}: the engine ran at build time`);
+          if (opened.length)
+            throw new Error(`next build created ${opened.join(', ')}: the engine ran at build time`);
         });
       } else {
-        await step('express: tsc --noEmit', () => run('npx', ['tsc', '--noEmit'], { cwd: dir, log: join(logs, 'express-tsc.log') }));
-        await step('express: vite build', () => run('npx', ['vite', 'build'], { cwd: dir, log: join(logs, 'express-build.log') }));
+        await step('express: tsc --noEmit', () =>
+          run('npx', ['tsc', '--noEmit'], { cwd: dir, log: join(logs, 'express-tsc.log') }),
+        );
+        await step('express: vite build', () =>
+          run('npx', ['vite', 'build'], { cwd: dir, log: join(logs, 'express-build.log') }),
+        );
       }
 
       const port = await freePort();

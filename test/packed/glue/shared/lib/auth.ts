@@ -11,10 +11,11 @@ export async function getSession(_request: Request): Promise<Session | null> {
 }
 
 export async function gmailCredentials(accountId: string) {
+  const { GMAIL_ROOT_URL } = process.env;
   return {
     clientId: 'emulator-client-id.apps.googleusercontent.com',
     clientSecret: 'emulator-client-secret',
     refreshToken: `1//emulator-refresh-${accountId}`,
-    tokenUrl: `${process.env.GMAIL_ROOT_URL}token`,
+    tokenUrl: `${GMAIL_ROOT_URL}token`,
   };
 }

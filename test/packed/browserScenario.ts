@@ -213,6 +213,12 @@ export async function runBrowserScenario(options: BrowserScenarioOptions): Promi
       await shot(page, '05-completed');
       expect(pageErrors.length === 0, `the page logged errors:\n${pageErrors.join('\n')}`);
     });
+  } catch (error) {
+    // What each tab showed when it failed, beside the other screenshots.
+    await Promise.all(
+      context.pages().map((page, index) => shot(page, `failure-tab${index + 1}`).catch(() => undefined)),
+    );
+    throw error;
   } finally {
     await context.close();
   }

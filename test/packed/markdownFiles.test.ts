@@ -4,7 +4,7 @@ import { extractMarkedFiles, filesForApp } from './markdownFiles.ts';
 const doc = [
   '# Hosting',
   '',
-  'Unmarked blocks are prose:',
+  'Unmarked blocks are prose, and so is a marker quoted inline: `<!-- file: PATH -->`.',
   '```ts',
   'ignored();',
   '```',

@@ -26,7 +26,7 @@ export interface MarkedFile {
 }
 
 const MARKER = /^\s*<!--\s*file:\s*(\S+)(?:\s+app:\s*([\w-]+(?:\s*,\s*[\w-]+)*))?\s*-->\s*$/;
-const ANY_MARKER = /<!--\s*file:/;
+const ANY_MARKER = /^\s*<!--\s*file:/;
 const FENCE_OPEN = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)/;
 
 /** Every marked block of one Markdown text, in order. `name` labels the origins. */

@@ -10,7 +10,8 @@
 //   SYNCJOB_PACKED_KIT       `reattach` | `controlled`: the page and checks for the React kit's
 //                            default (default: read from the packed kit's types).
 //   SYNCJOB_PACKED_APPS      `next,express` (default) or one of them.
-//   SYNCJOB_PACKED_MESSAGES  mailbox size (default 1200: ≈ 25 s at the legacy quota's ceiling).
+//   SYNCJOB_PACKED_MESSAGES  mailbox size (default 3000: a full sync of ≈ 25 s at the legacy quota's
+//                            ceiling, about 115 messages/s with whole threads).
 //   SYNCJOB_PACKED_KEEP=1    keep the temp folder (apps, logs, screenshots) after a passing run
 //                            too (a failing run always keeps it).
 //   SYNCJOB_CHROMIUM         the browser (default /usr/bin/chromium).
@@ -39,7 +40,7 @@ const {
 
 type AppName = 'next' | 'express';
 const APPS = (SYNCJOB_PACKED_APPS ?? 'next,express').split(',').map((a) => a.trim()) as AppName[];
-const MESSAGES = Number(SYNCJOB_PACKED_MESSAGES ?? 1200);
+const MESSAGES = Number(SYNCJOB_PACKED_MESSAGES ?? 3000);
 const KEEP = SYNCJOB_PACKED_KEEP === '1';
 const CHROMIUM = SYNCJOB_CHROMIUM ?? '/usr/bin/chromium';
 

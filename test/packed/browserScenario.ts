@@ -89,7 +89,16 @@ export async function runBrowserScenario(options: BrowserScenarioOptions): Promi
   const watch = (page: Page) => {
     page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
     page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(`${page.url()}: console.error ${message.text()}`);
+      // Failed requests are judged below, by URL ("Failed to load resource" does not say which).
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+        pageErrors.push(`${page.url()}: console.error ${message.text()}`);
+      }
+    });
+    page.on('response', (response) => {
+      // The apps have no favicon; every other request must succeed.
+      if (response.status() >= 400 && new URL(response.url()).pathname !== '/favicon.ico') {
+        pageErrors.push(`${response.request().method()} ${response.url()} answered ${response.status()}`);
+      }
     });
   };
   const shot = (page: Page, name: string) =>

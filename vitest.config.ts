@@ -63,6 +63,8 @@ export default defineConfig({
         : []),
       // Every ts/tsx block of every README, type-checked against the BUILT packages (build first).
       project('docs', './scripts', { include: ['**/*.test.ts'], testTimeout: 300_000 }),
+      // The packed-package test's own helpers (the test itself is `npm run test:packed`).
+      project('packed', './test/packed', { include: ['*.test.ts'] }),
       project('example', './examples/gmail-sync-app', {
         include: ['server/**/*.test.ts', 'test/**/*.test.ts'],
         // The browser and the compose tests each run a whole app; one at a time on small machines.

@@ -4,7 +4,7 @@
 // its real-time back-off does not distort a sped-up run; the wait here is scaled to the speed.
 import { defaultRefreshToken } from '@syncjob/gmail-emulator';
 import { OAuth2Client } from 'google-auth-library';
-import { google } from 'googleapis';
+import { gmail as createGmail } from '@googleapis/gmail';
 
 export const HEADERS = ['From', 'To', 'Cc', 'Subject', 'Date', 'Message-ID'];
 
@@ -18,7 +18,7 @@ export function gmailClient() {
     endpoints: { oauth2TokenUrl: `${config.emulatorUrl}/token` },
   });
   auth.setCredentials({ refresh_token: defaultRefreshToken(config.address) });
-  return google.gmail({ version: 'v1', auth, rootUrl: `${config.emulatorUrl}/`, retry: false });
+  return createGmail({ version: 'v1', auth, rootUrl: `${config.emulatorUrl}/`, retry: false });
 }
 
 export async function listAllIds(gmail) {

@@ -69,7 +69,7 @@ const HISTORY_TYPES = ['messageAdded', 'messageDeleted', 'labelAdded', 'labelRem
 /**
  * Gmail calls for one run of the source: each spends its units through the quota limiter, carries
  * a fresh access token, refreshes once on a 401, and fails with a `SyncError` (never a raw gaxios
- * error). googleapis' own retry is off: the engine's `ctx.retry` does it, honouring `Retry-After`.
+ * error). The client's own retry is off: the engine's `ctx.retry` does it, honouring `Retry-After`.
  */
 export class GmailApi {
   readonly #options: GmailApiOptions;

@@ -2,7 +2,8 @@
 // Runs the React kit's jsdom and Chromium tests against React 18.3: installs react, react-dom and
 // their types (18) into a scratch folder (`npm install --prefix`, the lockfile is not touched) and
 // runs the vitest projects `react` and `react-browser` with SYNCJOB_REACT_MODULES pointing there
-// (vitest.config.ts and the browser test's esbuild bundle alias React to it).
+// (vitest.config.ts and the browser test's esbuild bundle alias React to it). First it typechecks
+// the kit's source against @types/react 18.
 // Extra arguments go to vitest. The folder is $TMPDIR/syncjob-react18,
 // reused across runs.
 import { execFileSync } from 'node:child_process';

@@ -3,6 +3,7 @@
 // their types (18) into a scratch folder (`npm install --prefix`, the lockfile is not touched) and
 // runs the vitest projects `react` and `react-browser` with SYNCJOB_REACT_MODULES pointing there
 // (vitest.config.ts and the browser test's esbuild bundle alias React to it). First it typechecks
+// the kit's source against @types/react 18. First it typechecks
 // the kit's source against @types/react 18.
 // Extra arguments go to vitest. The folder is $TMPDIR/syncjob-react18,
 // reused across runs.
@@ -38,6 +39,30 @@ const modules = join(dir, 'node_modules');
 const version = (name) => JSON.parse(readFileSync(join(modules, name, 'package.json'), 'utf8')).version;
 process.stdout.write(`==> react ${version('react')}, react-dom ${version('react-dom')} from ${modules}\n`);
 
+// The kit's source typechecks against @types/react 18 (what a React 18 user compiles against).
+process.stdout.write('==> tsc: packages/react/src against @types/react 18\n');
+const kit = join(root, 'packages', 'react');
+const tsconfig = {
+  extends: join(kit, 'tsconfig.json'),
+  compilerOptions: {
+    noEmit: true,
+    typeRoots: [join(root, 'node_modules', '@types')],
+    paths: {
+      react: [join(modules, '@types', 'react')],
+      'react/*': [join(modules, '@types', 'react', '*')],
+      'react-dom': [join(modules, '@types', 'react-dom')],
+      'react-dom/*': [join(modules, '@types', 'react-dom', '*')],
+      '@syncjob/core': [join(root, 'packages', 'core', 'src', 'index.ts')],
+      '@syncjob/core/*': [join(root, 'packages', 'core', 'src', '*', 'index.ts')],
+    },
+  },
+  include: [join(kit, 'src')],
+  exclude: [join(kit, 'src', '**', '*.test.tsx')],
+};
+writeFileSync(join(dir, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`);
+execFileSync('npx', ['tsc', '-p', join(dir, 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
+
+process.stdout.write('==> vitest: projects react and react-browser\n');
 execFileSync(
   'npx',
   ['vitest', 'run', '--project', 'react', '--project', 'react-browser', ...process.argv.slice(2)],

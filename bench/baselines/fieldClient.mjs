@@ -2,9 +2,10 @@
 // every id the way most code does (messages.list, 500 a page), and one messages.get with the retry
 // such code usually adds: wait a moment and try again, a few times. googleapis' own retry is off so
 // its real-time back-off does not distort a sped-up run; the wait here is scaled to the speed.
+
+import { gmail as createGmail } from '@googleapis/gmail';
 import { defaultRefreshToken } from '@syncjob/gmail-emulator';
 import { OAuth2Client } from 'google-auth-library';
-import { gmail as createGmail } from '@googleapis/gmail';
 
 export const HEADERS = ['From', 'To', 'Cc', 'Subject', 'Date', 'Message-ID'];
 

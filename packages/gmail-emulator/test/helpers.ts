@@ -1,5 +1,5 @@
-import { OAuth2Client } from 'google-auth-library';
 import { gmail as createGmail } from '@googleapis/gmail';
+import { OAuth2Client } from 'google-auth-library';
 import type { GmailEmulator } from '../src/index.js';
 
 /** A googleapis Gmail client pointed at the emulator, with gaxios retries off (the caller retries). */

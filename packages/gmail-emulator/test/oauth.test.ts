@@ -1,6 +1,6 @@
+import { gmail as createGmail } from '@googleapis/gmail';
 import { GaxiosError } from 'gaxios';
 import { OAuth2Client } from 'google-auth-library';
-import { gmail as createGmail } from '@googleapis/gmail';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_OAUTH_CLIENT,

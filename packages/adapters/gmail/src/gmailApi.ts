@@ -1,6 +1,6 @@
+import { gmail, type gmail_v1 } from '@googleapis/gmail';
 import type { MailLabel, MailMessage } from '@syncjob/core';
 import { SyncError } from '@syncjob/core';
-import { gmail, type gmail_v1 } from '@googleapis/gmail';
 import PQueue from 'p-queue';
 import { type BatchResponsePart, encodeBatch, MAX_BATCH_PARTS, parseBatchResponse } from './batchCodec';
 import type { FetchUnit } from './fetchPlanner';

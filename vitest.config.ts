@@ -1,8 +1,11 @@
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Set by `npm run test:chaos` only, so `npm test` never picks up the chaos project.
-const { SYNCJOB_CHAOS } = process.env;
+// SYNCJOB_REACT_MODULES: a `node_modules` folder holding another React (`npm run test:react18`
+// installs React 18 in a scratch folder); the React kit's projects then run against it.
+const { SYNCJOB_CHAOS, SYNCJOB_REACT_MODULES } = process.env;
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -24,8 +27,29 @@ const alias = [
   { find: /^@syncjob\/gmail$/, replacement: here('./packages/adapters/gmail/src/index.ts') },
 ];
 
+/**
+ * With SYNCJOB_REACT_MODULES set, `react`, `react-dom` and every subpath of them (`react/jsx-runtime`,
+ * `react-dom/client`, `react-dom/server`, `react-dom/test-utils`) resolve to that folder, in the
+ * kit's source, in the tests and in @testing-library/react (inlined so that it goes through the
+ * alias too instead of Node's own resolution).
+ */
+const reactAlias = SYNCJOB_REACT_MODULES
+  ? [
+      { find: /^(react|react-dom)(\/.*)?$/, replacement: `${SYNCJOB_REACT_MODULES}/$1$2` },
+      // Its ESM build, which vite transforms (the CommonJS `main` would `require` React natively).
+      {
+        find: /^@testing-library\/react$/,
+        replacement: createRequire(here('./packages/react/package.json')).resolve(
+          '@testing-library/react/dist/@testing-library/react.esm.js',
+        ),
+      },
+    ]
+  : [];
+const reactProject = (extra: Record<string, unknown>) =>
+  SYNCJOB_REACT_MODULES ? { ...extra, server: { deps: { inline: [/@testing-library\/react/] } } } : extra;
+
 const project = (name: string, root: string, extra: Record<string, unknown> = {}) => ({
-  resolve: { alias },
+  resolve: { alias: name.startsWith('react') ? [...reactAlias, ...alias] : alias },
   test: {
     name,
     root: here(root),
@@ -73,11 +97,15 @@ export default defineConfig({
         hookTimeout: 120_000,
       }),
       // The React kit: components and hooks in jsdom, and the same modal in a real Chromium.
-      project('react', './packages/react', {
-        environment: 'jsdom',
-        include: ['src/**/*.test.tsx', 'test/**/*.test.tsx'],
-        setupFiles: [here('./packages/react/test/setup.ts')],
-      }),
+      project(
+        'react',
+        './packages/react',
+        reactProject({
+          environment: 'jsdom',
+          include: ['src/**/*.test.tsx', 'test/**/*.test.tsx'],
+          setupFiles: [here('./packages/react/test/setup.ts')],
+        }),
+      ),
       project('react-browser', './packages/react', {
         environment: 'node',
         include: ['test/browser/**/*.browser.test.ts'],

@@ -108,8 +108,10 @@ function matchRoute(pathname: string, basePath: string): Route | null {
 }
 
 /**
- * The HTTP API of SPEC 8 as one Fetch-API handler. Every answer is JSON (or an SSE stream); every
- * error is `{ error: { code, message } }`; bad input never reaches the engine.
+ * syncjob's HTTP API as one Fetch-API handler: start a job, read the active job, the history, one
+ * job and its logs, follow its events over SSE, cancel and retry (the routes are listed in the
+ * package README). Every answer is JSON (or an SSE stream); every error is
+ * `{ error: { code, message } }`; bad input never reaches the engine.
  */
 export function createSyncHandler<TPrincipal>(
   engineOrGetter: SyncEngineSource,

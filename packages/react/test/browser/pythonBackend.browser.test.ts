@@ -139,7 +139,7 @@ describe.skipIf(!browser || !python)(
       const after = await state();
       expect(after.status).toBe('running');
       expect(after.percent).toBeGreaterThanOrEqual(before.percent);
-      await expect.poll(() => page.locator('.sj-sync-button').textContent()).toBe('Sync in progress…');
+      await expect.poll(() => page.locator('.sj-sync-button').textContent()).toBe('Show sync progress');
 
       // It runs to its end with every log line, once.
       await expect.poll(async () => (await state()).status, { timeout: 20_000 }).toBe('completed');

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
 import { errorResponse, HttpError } from './httpError';
+import { isJsonContentType } from './requestOrigin';
 
 /** A Node `http` / Express / Connect middleware. `next` is called for paths outside the handler's base path. */
 export type NodeHandler = (
@@ -57,7 +58,7 @@ export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions
     });
     try {
       const request = toFetchRequest(nodeRequest, path, abort.signal, options);
-      const response = await handler(request);
+      const response = request ? await handler(request) : errorResponse(parsedFormBody());
       await writeResponse(response, res, abort.signal);
     } catch (cause) {
       (options.logger ?? console).error(
@@ -76,12 +77,20 @@ export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions
   };
 }
 
+const parsedFormBody = () =>
+  new HttpError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    'Send the request body as JSON with "Content-Type: application/json" (or send no body).',
+  );
+
+/** The Fetch request of a Node request; `null` for a non-JSON body a body parser already consumed. */
 function toFetchRequest(
   req: ExpressRequest,
   path: string,
   signal: AbortSignal,
   options: NodeHandlerOptions,
-): Request {
+): Request | null {
   const origin = options.origin ?? `http://${req.headers.host ?? 'localhost'}`;
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
@@ -92,7 +101,10 @@ function toFetchRequest(
   const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
   if (method !== 'GET' && method !== 'HEAD') {
     if (req.body !== undefined && req.readableEnded) {
-      // A body parser ran first (e.g. `express.json()`): the stream is spent, re-serialise.
+      // A body parser ran first (e.g. `express.json()`): the stream is spent, re-serialise. Only a
+      // JSON body: re-encoding what `urlencoded()` parsed as JSON would let a plain cross-site
+      // <form> through the handler's content-type check.
+      if (!isJsonContentType(req.headers['content-type'])) return null;
       init.body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
       headers.delete('content-length');
     } else {

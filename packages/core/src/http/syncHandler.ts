@@ -7,6 +7,8 @@ import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
 import { LIMITS } from '../store/syncStore';
 import { errorResponse, HttpError, jsonResponse, toHttpError } from './httpError';
+import type { AllowedOrigins } from './requestOrigin';
+import { checkSameOrigin, originMatcher } from './requestOrigin';
 import {
   parseIntegerParam,
   parseJobId,
@@ -39,6 +41,21 @@ export interface SyncHandlerOptions<TPrincipal> {
    * answers 404, exactly like a job that does not exist. Required.
    */
   authorizeAccount: (principal: TPrincipal, account: AccountKey) => boolean | Promise<boolean>;
+  /**
+   * Origins besides the handler's own whose pages may send POSTs (start, cancel, retry): a list of
+   * origins (`'https://app.example.com'`) or a predicate on the request's `Origin`. Default: none.
+   * A browser request from another origin is refused with 403 `CROSS_SITE_REQUEST`, also from the
+   * same site (another port on localhost, a sibling subdomain): `SameSite=Lax` cookies alone do not
+   * stop those. Requests without `Origin` and `Sec-Fetch-Site` (servers, the CLI, curl) pass. GETs
+   * and event streams are read-only and never checked (they still need `authenticate`).
+   */
+  allowedOrigins?: AllowedOrigins;
+  /**
+   * Behind a reverse proxy that rewrites the host or terminates TLS: take the request's own origin
+   * from `X-Forwarded-Host` / `X-Forwarded-Proto` when comparing it with `Origin`. Only set it when
+   * your proxy overwrites those headers. Default false (the request URL's origin).
+   */
+  trustProxyHeaders?: boolean;
   /** Interval of SSE keep-alive comments, in ms (default 15,000). */
   keepAliveMs?: number;
   /** Store polling interval of SSE streams when the store has no cross-process notices, in ms (default 1,000). */
@@ -118,6 +135,8 @@ export function createSyncHandler<TPrincipal>(
   const basePath = normaliseBasePath(options.basePath ?? '');
   const logger: SyncLogger = options.logger ?? console;
   const onError = options.onError;
+  const isAllowedOrigin = originMatcher(options.allowedOrigins);
+  const trustProxyHeaders = options.trustProxyHeaders === true;
 
   let resolved: SyncEngine | undefined = typeof engineOrGetter === 'function' ? undefined : engineOrGetter;
   /** The engine, created by the getter on first use; a getter that throws is tried again next time. */
@@ -224,6 +243,7 @@ export function createSyncHandler<TPrincipal>(
         return new Response(body, { status: 200, headers: SSE_HEADERS });
       }
       case 'cancel': {
+        await readJsonBody(request); // Ignored, but only JSON or nothing: never a form.
         const job = await loadJob(engine, principal, route.rawId);
         if (isTerminalStatus(job.status)) {
           throw new HttpError(
@@ -235,6 +255,7 @@ export function createSyncHandler<TPrincipal>(
         return jsonResponse(202, { job: await engine.cancel(job.id) });
       }
       case 'retry': {
+        await readJsonBody(request); // Ignored, but only JSON or nothing: never a form.
         const job = await loadJob(engine, principal, route.rawId);
         if (isActiveStatus(job.status)) {
           throw new HttpError(
@@ -263,6 +284,10 @@ export function createSyncHandler<TPrincipal>(
         throw new HttpError(405, 'METHOD_NOT_ALLOWED', `Use ${allowed.join(' or ')} on this route.`, {
           allow: allowed.join(', '),
         });
+      }
+      // Before authentication: a forged request changes nothing whoever's cookies it carries.
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        checkSameOrigin(request, url, isAllowedOrigin, trustProxyHeaders);
       }
       const engine = getEngine();
       const principal = await options.authenticate(request);

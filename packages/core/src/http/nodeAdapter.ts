@@ -134,29 +134,48 @@ async function writeResponse(response: Response, res: ServerResponse, signal: Ab
     void reader.cancel().catch(() => undefined);
   };
   signal.addEventListener('abort', onAbort, { once: true });
+  // Rejects when the body fails, e.g. an SSE stream dropping a client that stopped reading.
+  const failed = reader.closed.then(
+    () => false,
+    () => true,
+  );
+  let broken = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done || signal.aborted) break;
-      if (!res.write(value)) await waitForDrain(res, signal);
+      if (!res.write(value)) broken = await waitForDrain(res, signal, failed);
+      if (broken) break;
     }
   } catch {
     // The client went away or the body failed mid-way: nothing more can be sent.
+    broken = true;
   } finally {
     signal.removeEventListener('abort', onAbort);
     if (signal.aborted) await reader.cancel().catch(() => undefined);
-    if (!res.writableEnded) res.end();
+    // A body that failed mid-way is cut off (the client sees a broken stream and reconnects): a
+    // polite end would wait for a client that does not read, holding the socket and its buffer.
+    if (broken && !signal.aborted) res.destroy();
+    else if (!res.writableEnded) res.end();
   }
 }
 
-function waitForDrain(res: ServerResponse, signal: AbortSignal): Promise<void> {
+/** Resolves when the socket drained or the client went away (false), or when the body failed (true). */
+function waitForDrain(res: ServerResponse, signal: AbortSignal, failed: Promise<boolean>): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
+    let settled = false;
+    const done = (value: boolean) => {
+      if (settled) return;
+      settled = true;
+      res.off('drain', onDrain);
+      signal.removeEventListener('abort', onDrain);
+      resolve(value);
     };
-    res.once('drain', done);
-    signal.addEventListener('abort', done, { once: true });
+    const onDrain = () => done(false);
+    res.once('drain', onDrain);
+    signal.addEventListener('abort', onDrain, { once: true });
+    void failed.then((isFailed) => {
+      if (isFailed) done(true);
+    });
   });
 }

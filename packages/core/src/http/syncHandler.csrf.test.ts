@@ -19,6 +19,9 @@ function makeHandler(engine: ScriptedEngine, extra: Partial<SyncHandlerOptions<s
   });
 }
 
+const codeOf = async (response: Response) =>
+  ((await response.json()) as { error: { code: string } }).error.code;
+
 const post = (path: string, headers: Record<string, string>, body: string | undefined = START) =>
   new Request(`${BASE}${path}`, { method: 'POST', headers: { cookie: 'session=alice', ...headers }, body });
 
@@ -38,7 +41,7 @@ describe('CSRF defaults', () => {
     ]) {
       const response = await handler(post('/jobs', { 'content-type': contentType }));
       expect(response.status).toBe(415);
-      expect((await response.json()).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(await codeOf(response)).toBe('UNSUPPORTED_MEDIA_TYPE');
     }
     // A body without any Content-Type (a no-cors fetch of a typeless Blob).
     const typeless = await handler(
@@ -56,7 +59,9 @@ describe('CSRF defaults', () => {
 
   it('refuses an empty form POST on cancel and retry (415) but takes one without a body', async () => {
     const handler = makeHandler(engine);
-    const started = await (await handler(post('/jobs', { 'content-type': 'application/json' }))).json();
+    const started = (await (await handler(post('/jobs', { 'content-type': 'application/json' }))).json()) as {
+      job: { id: string };
+    };
     const form = await handler(
       post(`/jobs/${started.job.id}/cancel`, { 'content-type': 'application/x-www-form-urlencoded' }, ''),
     );
@@ -96,7 +101,7 @@ describe('CSRF defaults', () => {
       ]) {
         const response = await handler(post(path, { ...headers, 'content-type': 'application/json' }));
         expect(response.status).toBe(403);
-        expect((await response.json()).error.code).toBe('CROSS_SITE_REQUEST');
+        expect(await codeOf(response)).toBe('CROSS_SITE_REQUEST');
       }
       expect(await engine.listJobs({ accountId: 'alice-1' })).toHaveLength(0);
     },
@@ -188,7 +193,7 @@ describe('toNodeHandler with a body parser before it', () => {
       body: new URLSearchParams({ source: 'test', accountId: 'alice-1' }),
     });
     expect(response.status).toBe(415);
-    expect((await response.json()).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(await codeOf(response)).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect(await engine.listJobs({ accountId: 'alice-1' })).toHaveLength(0);
   });
 

@@ -16,7 +16,8 @@ import {
   parseStartBody,
   readJsonBody,
 } from './requestValidation';
-import { createSseStream, SSE_HEADERS } from './sseStream';
+import { createSseStream, SSE_DEFAULTS, SSE_HEADERS } from './sseStream';
+import { createStreamSlots, defaultPrincipalKey, STREAM_LIMIT_DEFAULTS } from './streamSlots';
 
 /** A Fetch-API handler: Next.js route handlers, Hono, Bun, Deno, or Node through `toNodeHandler`. */
 export interface SyncHandler {
@@ -56,6 +57,27 @@ export interface SyncHandlerOptions<TPrincipal> {
    * your proxy overwrites those headers. Default false (the request URL's origin).
    */
   trustProxyHeaders?: boolean;
+  /**
+   * The principal's identity for per-principal limits (open streams, the `rateLimit` built-in). Default:
+   * a string or number as it is, an object as its JSON (so pass this when the object holds
+   * per-request fields, e.g. `(session) => session.userId`).
+   */
+  principalKey?: (principal: TPrincipal) => string;
+  /** Open event streams one principal may hold (default 8); beyond it 429 `TOO_MANY_STREAMS` with `Retry-After`. */
+  maxStreamsPerPrincipal?: number;
+  /** Open event streams of this handler in total (default 1,000); beyond it 429 `TOO_MANY_STREAMS`. */
+  maxStreams?: number;
+  /**
+   * Longest life of an event stream, in ms (default 900,000 = 15 min; 0 = none). It ends cleanly and
+   * the client resumes with `Last-Event-ID`; the new request runs `authenticate` and
+   * `authorizeAccount` again, so a long-lived stream is re-authorized at least this often.
+   */
+  maxStreamMs?: number;
+  /**
+   * Bytes an event stream may queue for a client that does not read (default 1 MiB); beyond it the
+   * stream is closed (the client reconnects and resumes).
+   */
+  maxStreamBufferBytes?: number;
   /** Interval of SSE keep-alive comments, in ms (default 15,000). */
   keepAliveMs?: number;
   /** Store polling interval of SSE streams when the store has no cross-process notices, in ms (default 1,000). */
@@ -137,6 +159,11 @@ export function createSyncHandler<TPrincipal>(
   const onError = options.onError;
   const isAllowedOrigin = originMatcher(options.allowedOrigins);
   const trustProxyHeaders = options.trustProxyHeaders === true;
+  const principalKey = options.principalKey ?? defaultPrincipalKey;
+  const streamSlots = createStreamSlots({
+    maxStreams: options.maxStreams ?? STREAM_LIMIT_DEFAULTS.maxStreams,
+    maxStreamsPerPrincipal: options.maxStreamsPerPrincipal ?? STREAM_LIMIT_DEFAULTS.maxStreamsPerPrincipal,
+  });
 
   let resolved: SyncEngine | undefined = typeof engineOrGetter === 'function' ? undefined : engineOrGetter;
   /** The engine, created by the getter on first use; a getter that throws is tried again next time. */
@@ -232,15 +259,25 @@ export function createSyncHandler<TPrincipal>(
       case 'events': {
         const job = await loadJob(engine, principal, route.rawId);
         const afterSeq = parseResumeSeq(request, params);
-        const body = createSseStream(engine, {
-          jobId: job.id,
-          afterSeq,
-          keepAliveMs: options.keepAliveMs,
-          pollIntervalMs: options.pollIntervalMs,
-          clock: options.clock,
-          signal: request.signal,
-        });
-        return new Response(body, { status: 200, headers: SSE_HEADERS });
+        // Taken and released without an await in between: concurrent connects cannot overshoot.
+        const release = streamSlots.acquire(principalKey(principal));
+        try {
+          const body = createSseStream(engine, {
+            jobId: job.id,
+            afterSeq,
+            keepAliveMs: options.keepAliveMs,
+            pollIntervalMs: options.pollIntervalMs,
+            clock: options.clock,
+            signal: request.signal,
+            maxStreamMs: options.maxStreamMs ?? SSE_DEFAULTS.maxStreamMs,
+            maxBufferedBytes: options.maxStreamBufferBytes ?? SSE_DEFAULTS.maxBufferedBytes,
+            onClose: release,
+          });
+          return new Response(body, { status: 200, headers: SSE_HEADERS });
+        } catch (error) {
+          release();
+          throw error;
+        }
       }
       case 'cancel': {
         await readJsonBody(request); // Ignored, but only JSON or nothing: never a form.

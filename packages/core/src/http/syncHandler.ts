@@ -6,6 +6,7 @@ import { isActiveStatus, isTerminalStatus } from '../job/job';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
 import { LIMITS } from '../store/syncStore';
+import type { RateLimit, SyncAction } from './actionRateLimiter';
 import { errorResponse, HttpError, jsonResponse, toHttpError } from './httpError';
 import type { AllowedOrigins } from './requestOrigin';
 import { checkSameOrigin, originMatcher } from './requestOrigin';
@@ -78,6 +79,13 @@ export interface SyncHandlerOptions<TPrincipal> {
    * stream is closed (the client reconnects and resumes).
    */
   maxStreamBufferBytes?: number;
+  /**
+   * Asked before every start, cancel and retry (after authorization): `true` lets it through, `false`
+   * or `{ retryAfterSeconds }` answers 429 `RATE_LIMITED` with `Retry-After` (60 s for `false`).
+   * `createActionRateLimiter({ perMinute })` is a token bucket per principal. Default: no limit.
+   * Without one, a script looping start/cancel with a valid session spends the provider's quota.
+   */
+  rateLimit?: RateLimit<TPrincipal>;
   /** Interval of SSE keep-alive comments, in ms (default 15,000). */
   keepAliveMs?: number;
   /** Store polling interval of SSE streams when the store has no cross-process notices, in ms (default 1,000). */
@@ -121,6 +129,9 @@ const METHODS_BY_ROUTE: Record<Route['name'], readonly string[]> = {
   cancel: ['POST'],
   retry: ['POST'],
 };
+
+/** `Retry-After` of a `rateLimit` that answered `false`. */
+const DEFAULT_RATE_LIMIT_RETRY_SECONDS = 60;
 
 const NOT_FOUND_MESSAGE = 'No job with this id exists.';
 const jobNotFound = () => new HttpError(404, 'NOT_FOUND', NOT_FOUND_MESSAGE);
@@ -189,6 +200,25 @@ export function createSyncHandler<TPrincipal>(
     return job;
   };
 
+  const checkRateLimit = async (principal: TPrincipal, action: SyncAction, account: AccountKey) => {
+    if (!options.rateLimit) return;
+    const verdict = await options.rateLimit(principal, action, {
+      source: account.source,
+      accountId: account.accountId,
+    });
+    if (verdict === true) return;
+    const seconds =
+      typeof verdict === 'object' && verdict !== null && Number.isFinite(verdict.retryAfterSeconds)
+        ? Math.max(1, Math.ceil(verdict.retryAfterSeconds))
+        : DEFAULT_RATE_LIMIT_RETRY_SECONDS;
+    throw new HttpError(
+      429,
+      'RATE_LIMITED',
+      `Too many sync actions in a short time. Wait ${seconds} seconds and try again.`,
+      { 'retry-after': String(seconds) },
+    );
+  };
+
   const requireAccount = async (engine: SyncEngine, principal: TPrincipal, account: AccountKey) => {
     if (!engine.sourceIds.includes(account.source)) {
       throw new HttpError(
@@ -215,6 +245,7 @@ export function createSyncHandler<TPrincipal>(
         if (request.method === 'POST') {
           const body = parseStartBody(await readJsonBody(request));
           await requireAccount(engine, principal, body);
+          await checkRateLimit(principal, 'start', body);
           const result = await engine.start({
             source: body.source,
             accountId: body.accountId,
@@ -289,6 +320,7 @@ export function createSyncHandler<TPrincipal>(
             `The job already ended (${job.status}); there is nothing to cancel.`,
           );
         }
+        await checkRateLimit(principal, 'cancel', job);
         return jsonResponse(202, { job: await engine.cancel(job.id) });
       }
       case 'retry': {
@@ -301,6 +333,7 @@ export function createSyncHandler<TPrincipal>(
             `The job is still ${job.status}; cancel it or wait for it to end.`,
           );
         }
+        await checkRateLimit(principal, 'retry', job);
         return jsonResponse(202, await engine.retry(job.id));
       }
     }

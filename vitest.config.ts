@@ -85,6 +85,14 @@ export default defineConfig({
             }),
           ]
         : []),
+      // The adversarial suite (issue 16): each attack against the RUNNING example app on the BUILT
+      // packages (`npm test` builds first); one file at a time, it runs a whole app.
+      project('security', './test/security', {
+        include: ['**/*.test.ts'],
+        fileParallelism: false,
+        testTimeout: 120_000,
+        hookTimeout: 120_000,
+      }),
       // Every ts/tsx block of every README, type-checked against the BUILT packages (build first).
       project('docs', './scripts', { include: ['**/*.test.ts'], testTimeout: 300_000 }),
       // The packed-package test's own helpers (the test itself is `npm run test:packed`).

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../clock';
 import { fromIso } from '../clock';
-import { CancelledError, LeaseLostError, SyncError } from '../errors';
+import { CancelledError, isSyncErrorLike, LeaseLostError, SyncError } from '../errors';
 import { createEtaEstimator } from '../eta/etaEstimator';
 import type { JobProgress } from '../events/syncEvents';
 import type {
@@ -16,6 +16,8 @@ import type {
 import { emptyCounters, processedCount } from '../job/job';
 import { releaseTransition } from '../job/jobLifecycle';
 import { doneText, formatCount as fmt, formatDuration } from '../job/jobTexts';
+import type { SyncLogger } from '../logger';
+import { describeError } from '../logger';
 import type { SourceBatch, SourceContext, SyncSource } from '../source/syncSource';
 import type {
   BatchCommit,
@@ -62,6 +64,8 @@ export interface JobRunOptions {
   writeIntervalMs: number;
   /** ETA smoothing: half-life and signal needed, in ms. */
   eta: { halfLifeMs: number; minSignalMs: number };
+  /** Gets the detail (message and stack) of an unexpected error a job failed on; the job gets none. */
+  logger?: SyncLogger;
 }
 
 export interface JobRun {
@@ -394,7 +398,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
     }
 
     async function end(error: unknown): Promise<void> {
-      const cause = SyncError.fromUnknown(error);
+      const cause = jobErrorOf(error, jobId, options.logger);
       const reason: StopReason | null =
         stopReason ??
         (cause.code === 'LEASE_LOST' ? 'leaseLost' : cause.code === 'CANCELLED' ? 'cancel' : null);
@@ -446,6 +450,28 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       }
     }
   }
+}
+
+/** What a failed job says (in `job.error`, its log, HTTP, SSE, webhooks) when the cause is not a `SyncError`. */
+export const UNEXPECTED_FAILURE_MESSAGE =
+  'The sync failed because of an unexpected error. Details are in the server log.';
+
+/**
+ * The error a job ends on. A `SyncError`'s message is written for people and kept; anything else (an
+ * app's `classify` or `auth` callback throwing, a driver error naming hosts) is a bug whose text may
+ * hold secrets: the job gets a generic message and the detail goes to the server's logger only.
+ */
+export function jobErrorOf(error: unknown, jobId: string, logger: SyncLogger | undefined): SyncError {
+  if (error instanceof SyncError || isSyncErrorLike(error)) return SyncError.fromUnknown(error);
+  try {
+    (logger ?? console).error(
+      `[syncjob] Job ${jobId} failed on an unexpected error: ${describeError(error, { stack: true })}`,
+      { jobId },
+    );
+  } catch {
+    // A broken logger must not keep the job from ending.
+  }
+  return new SyncError('INTERNAL', UNEXPECTED_FAILURE_MESSAGE, { cause: error });
 }
 
 /** Waits for the source's next batch, but gives up at once when the run is aborted (a hung source). */

@@ -424,6 +424,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
       emitIntervalMs: this.#emitIntervalMs,
       writeIntervalMs: this.#writeIntervalMs,
       eta: this.#eta,
+      logger: this.#logger,
     });
     // A run of the same job still here lost its lease (the job was resumed and claimed again).
     this.#runs.get(run.jobId)?.stop('leaseLost');

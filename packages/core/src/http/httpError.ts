@@ -11,7 +11,13 @@ export type HttpErrorCode =
   /** No route at this path. */
   | 'ROUTE_NOT_FOUND'
   /** The route exists but not with this method (see the `Allow` header). */
-  | 'METHOD_NOT_ALLOWED';
+  | 'METHOD_NOT_ALLOWED'
+  /** A state-changing request sent by a page of another site or origin (CSRF defence). */
+  | 'CROSS_SITE_REQUEST'
+  /** A POST body that is not `application/json`. */
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  /** Too many open event streams for this principal, or in total (see `Retry-After`). */
+  | 'TOO_MANY_STREAMS';
 
 /** The body of every error answer: `{ error: { code, message } }`. */
 export interface HttpErrorBody {

@@ -102,6 +102,8 @@ export async function runWorkSlice(host: WorkSliceHost, options: WorkOptions = {
   // What is left after the last commit: handing the leases back and answering.
   const reserveMs = Math.min(500, maxMs * 0.05);
   const deadline = startedAt + maxMs - reserveMs;
+  // A job claimed later than this could not commit a batch (half the budget for the shortest ones).
+  const minClaimMs = Math.min(MIN_CLAIM_MS, maxMs / 2);
   const worked: Array<{ claimed: ClaimedJob; run: JobRun }> = [];
   const running = new Set<Promise<void>>();
   const stopAll = () => {
@@ -119,7 +121,7 @@ export async function runWorkSlice(host: WorkSliceHost, options: WorkOptions = {
           running.size < host.concurrency &&
           !signal?.aborted &&
           !host.stopping() &&
-          deadline - clock.now() >= MIN_CLAIM_MS
+          deadline - clock.now() >= minClaimMs
         ) {
           const claimed = await host.claim();
           if (!claimed) {

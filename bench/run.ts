@@ -444,7 +444,9 @@ async function etaAccuracy(): Promise<void> {
 async function slices(): Promise<void> {
   const { rows, notes } = await runSlicesBench(QUICK ? { messages: 2_000 } : {});
   table(SLICES_TITLE, rows, notes);
-  const share = Number(String(rows.find((r) => r.approach === '30 s slices')?.['of long-running']).replace(/[^\d.]/g, ''));
+  const share = Number(
+    String(rows.find((r) => r.approach === '30 s slices')?.['of long-running']).replace(/[^\d.]/g, ''),
+  );
   target('Throughput with 30 s slices', '≥ 80 % of a long-running worker', `${share} %`, share >= 80);
 }
 

@@ -69,7 +69,10 @@ export async function runSlicesBench(options: SlicesOptions = {}): Promise<{ row
       let invocations = 0;
       if (way.sliceMs === 0) {
         await run(process.execPath, [WORKER], {
-          env: { ...process.env, SLICES_WORKER: JSON.stringify({ path, emulatorUrl: gmail.url, quotaSpeed: speed }) },
+          env: {
+            ...process.env,
+            SLICES_WORKER: JSON.stringify({ path, emulatorUrl: gmail.url, quotaSpeed: speed }),
+          },
         });
         invocations = 1;
       } else {
@@ -108,7 +111,7 @@ export async function runSlicesBench(options: SlicesOptions = {}): Promise<{ row
     processes: m.invocations,
     'time s': m.seconds.toFixed(1),
     'msg/s': (m.stored / m.seconds).toFixed(0),
-    'of long-running': ((baseline.seconds / m.seconds) * 100).toFixed(0) + ' %',
+    'of long-running': `${((baseline.seconds / m.seconds) * 100).toFixed(0)} %`,
   }));
   const notes = [
     `Legacy quota at ${speed}× speed, ${messages.toLocaleString('en-US')} messages, SQLite, one emulator (a user per row, each with its own quota). Each slice is a fresh \`node\` process handling one \`POST /work\` (\`test/serverless/fixtures/workInvocation.mjs\`), chained at once while \`moreWork\` is true; time runs from the start request to \`completed\`, process starts included. Target: ≥ 80 % of the long-running worker at 30 s slices.`,

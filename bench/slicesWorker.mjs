@@ -5,7 +5,8 @@ import { gmailSource } from '@syncjob/gmail';
 import { defaultRefreshToken } from '@syncjob/gmail-emulator';
 import { createSqliteStore } from '@syncjob/sqlite';
 
-const config = JSON.parse(process.env.SLICES_WORKER ?? '{}');
+const { SLICES_WORKER } = process.env;
+const config = JSON.parse(SLICES_WORKER ?? '{}');
 const store = createSqliteStore({ path: config.path });
 const source = gmailSource({
   rootUrl: `${config.emulatorUrl}/`,

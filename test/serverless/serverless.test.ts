@@ -184,7 +184,13 @@ async function simulate(store: SyncStore, config: StoreConfig) {
   console.log(`\n── serverless simulation (${config.kind}) ──`);
   console.table([report]);
 
-  expect(comparison).toMatchObject({ expected: MESSAGES, stored: MESSAGES, missing: 0, duplicated: 0, extra: 0 });
+  expect(comparison).toMatchObject({
+    expected: MESSAGES,
+    stored: MESSAGES,
+    missing: 0,
+    duplicated: 0,
+    extra: 0,
+  });
   expect(comparison.labelMismatches).toBe(0);
   // No lease held between invocations: every hand-back (and the end) dropped it at once.
   for (const row of leaseAfter) {

@@ -57,7 +57,10 @@ afterEach(() => {
 
 describe('engine.work: time slices', () => {
   it('runs a job over several slices: each stops at a batch boundary within the budget, hands the lease back, and the next resumes', async () => {
-    const { store, engine, control } = setup({ messages: 100, pageSize: 100, batchSize: 10 }, { maxAttempts: 2 });
+    const { store, engine, control } = setup(
+      { messages: 100, pageSize: 100, batchSize: 10 },
+      { maxAttempts: 2 },
+    );
     control.setDelay(1_000);
     const { job } = await engine.start(account);
 
@@ -86,7 +89,10 @@ describe('engine.work: time slices', () => {
       jobs: [{ id: job.id, status: 'queued', handedBack: true, processed: 30, percent: 30 }],
     });
     expect(results[0]!.tookMs).toBe(4_000);
-    expect(results.at(-1)).toMatchObject({ moreWork: false, jobs: [{ status: 'completed', handedBack: false }] });
+    expect(results.at(-1)).toMatchObject({
+      moreWork: false,
+      jobs: [{ status: 'completed', handedBack: false }],
+    });
     // Progress goes on from slice to slice, never backwards; every message fetched and stored once.
     expect(stored).toEqual([...stored].sort((a, b) => a - b));
     expect(results.reduce((sum, r) => sum + r.jobs[0]!.processed, 0)).toBe(100);
@@ -149,7 +155,11 @@ describe('engine.work: time slices', () => {
 
   it('runs different jobs in concurrent calls, and claims the next queued job when one ends early', async () => {
     const store = createMemoryStore();
-    const { engine, control } = setup({ messages: 20, pageSize: 20, batchSize: 10 }, { concurrency: 1 }, store);
+    const { engine, control } = setup(
+      { messages: 20, pageSize: 20, batchSize: 10 },
+      { concurrency: 1 },
+      store,
+    );
     control.setDelay(100);
     const accounts = ['a@example.test', 'b@example.test', 'c@example.test'];
     for (const accountId of accounts) await engine.start({ source: 'test', accountId });
@@ -192,7 +202,11 @@ describe('engine.work: time slices', () => {
     const { job } = await engine.start(account);
     setTimeout(() => void engine.cancel(job.id), 2_500);
     const result = await slice(engine, { maxMs: 10_000 });
-    expect(result).toMatchObject({ ran: 1, moreWork: false, jobs: [{ status: 'cancelled', handedBack: false }] });
+    expect(result).toMatchObject({
+      ran: 1,
+      moreWork: false,
+      jobs: [{ status: 'cancelled', handedBack: false }],
+    });
     expectNoLease(await store.getJob(job.id));
   });
 

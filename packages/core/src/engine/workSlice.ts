@@ -193,11 +193,7 @@ export interface SliceGuard {
 const RECENT_BATCHES = 3;
 const SAFETY = 1.25;
 
-export function createSliceGuard(
-  clock: Clock,
-  slice: SliceRunOptions,
-  stop: () => void,
-): SliceGuard {
+export function createSliceGuard(clock: Clock, slice: SliceRunOptions, stop: () => void): SliceGuard {
   const recent: number[] = [];
   let lastMark = clock.now();
   let timer: TimerHandle | null = clock.setTimeout(

@@ -214,7 +214,10 @@ describe('createEtaEstimator', () => {
       const phaseStart = time.now();
       const total = 10_000;
       let done = 0;
-      let last: { etaSeconds: number | null; ratePerSec: number | null } = { etaSeconds: null, ratePerSec: null };
+      let last: { etaSeconds: number | null; ratePerSec: number | null } = {
+        etaSeconds: null,
+        ratePerSec: null,
+      };
       for (let slice = 0; slice < count; slice++) {
         const eta = createEtaEstimator({ clock: time.clock });
         eta.seed(done, total);

@@ -10,7 +10,10 @@ import { createSyncHandler } from './syncHandler';
 const SECRET = 'work-secret-0123456789abcdef';
 const URL_BASE = 'http://app.test/api/sync';
 
-function handlerFor(engine: Parameters<typeof createSyncHandler>[0], extra: Partial<SyncHandlerOptions<string>> = {}) {
+function handlerFor(
+  engine: Parameters<typeof createSyncHandler>[0],
+  extra: Partial<SyncHandlerOptions<string>> = {},
+) {
   const authenticate = vi.fn(async () => 'alice');
   const handler = createSyncHandler(engine, {
     basePath: '/api/sync',
@@ -122,7 +125,9 @@ describe('POST {base}/work', () => {
     const engine = new ScriptedEngine();
     const base = { authenticate: () => 'alice', authorizeAccount: () => true };
     expect(() => createSyncHandler(engine, { ...base, workSecret: 'short' })).toThrow(SyncError);
-    expect(() => createSyncHandler(engine, { ...base, workSecret: SECRET, maxWorkMs: 10 })).toThrow(SyncError);
+    expect(() => createSyncHandler(engine, { ...base, workSecret: SECRET, maxWorkMs: 10 })).toThrow(
+      SyncError,
+    );
   });
 
   it('answers 503 when the store is unreachable', async () => {

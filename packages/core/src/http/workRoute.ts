@@ -58,9 +58,14 @@ export function createWorkRoute(
     const match = /^Bearer +(\S+) *$/i.exec(header);
     // Compared as SHA-256 digests in constant time: neither the length nor a prefix of the secret leaks.
     if (!match || !equalBytes(await digest(match[1]!), await expected)) {
-      throw new HttpError(401, 'UNAUTHENTICATED', 'Send the work secret as "Authorization: Bearer <secret>".', {
-        'www-authenticate': 'Bearer',
-      });
+      throw new HttpError(
+        401,
+        'UNAUTHENTICATED',
+        'Send the work secret as "Authorization: Bearer <secret>".',
+        {
+          'www-authenticate': 'Bearer',
+        },
+      );
     }
     const maxMs = parseMaxMs(await readJsonBody(request), maxWorkMs);
     const result = await getEngine().work({ maxMs, signal: request.signal });
@@ -71,7 +76,11 @@ export function createWorkRoute(
 function parseMaxMs(body: unknown, maxWorkMs: number): number {
   if (body === undefined || body === null) return maxWorkMs;
   if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new HttpError(400, 'INVALID_INPUT', 'The body must be a JSON object: { "maxMs": number } or empty.');
+    throw new HttpError(
+      400,
+      'INVALID_INPUT',
+      'The body must be a JSON object: { "maxMs": number } or empty.',
+    );
   }
   const { maxMs } = body as { maxMs?: unknown };
   if (maxMs === undefined) return maxWorkMs;

@@ -92,7 +92,12 @@ describe('job lifecycle', () => {
     expect(expireTransition(job, NOW, { autoResume: true, maxAttempts: 3 })?.change.status).toBe('queued');
 
     const cancelled = handBackTransition(running({ cancelRequested: true }), NOW);
-    expect(cancelled.change).toEqual({ status: 'cancelled', phase: null, leaseExpiresAt: null, finishedAt: NOW });
+    expect(cancelled.change).toEqual({
+      status: 'cancelled',
+      phase: null,
+      leaseExpiresAt: null,
+      finishedAt: NOW,
+    });
   });
 
   it('finish: terminal, no phase or lease, finishedAt now; completed never carries an error', () => {

@@ -182,7 +182,8 @@ export function handBackTransition(job: Job, now: string): JobTransition {
     logs: [
       {
         level: 'info',
-        message: 'Time slice over: the job is handed back and the next work call resumes it from its checkpoint.',
+        message:
+          'Time slice over: the job is handed back and the next work call resumes it from its checkpoint.',
         data: { handedBack: true },
       },
     ],

@@ -21,8 +21,8 @@ import { compareWithMailbox } from '../chaos/chaosHarness';
 const FIXTURE = fileURLToPath(new URL('./fixtures/workInvocation.mjs', import.meta.url));
 const ADDRESS = 'me@example.com';
 const MESSAGES = 10_000;
-/** Legacy quota at this speed: about 50 × speed × 1.5 messages/s (whole threads): ~8 slices of 5 s, ~40 s a store. */
-const QUOTA_SPEED = 4;
+/** Legacy quota at this speed: about 50 × speed × 1.5 messages/s (whole threads): ~6 slices of 5 s, ~35 s a store. */
+const QUOTA_SPEED = 5;
 const SLICE_MS = 5_000;
 const GAP_MS = 1_000;
 const SECRET = 'serverless-simulation-secret-0123456789';

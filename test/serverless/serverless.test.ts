@@ -27,6 +27,13 @@ const SLICE_MS = 5_000;
 const GAP_MS = 1_000;
 const SECRET = 'serverless-simulation-secret-0123456789';
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Set by the postgres project's globalSetup (`null` without PostgreSQL: that test skips). */
+    postgresUrl: string | null;
+  }
+}
+
 const postgresUrl = inject('postgresUrl');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

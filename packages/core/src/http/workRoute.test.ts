@@ -79,7 +79,7 @@ describe('POST {base}/work', () => {
     for (const body of ['[1]', '"x"', '{"maxMs":"5000"}', '{"maxMs":10}', '{"maxMs":null}', '{nope']) {
       const response = await handler(post('/work', { body }));
       expect(response.status, body).toBe(400);
-      expect((await response.json()).error.code).toBe('INVALID_INPUT');
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('INVALID_INPUT');
     }
     expect(engine.workCalls).toHaveLength(0);
   });
@@ -91,7 +91,7 @@ describe('POST {base}/work', () => {
       const response = await handler(post('/work', { secret }));
       expect(response.status, String(secret)).toBe(401);
       expect(response.headers.get('www-authenticate')).toBe('Bearer');
-      expect((await response.json()).error.code).toBe('UNAUTHENTICATED');
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
     }
     const basic = new Request(`${URL_BASE}/work`, {
       method: 'POST',
@@ -117,7 +117,7 @@ describe('POST {base}/work', () => {
     });
     const response = await handler(post('/work'));
     expect(response.status).toBe(404);
-    expect((await response.json()).error.code).toBe('ROUTE_NOT_FOUND');
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('ROUTE_NOT_FOUND');
     expect(engine.workCalls).toHaveLength(0);
   });
 
@@ -152,7 +152,7 @@ describe('POST {base}/work', () => {
     do {
       calls += 1;
       const response = await handler(post('/work', { body: JSON.stringify({ maxMs: 1_000 }) }));
-      body = await response.json();
+      body = (await response.json()) as typeof body;
       expect(response.status).toBe(200);
     } while (body.moreWork && calls < 50);
     expect(body.jobs.at(-1)?.status).toBe('completed');

@@ -10,6 +10,8 @@ import { defaultRefreshToken, type RunningGmailEmulator, startGmailEmulator } fr
 import { createPostgresStore } from '@syncjob/postgres';
 import { createSqliteStore } from '@syncjob/sqlite';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+// Types only: the postgres project's globalSetup (also this project's) declares `postgresUrl`.
+import type {} from '../../packages/adapters/postgres/test/globalSetup';
 import { compareWithMailbox } from '../chaos/chaosHarness';
 
 /**
@@ -26,13 +28,6 @@ const QUOTA_SPEED = 5;
 const SLICE_MS = 5_000;
 const GAP_MS = 1_000;
 const SECRET = 'serverless-simulation-secret-0123456789';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** Set by the postgres project's globalSetup (`null` without PostgreSQL: that test skips). */
-    postgresUrl: string | null;
-  }
-}
 
 const postgresUrl = inject('postgresUrl');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

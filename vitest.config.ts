@@ -91,6 +91,14 @@ export default defineConfig({
         include: ['**/*.test.ts'],
         fileParallelism: false,
         testTimeout: 120_000,
+      }),
+      // A serverless host simulated: one fresh process per work request, on the BUILT packages (build
+      // first), on SQLite and on PostgreSQL (a throwaway cluster, like the postgres project's).
+      project('serverless', './test/serverless', {
+        include: ['**/*.test.ts'],
+        globalSetup: [here('./packages/adapters/postgres/test/globalSetup.ts')],
+        fileParallelism: false,
+        testTimeout: 240_000,
         hookTimeout: 120_000,
       }),
       // Every ts/tsx block of every README, type-checked against the BUILT packages (build first).

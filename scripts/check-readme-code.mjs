@@ -56,6 +56,9 @@ declare module '*.css';
 declare module '@/lib/syncEngine' {
   export const getSyncEngine: () => import('@syncjob/core').SyncEngine;
 }
+declare module '@/lib/syncHandler' {
+  export function getSyncHandler(): Promise<import('@syncjob/core/http').SyncHandler>;
+}
 declare module 'express' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
   type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => unknown;

@@ -10,6 +10,8 @@ export type {
   SyncEngineOptions,
 } from './engine/engineTypes';
 export { createSyncEngine } from './engine/syncEngine';
+export type { WorkedJob, WorkOptions, WorkResult } from './engine/workSlice';
+export { DEFAULT_WORK_MS, MIN_WORK_MS } from './engine/workSlice';
 export type { SyncErrorCode, SyncErrorOptions } from './errors';
 export {
   CancelledError,
@@ -94,6 +96,7 @@ export {
   expireTransition,
   expireWith,
   finishChange,
+  handBackTransition,
   isLeaseExpired,
   newJob,
   releaseTransition,

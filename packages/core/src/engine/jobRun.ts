@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../clock';
-import { fromIso } from '../clock';
+import { fromIso, toIso } from '../clock';
 import { CancelledError, isSyncErrorLike, LeaseLostError, SyncError } from '../errors';
 import { createEtaEstimator } from '../eta/etaEstimator';
 import type { JobProgress } from '../events/syncEvents';
@@ -14,7 +14,7 @@ import type {
   SyncMode,
 } from '../job/job';
 import { emptyCounters, processedCount } from '../job/job';
-import { releaseTransition } from '../job/jobLifecycle';
+import { handBackTransition, releaseTransition } from '../job/jobLifecycle';
 import { doneText, formatCount as fmt, formatDuration } from '../job/jobTexts';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
@@ -29,9 +29,11 @@ import type {
 } from '../store/syncStore';
 import { createProgressReporter } from './progressReporter';
 import type { RetryPolicy } from './retryPolicy';
+import type { SliceRunOptions } from './workSlice';
+import { createSliceGuard } from './workSlice';
 
-/** Why a run was stopped from outside its source. */
-export type StopReason = 'cancel' | 'leaseLost' | 'shutdown';
+/** Why a run was stopped from outside its source (`sliceEnd`: its time slice is over, see `engine.work`). */
+export type StopReason = 'cancel' | 'leaseLost' | 'shutdown' | 'sliceEnd';
 
 /** What a run tells the engine, which turns it into events. */
 export interface JobRunEvents {
@@ -66,6 +68,11 @@ export interface JobRunOptions {
   eta: { halfLifeMs: number; minSignalMs: number };
   /** Gets the detail (message and stack) of an unexpected error a job failed on; the job gets none. */
   logger?: SyncLogger;
+  /**
+   * Run as a time slice (`engine.work`): stop at a batch boundary before `deadline`, hand the job
+   * back (`handBackTransition`), and measure the ETA over wall-clock time across slices.
+   */
+  slice?: SliceRunOptions;
 }
 
 export interface JobRun {
@@ -127,6 +134,9 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
     let heartbeatTimer: TimerHandle | null = null;
     let tickTimer: TimerHandle | null = null;
     let committing = false;
+    // Where this phase's pace is measured from, kept in the checkpoint across the job's runs.
+    let pace = { since: toIso(runStartedAt), done: 0 };
+    const slice = options.slice ? createSliceGuard(clock, options.slice, () => stop('sliceEnd')) : null;
 
     const eta = createEtaEstimator({ clock, ...options.eta });
     const reporter = createProgressReporter({
@@ -261,6 +271,8 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         // A new phase (or mode) has its own pace: measure it from here.
         eta.reset();
         eta.seed(processedCount(counters), counters.total, now);
+        pace = { since: toIso(now), done: processedCount(counters) };
+        if (slice) eta.measureSince(pace.done, now, now);
       } else {
         eta.update(processedCount(counters), counters.total, now);
       }
@@ -272,6 +284,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         counters: { ...counters },
         categoryCounts: { ...categoryCounts },
         phase,
+        pace,
       };
       const lines = [...(batch.logs ?? []), ...milestoneLines(false)];
       const commit: BatchCommit = { checkpoint, progress: progressPatch(), logs: lines };
@@ -317,8 +330,14 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       processedAtStart = processedCount(counters);
       skipPassedMilestones();
       eta.seed(processedAtStart, counters.total, runStartedAt);
+      // The pace of the phase goes on from an earlier run of this job (a previous slice).
+      pace =
+        checkpoint?.pace && checkpoint.jobId === jobId
+          ? checkpoint.pace
+          : { since: toIso(runStartedAt), done: processedAtStart };
+      if (slice) eta.measureSince(pace.done, fromIso(pace.since), runStartedAt);
       events.status(job);
-      queueLog(startLine(job, checkpoint, counters));
+      queueLog(startLine(job, checkpoint, counters, slice !== null));
 
       const context: SourceContext = {
         job,
@@ -370,6 +389,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         const next = await untilAborted(iterator, signal);
         if (next.done) break;
         await applyBatch(next.value);
+        slice?.batchCommitted();
       }
       signal.throwIfAborted();
 
@@ -392,6 +412,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       await end(error);
     } finally {
       ended = true;
+      slice?.dispose();
       if (heartbeatTimer !== null) clock.clearTimeout(heartbeatTimer);
       if (tickTimer !== null) clock.clearTimeout(tickTimer);
       reporter.dispose();
@@ -408,10 +429,10 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
           stopReason = 'leaseLost';
           return;
         }
-        if (reason === 'shutdown') {
+        if (reason === 'shutdown' || reason === 'sliceEnd') {
           await logChain;
           const { job: released, logs } = await persist('releasing the job', () =>
-            store.releaseJob(lease, releaseTransition),
+            store.releaseJob(lease, reason === 'sliceEnd' ? handBackTransition : releaseTransition),
           );
           reporter.flush();
           if (logs.length > 0) events.logs(logs);
@@ -508,6 +529,10 @@ function abortReasonOf(reason: StopReason, jobId: string): SyncError {
       return new SyncError('SHUTDOWN', 'The engine is stopping; the job is released for another worker.', {
         retryable: false,
       });
+    case 'sliceEnd':
+      return new SyncError('SHUTDOWN', 'The time slice is over; the job is handed back for the next one.', {
+        retryable: false,
+      });
   }
 }
 
@@ -529,8 +554,20 @@ export function progressOf(
   };
 }
 
-function startLine(job: Job, checkpoint: SyncCheckpoint | null, counters: JobCounters): LogInput {
+function startLine(
+  job: Job,
+  checkpoint: SyncCheckpoint | null,
+  counters: JobCounters,
+  sliced: boolean,
+): LogInput {
   const kind = `${job.mode} sync`;
+  if (checkpoint && sliced && checkpoint.jobId === job.id) {
+    return {
+      level: 'info',
+      message: `Time slice: resuming ${kind} from checkpoint (${doneText(counters)})`,
+      data: { attempt: job.attempt, resumed: true, slice: true },
+    };
+  }
   if (checkpoint) {
     return {
       level: 'info',

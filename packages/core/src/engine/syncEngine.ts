@@ -29,6 +29,8 @@ import type { JobRun, JobRunEvents } from './jobRun';
 import { startJobRun } from './jobRun';
 import type { RetryPolicy } from './retryPolicy';
 import { createRetryPolicy } from './retryPolicy';
+import type { SliceRunOptions, WorkOptions, WorkResult } from './workSlice';
+import { runWorkSlice } from './workSlice';
 
 const MAX_ACCOUNT_ID_LENGTH = 512;
 const REQUESTED_MODES: readonly RequestedSyncMode[] = ['auto', 'full', 'incremental'];
@@ -307,6 +309,23 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     if (timer !== null) this.#clock.clearTimeout(timer);
   }
 
+  work(options?: WorkOptions): Promise<WorkResult> {
+    return runWorkSlice(
+      {
+        clock: this.#clock,
+        store: this.store,
+        sourceIds: this.sourceIds,
+        concurrency: this.#concurrency,
+        stopping: () => this.#stopping,
+        sweep: () => this.#sweep(),
+        claim: () =>
+          this.store.claimJob({ workerId: this.workerId, leaseMs: this.#leaseMs, sources: this.sourceIds }),
+        launch: (claimed, slice) => this.#launch(claimed, slice),
+      },
+      options,
+    );
+  }
+
   async runPendingJobs(): Promise<number> {
     await this.#sweep();
     const runs = await this.#claimPass();
@@ -397,7 +416,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     return started;
   }
 
-  #launch(claimed: ClaimedJob): JobRun {
+  #launch(claimed: ClaimedJob, slice?: SliceRunOptions): JobRun {
     const source = this.#sources.get(claimed.job.source)!;
     const events: JobRunEvents = {
       status: (job) => this.#emitStatus(job),
@@ -425,6 +444,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
       writeIntervalMs: this.#writeIntervalMs,
       eta: this.#eta,
       logger: this.#logger,
+      ...(slice ? { slice } : {}),
     });
     // A run of the same job still here lost its lease (the job was resumed and claimed again).
     this.#runs.get(run.jobId)?.stop('leaseLost');

@@ -16,3 +16,4 @@ export type { SseStreamOptions } from './sseStream';
 export { createSseStream, formatSseFrame, SSE_HEADERS } from './sseStream';
 export type { SyncEngineSource, SyncHandler, SyncHandlerOptions } from './syncHandler';
 export { createSyncHandler } from './syncHandler';
+export { DEFAULT_MAX_WORK_MS } from './workRoute';

@@ -19,6 +19,7 @@ import {
 } from './requestValidation';
 import { createSseStream, SSE_DEFAULTS, SSE_HEADERS } from './sseStream';
 import { createStreamSlots, defaultPrincipalKey, STREAM_LIMIT_DEFAULTS } from './streamSlots';
+import { createWorkRoute, isWorkPath } from './workRoute';
 
 /** A Fetch-API handler: Next.js route handlers, Hono, Bun, Deno, or Node through `toNodeHandler`. */
 export interface SyncHandler {
@@ -104,6 +105,19 @@ export interface SyncHandlerOptions<TPrincipal> {
    * after `logger` reported them. Default: none.
    */
   onError?: (error: unknown, request: Request) => void;
+  /**
+   * Enables `POST {basePath}/work` (serverless hosts: one time slice of `engine.work`, called by a
+   * cron or a queue) for callers sending `Authorization: Bearer <workSecret>`; no user session is
+   * involved. At least 16 characters; keep it in an environment variable. Without it the route does
+   * not exist (404 `ROUTE_NOT_FOUND`).
+   */
+  workSecret?: string;
+  /**
+   * Longest slice `POST {basePath}/work` runs, in ms, and its default when the body gives no
+   * `maxMs` (default 25,000: under the ~30 s request timeouts common in front of functions, with
+   * room for a cold start; set it a few seconds under your host's function time limit).
+   */
+  maxWorkMs?: number;
 }
 
 /**
@@ -177,6 +191,10 @@ export function createSyncHandler<TPrincipal>(
     maxStreams: options.maxStreams ?? STREAM_LIMIT_DEFAULTS.maxStreams,
     maxStreamsPerPrincipal: options.maxStreamsPerPrincipal ?? STREAM_LIMIT_DEFAULTS.maxStreamsPerPrincipal,
   });
+  const workRoute =
+    options.workSecret === undefined
+      ? null
+      : createWorkRoute({ workSecret: options.workSecret, maxWorkMs: options.maxWorkMs });
 
   let resolved: SyncEngine | undefined = typeof engineOrGetter === 'function' ? undefined : engineOrGetter;
   /** The engine, created by the getter on first use; a getter that throws is tried again next time. */
@@ -349,6 +367,8 @@ export function createSyncHandler<TPrincipal>(
       } catch {
         throw new HttpError(400, 'INVALID_INPUT', 'The request URL is not valid.');
       }
+      // Authorised by the shared secret, not by `authenticate`: a cron is not a user.
+      if (workRoute && isWorkPath(url.pathname, basePath)) return await workRoute(request, getEngine);
       const route = matchRoute(url.pathname, basePath);
       if (!route) throw new HttpError(404, 'ROUTE_NOT_FOUND', `No route ${url.pathname}.`);
       const allowed = METHODS_BY_ROUTE[route.name];

@@ -26,7 +26,15 @@ const SYNC_ERROR_CODES = [
   'SHUTDOWN',
   'INTERNAL',
 ];
-const HTTP_ONLY_CODES = ['UNAUTHENTICATED', 'FORBIDDEN', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED'];
+const HTTP_ONLY_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'ROUTE_NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'CROSS_SITE_REQUEST',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'TOO_MANY_STREAMS',
+];
 
 const ref = (name) => ({ $ref: `#/$defs/${name}` });
 const nullable = (schema) => ({ anyOf: [schema, { type: 'null' }] });
@@ -195,6 +203,40 @@ export const definitions = {
       hasMore: { type: 'boolean' },
     }),
   },
+  WorkBody: {
+    description: 'The body of `POST /work` (optional).',
+    ...object(
+      {
+        maxMs: {
+          type: 'integer',
+          minimum: 1000,
+          description: "The budget in ms, lowered to the server's maximum.",
+        },
+      },
+      [],
+    ),
+  },
+  WorkedJob: {
+    description: 'A job a work call ran.',
+    ...object({
+      id: ref('JobId'),
+      source: { type: 'string' },
+      accountId: { type: 'string' },
+      status: ref('JobStatus'),
+      handedBack: { type: 'boolean', description: 'Handed back unfinished at the end of the slice.' },
+      processed: { ...count, description: 'Items done during this call.' },
+      percent: nullable({ type: 'number', minimum: 0, maximum: 100 }),
+      etaSeconds: nullable({ type: 'number', minimum: 0 }),
+    }),
+  },
+  WorkResult: {
+    description: 'The answer of `POST /work`.',
+    ...object({
+      ran: { ...count, description: 'Jobs this call claimed and ran.' },
+      jobs: { type: 'array', items: ref('WorkedJob') },
+      moreWork: { type: 'boolean', description: 'Call again now.' },
+    }),
+  },
   ErrorBody: {
     description: 'The body of every error answer.',
     ...object({ error: object({ code: ref('HttpErrorCode'), message: { type: 'string', minLength: 1 } }) }),
@@ -205,10 +247,12 @@ export const definitions = {
 export const CODES_BY_STATUS = {
   400: ['INVALID_INPUT', 'UNKNOWN_SOURCE'],
   401: ['UNAUTHENTICATED'],
-  403: ['FORBIDDEN'],
+  403: ['FORBIDDEN', 'CROSS_SITE_REQUEST'],
   404: ['NOT_FOUND', 'ROUTE_NOT_FOUND'],
   405: ['METHOD_NOT_ALLOWED'],
   409: ['CONFLICT'],
+  415: ['UNSUPPORTED_MEDIA_TYPE'],
+  429: ['TOO_MANY_STREAMS', 'RATE_LIMITED'],
   500: ['INTERNAL'],
   503: ['STORE_UNAVAILABLE'],
 };
@@ -246,10 +290,12 @@ const answer = (description, name, headers) => ({
 const ERRORS = {
   400: 'INVALID_INPUT: malformed id (also `undefined`, `null`, empty), body (broken JSON, wrong fields, over 16 kB) or query. UNKNOWN_SOURCE: a source the server does not know.',
   401: 'UNAUTHENTICATED: no principal.',
-  403: 'FORBIDDEN: the principal may not use this account.',
+  403: 'FORBIDDEN: the principal may not use this account. CROSS_SITE_REQUEST: a state-changing request sent by a page of another site or origin (`Sec-Fetch-Site` / `Origin`).',
   404: 'NOT_FOUND: the job does not exist or belongs to someone else (the same body for both). ROUTE_NOT_FOUND: no such route.',
   405: 'METHOD_NOT_ALLOWED, with an `Allow` header.',
   409: "CONFLICT: the action conflicts with the job's state (cancel of an ended job, retry of an active or completed job).",
+  415: 'UNSUPPORTED_MEDIA_TYPE: a POST body that is not `application/json` (send JSON, or no body).',
+  429: 'TOO_MANY_STREAMS: too many open event streams for this principal or in total. RATE_LIMITED: too many starts, cancels or retries. Retry after `Retry-After` seconds.',
   500: 'INTERNAL: a bug, without details.',
   503: 'STORE_UNAVAILABLE: the store cannot be reached; retry after `Retry-After` seconds.',
 };
@@ -260,7 +306,7 @@ const errorAnswers = (...statuses) =>
       answer(
         ERRORS[status],
         `Error${status}`,
-        status === 503
+        status === 503 || status === 429
           ? { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds.' } }
           : status === 405
             ? { Allow: { schema: { type: 'string' } } }
@@ -304,7 +350,7 @@ export function buildOpenApi() {
           requestBody: { required: true, content: json('StartBody') },
           responses: {
             202: answer('Started, or the job already active for the account.', 'StartResult'),
-            ...errorAnswers(400, 403, ...COMMON),
+            ...errorAnswers(400, 403, 415, 429, ...COMMON),
           },
         },
         get: {
@@ -387,7 +433,7 @@ export function buildOpenApi() {
                 'text/event-stream': { schema: { type: 'string' }, itemSchema: schema('SyncEvent') },
               },
             },
-            ...errorAnswers(400, 404, ...COMMON),
+            ...errorAnswers(400, 404, 429, ...COMMON),
           },
         },
       },
@@ -398,7 +444,7 @@ export function buildOpenApi() {
           parameters: [jobIdParam],
           responses: {
             202: answer('Cancellation requested (or done, for a queued job).', 'JobAnswer'),
-            ...errorAnswers(400, 404, 409, ...COMMON),
+            ...errorAnswers(400, 403, 404, 409, 415, 429, ...COMMON),
           },
         },
       },
@@ -409,7 +455,21 @@ export function buildOpenApi() {
           parameters: [jobIdParam],
           responses: {
             202: answer('The new (or already active) job.', 'StartResult'),
-            ...errorAnswers(400, 404, 409, ...COMMON),
+            ...errorAnswers(400, 403, 404, 409, 415, 429, ...COMMON),
+          },
+        },
+      },
+      '/work': {
+        post: {
+          operationId: 'work',
+          summary:
+            'Serverless hosts: run queued and resumable jobs for at most `maxMs`, commit, hand their leases back, and say whether to call again. Only when the server sets a work secret.',
+          description:
+            'Authorised by `Authorization: Bearer <work secret>`, not by a user session. Without a work secret on the server the route does not exist (404 ROUTE_NOT_FOUND).',
+          requestBody: { required: false, content: json('WorkBody') },
+          responses: {
+            200: answer('What the slice did.', 'WorkResult'),
+            ...errorAnswers(400, 404, 415, ...COMMON),
           },
         },
       },

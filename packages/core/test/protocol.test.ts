@@ -206,6 +206,9 @@ describe('the schemas match the TypeScript types', () => {
       FORBIDDEN: true,
       ROUTE_NOT_FOUND: true,
       METHOD_NOT_ALLOWED: true,
+      CROSS_SITE_REQUEST: true,
+      UNSUPPORTED_MEDIA_TYPE: true,
+      TOO_MANY_STREAMS: true,
     } as Record<HttpErrorCode, true>;
     expect([...events.$defs.HttpErrorCode.enum].sort()).toEqual(Object.keys(httpCodes).sort());
     expectTypeOf<Job['status']>().toEqualTypeOf<(typeof JOB_STATUSES)[number]>();
@@ -266,7 +269,11 @@ describe('the real handler answers as documented', () => {
       new Request(`${BASE}${path}`, {
         method,
         ...init,
-        headers: { authorization: 'Bearer alice', ...(init.headers as Record<string, string>) },
+        headers: {
+          authorization: 'Bearer alice',
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(init.headers as Record<string, string>),
+        },
       }),
     );
 
@@ -432,5 +439,51 @@ describe('the real handler answers as documented', () => {
     const bug = await call(setup(failing(new TypeError('x is undefined'))), 'GET', `/jobs/${id}`);
     expect(bug.status).toBe(500);
     expect(((await expectDocumented('GET', '/jobs/{id}', bug)) as HttpErrorBody).error.code).toBe('INTERNAL');
+  });
+
+  it('POST /work answers as documented (a run to its end, a wrong secret, a form body)', async () => {
+    const source = createTestSource({ id: 'test', messages: 30, pageSize: 10, batchSize: 10 });
+    const engine = createSyncEngine({
+      store: createMemoryStore(),
+      sources: [source],
+      worker: false,
+      progress: { emitIntervalMs: 10, writeIntervalMs: 10 },
+    });
+    const handler = createSyncHandler(engine, {
+      basePath: '/api/sync',
+      authenticate: () => 'alice',
+      authorizeAccount: () => true,
+      workSecret: 'a-work-secret-of-enough-length',
+    });
+    const work = (init: RequestInit) => handler(new Request(`${BASE}/work`, { method: 'POST', ...init }));
+    try {
+      await engine.start({ source: 'test', accountId: 'alice@example.com' });
+      const body = (await expectDocumented(
+        'POST',
+        '/work',
+        await work({
+          headers: {
+            authorization: 'Bearer a-work-secret-of-enough-length',
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ maxMs: 5_000 }),
+        }),
+      )) as { ran: number; jobs: unknown[] };
+      expect(body.ran).toBe(1);
+      await expectDocumented('POST', '/work', await work({ headers: { authorization: 'Bearer wrong' } }));
+      await expectDocumented(
+        'POST',
+        '/work',
+        await work({
+          headers: {
+            authorization: 'Bearer a-work-secret-of-enough-length',
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: 'maxMs=5000',
+        }),
+      );
+    } finally {
+      await engine.stop({ timeoutMs: 1000 });
+    }
   });
 });

@@ -30,6 +30,7 @@ function post(path: string, options: { secret?: string | null; body?: string; me
   const headers: Record<string, string> = {};
   const secret = options.secret === undefined ? SECRET : options.secret;
   if (secret !== null) headers.authorization = `Bearer ${secret}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
   return new Request(`${URL_BASE}${path}`, { method: options.method ?? 'POST', headers, body: options.body });
 }
 

@@ -51,6 +51,9 @@ export const STUBS = {
   auth: 'declare const auth: { user: string; pass: string };',
   from: 'declare const from: string;',
   to: 'declare const to: string;',
+  user: 'declare const user: { email: string };',
+  legacyRoutesTransport:
+    "declare function legacyRoutesTransport(options: { baseUrl: string; accountId: string; intervalMs?: number }): import('@syncjob/core/client').SyncTransport;",
 };
 
 /**

@@ -229,7 +229,9 @@ async function startServer(
       const timeout = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 15_000);
       const code = await exited;
       // `npx` may exit before its child (the server) is done: wait for the whole group to be gone.
-      while (child.pid && groupAlive(child.pid)) await new Promise((resolve) => setTimeout(resolve, 50));
+      const until = Date.now() + 20_000;
+      while (child.pid && groupAlive(child.pid) && Date.now() < until)
+        await new Promise((resolve) => setTimeout(resolve, 50));
       clearTimeout(timeout);
       writeFileSync(options.log, output);
       return code;

@@ -369,7 +369,9 @@ export async function checkReadmeCode({ repoRoot = REPO_ROOT, readmes = findRead
   const seen = new Set();
   const unique = failures.filter((failure) => {
     const key = `${failure.readme}:${failure.line}: ${failure.message}`;
-    return seen.has(key) ? false : (seen.add(key), true);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
   return { checked, skipped, failures: unique };
 }

@@ -9,8 +9,6 @@ export interface BrowserScenarioOptions {
   baseUrl: string;
   account: string;
   messages: number;
-  /** Which React kit default the page runs on (see `KIT_DRIVERS`). */
-  kit: 'reattach' | 'controlled';
   chromium: string;
   profileDir: string;
   artifacts: string;
@@ -34,21 +32,6 @@ const storedShown = async (page: Page) =>
 const percentShown = async (page: Page) =>
   Number((await dialog(page).getByRole('progressbar').getAttribute('aria-valuenow')) ?? -1);
 
-/**
- * The only behaviour that differs between the kit's two defaults: how a user brings the progress
- * view back while a sync runs. `reattach` (i13-kit): the sync button opens it. `controlled` (today's
- * kit, the fixture page): the page's "Show progress" button. Both pages open it by themselves on load.
- */
-const KIT_DRIVERS = {
-  reattach: { reopen: (page: Page) => syncButton(page).click() },
-  controlled: {
-    async reopen(page: Page) {
-      await syncButton(page).click({ force: true }); // inert while a sync runs: starts nothing
-      await page.getByRole('button', { name: 'Show progress' }).click();
-    },
-  },
-} as const;
-
 async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
@@ -71,7 +54,6 @@ function expect(condition: unknown, message: string): asserts condition {
 
 export async function runBrowserScenario(options: BrowserScenarioOptions): Promise<void> {
   const { baseUrl, account, step } = options;
-  const driver = KIT_DRIVERS[options.kit];
   mkdirSync(options.artifacts, { recursive: true });
   const context = await chromium.launchPersistentContext(options.profileDir, {
     executablePath: options.chromium,
@@ -181,7 +163,7 @@ export async function runBrowserScenario(options: BrowserScenarioOptions): Promi
         (n) => n === 0,
         5_000,
       );
-      await driver.reopen(second);
+      await syncButton(second).click(); // "Show sync progress": brings the view back, starts nothing
       await dialog(second).getByRole('progressbar').waitFor({ timeout: 5_000 });
       expect((await onlyJob('running')).id === jobId, 'the second tab shows another job');
       await shot(second, '03-second-tab');

@@ -26,6 +26,21 @@ const doc = [
   '  const x = 1;',
   '    nested();',
   '  ````',
+  '',
+  '<!-- fragment: uses getSession -->',
+  '<!-- file: app/page.tsx app: next -->',
+  '',
+  '<!-- file: src/page.tsx app: express -->',
+  '```tsx',
+  'page();',
+  '```',
+  '',
+  '````md',
+  '<!-- file: shown-in-a-code-block.ts -->',
+  '```ts',
+  'x();',
+  '```',
+  '````',
 ].join('\n');
 
 describe('extractMarkedFiles', () => {
@@ -53,12 +68,20 @@ describe('extractMarkedFiles', () => {
         code: 'const x = 1;\n  nested();\n',
         origin: 'HOSTING.md:20',
       },
+      { path: 'app/page.tsx', apps: ['next'], lang: 'tsx', code: 'page();\n', origin: 'HOSTING.md:27' },
+      { path: 'src/page.tsx', apps: ['express'], lang: 'tsx', code: 'page();\n', origin: 'HOSTING.md:29' },
     ]);
   });
 
   it('refuses a marker without a fence, an unclosed fence, a malformed marker and a path outside the app', () => {
     expect(() => extractMarkedFiles('<!-- file: a.ts -->\nsome prose\n```ts\nx\n```', 'R.md')).toThrow(
       'R.md:1: the marker for a.ts is not followed by a code fence',
+    );
+    expect(() =>
+      extractMarkedFiles('<!-- file: a.ts -->\n<!-- fragment: uses x -->\nprose\n```ts\nx\n```', 'R.md'),
+    ).toThrow('R.md:1: the marker for a.ts is not followed by a code fence');
+    expect(() => extractMarkedFiles('text\n<!-- file: a.ts -->\n', 'R.md')).toThrow(
+      'R.md:2: the marker for a.ts is not followed by a code fence',
     );
     expect(() => extractMarkedFiles('<!-- file: a.ts -->\n```ts\nx\n', 'R.md')).toThrow('never closed');
     expect(() => extractMarkedFiles('<!-- file: -->\n```ts\nx\n```', 'R.md')).toThrow(
@@ -80,8 +103,13 @@ describe('filesForApp', () => {
     expect([...filesForApp(files, 'next').keys()]).toEqual([
       'lib/syncEngine.ts',
       'app/api/sync/[...path]/route.ts',
+      'app/page.tsx',
     ]);
-    expect([...filesForApp(files, 'express').keys()]).toEqual(['lib/syncEngine.ts', 'server.ts']);
+    expect([...filesForApp(files, 'express').keys()]).toEqual([
+      'lib/syncEngine.ts',
+      'server.ts',
+      'src/page.tsx',
+    ]);
   });
 
   it('refuses two blocks for the same file of one app', () => {

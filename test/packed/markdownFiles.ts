@@ -8,8 +8,11 @@
  *     <!-- file: server.ts app: express -->                      only the listed app(s)
  *     <!-- file: lib/syncEngine.ts app: next, express -->
  *
- * Blank lines between the marker and the fence are allowed; anything else is an error, as are a
- * marker without a fence, an unclosed fence, and two blocks for the same file of the same app.
+ * Other one-line HTML comments may share the run of lines before the fence (the README checker's
+ * `<!-- fragment: uses … -->`, a second file marker), in any order, with blank lines between them;
+ * anything else between a marker and its fence is an error, as are a marker without a fence, an
+ * unclosed fence, and two blocks for the same file of the same app. Fenced blocks are skipped
+ * whole, so a marker shown inside a code block is not one.
  */
 
 export interface MarkedFile {
@@ -27,42 +30,72 @@ export interface MarkedFile {
 
 const MARKER = /^\s*<!--\s*file:\s*(\S+)(?:\s+app:\s*([\w-]+(?:\s*,\s*[\w-]+)*))?\s*-->\s*$/;
 const ANY_MARKER = /^\s*<!--\s*file:/;
+const COMMENT = /^\s*<!--.*-->\s*$/;
 const FENCE_OPEN = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)/;
+
+interface PendingMarker {
+  path: string;
+  apps: string[] | null;
+  origin: string;
+}
 
 /** Every marked block of one Markdown text, in order. `name` labels the origins. */
 export function extractMarkedFiles(markdown: string, name = 'markdown'): MarkedFile[] {
   const lines = markdown.split(/\r?\n/);
   const files: MarkedFile[] = [];
+  let pending: PendingMarker[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
-    if (!ANY_MARKER.test(line)) continue;
-    const origin = `${name}:${i + 1}`;
-    const marker = MARKER.exec(line);
-    if (!marker) throw new Error(`${origin}: malformed file marker: ${line.trim()}`);
-    const path = marker[1] ?? '';
-    if (path.startsWith('/') || path.split('/').includes('..')) {
-      throw new Error(`${origin}: the file path must be relative, inside the app: ${path}`);
+    const open = FENCE_OPEN.exec(line);
+    if (open) {
+      const [, indent = '', fence = '', lang = ''] = open;
+      const closes = (text: string) =>
+        text.trim().startsWith(fence[0]!.repeat(fence.length)) && text.trim().replace(/[`~]/g, '') === '';
+      const body: string[] = [];
+      let k = i + 1;
+      while (k < lines.length && !closes(lines[k] ?? '')) {
+        const text = lines[k] ?? '';
+        body.push(text.startsWith(indent) ? text.slice(indent.length) : text.trimStart());
+        k++;
+      }
+      if (k >= lines.length && pending.length) {
+        throw new Error(`${pending[0]!.origin}: the code block for ${pending[0]!.path} is never closed`);
+      }
+      for (const { path, apps, origin } of pending) {
+        files.push({ path, apps, lang, code: `${body.join('\n')}\n`, origin });
+      }
+      pending = [];
+      i = k;
+      continue;
     }
-    let j = i + 1;
-    while (j < lines.length && (lines[j] ?? '').trim() === '') j++;
-    const open = FENCE_OPEN.exec(lines[j] ?? '');
-    if (!open) throw new Error(`${origin}: the marker for ${path} is not followed by a code fence`);
-    const [, indent = '', fence = '', lang = ''] = open;
-    const body: string[] = [];
-    let k = j + 1;
-    const closes = (text: string) =>
-      text.trim().startsWith(fence[0]!.repeat(fence.length)) && text.trim().replace(/[`~]/g, '') === '';
-    while (k < lines.length && !closes(lines[k] ?? '')) {
-      const text = lines[k] ?? '';
-      body.push(text.startsWith(indent) ? text.slice(indent.length) : text.trimStart());
-      k++;
+    if (ANY_MARKER.test(line)) {
+      pending.push(parseMarker(line, `${name}:${i + 1}`));
+      continue;
     }
-    if (k >= lines.length) throw new Error(`${origin}: the code block for ${path} is never closed`);
-    const apps = marker[2] ? marker[2].split(',').map((app) => app.trim()) : null;
-    files.push({ path, apps, lang, code: `${body.join('\n')}\n`, origin });
-    i = k;
+    if (line.trim() === '' || COMMENT.test(line)) continue;
+    if (pending.length) {
+      throw new Error(
+        `${pending[0]!.origin}: the marker for ${pending[0]!.path} is not followed by a code fence`,
+      );
+    }
+  }
+  if (pending.length) {
+    throw new Error(
+      `${pending[0]!.origin}: the marker for ${pending[0]!.path} is not followed by a code fence`,
+    );
   }
   return files;
+}
+
+function parseMarker(line: string, origin: string): PendingMarker {
+  const marker = MARKER.exec(line);
+  if (!marker) throw new Error(`${origin}: malformed file marker: ${line.trim()}`);
+  const path = marker[1] ?? '';
+  if (path.startsWith('/') || path.split('/').includes('..')) {
+    throw new Error(`${origin}: the file path must be relative, inside the app: ${path}`);
+  }
+  const apps = marker[2] ? marker[2].split(',').map((app) => app.trim()) : null;
+  return { path, apps, origin };
 }
 
 /** The files of one app (blocks for every app plus its own), refusing two blocks for one path. */

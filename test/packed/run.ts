@@ -4,11 +4,11 @@
 // starts each against the Gmail emulator, and drives Chromium through a sync: start, reload,
 // second tab, cancel, sync again, completion. Prints a table of steps and times; exits 1 on failure.
 //
+// After each app's scenario it checks what SIGTERM does to a running job (`SIGTERM_TRIALS`).
+//
 // Environment:
 //   SYNCJOB_PACKED_DOCS      Markdown files holding the marked blocks, comma-separated, relative to
-//                            the repository (default: the fixtures beside this file).
-//   SYNCJOB_PACKED_KIT       `reattach` | `controlled`: the page and checks for the React kit's
-//                            default (default: read from the packed kit's types).
+//                            the repository (default: packages/core/README.md,README.md).
 //   SYNCJOB_PACKED_APPS      `next,express` (default) or one of them.
 //   SYNCJOB_PACKED_MESSAGES  mailbox size (default 3000: a full sync of ≈ 25 s at the legacy quota's
 //                            ceiling, about 115 messages/s with whole threads).
@@ -20,7 +20,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runBrowserScenario } from './browserScenario.ts';
 import { extractMarkedFiles, filesForApp } from './markdownFiles.ts';
@@ -35,7 +36,6 @@ const {
   SYNCJOB_PACKED_KEEP,
   SYNCJOB_CHROMIUM,
   SYNCJOB_PACKED_DOCS,
-  SYNCJOB_PACKED_KIT,
 } = process.env;
 
 type AppName = 'next' | 'express';
@@ -44,16 +44,43 @@ const MESSAGES = Number(SYNCJOB_PACKED_MESSAGES ?? 3000);
 const KEEP = SYNCJOB_PACKED_KEEP === '1';
 const CHROMIUM = SYNCJOB_CHROMIUM ?? '/usr/bin/chromium';
 
-/** The Markdown files whose marked blocks become app files; the READMEs once they carry markers. */
-const DOCS = (SYNCJOB_PACKED_DOCS ?? 'test/packed/fixtures/hosting.md').split(',');
-/** The page's block: the README's once it is marked there; until then the fixture of the kit in use. */
-const pageDoc = (kit: Kit) => `test/packed/fixtures/page-${kit}.md`;
+/** The Markdown files whose marked blocks become app files: the READMEs a user copies from. */
+const DOCS = (SYNCJOB_PACKED_DOCS ?? 'packages/core/README.md,README.md').split(',');
 
 /** What each app must receive from the docs: the three moves' code, nothing else. */
 const DOC_FILES: Record<AppName, string[]> = {
-  next: ['lib/syncEngine.ts', 'app/api/sync/[...path]/route.ts', 'components/MailboxSync.tsx'],
+  next: [
+    'lib/syncEngine.ts',
+    'app/api/sync/[...path]/route.ts',
+    'instrumentation.ts',
+    'components/MailboxSync.tsx',
+  ],
   express: ['lib/syncEngine.ts', 'server.ts', 'components/MailboxSync.tsx'],
 };
+
+/** Where the README's engine keeps its database (`./data/sync.db`), the server's cwd being the app. */
+const DB_FILE = join('data', 'sync.db');
+
+/**
+ * SIGTERM to a server whose worker runs a job: is the job's lease released at once (`queued`
+ * again, no lease: the next server resumes it now) or left to expire? What the Hosting section of
+ * packages/core/README.md says, checked on the real frameworks.
+ */
+const SIGTERM_TRIALS: Record<
+  AppName,
+  Array<{ label: string; env: NodeJS.ProcessEnv; expect: LeaseOutcome }>
+> = {
+  next: [
+    { label: 'next start', env: {}, expect: 'released' }, // Next exits by itself (143); the stop is quicker
+    {
+      label: 'NEXT_MANUAL_SIG_HANDLE=true next start',
+      env: { NEXT_MANUAL_SIG_HANDLE: 'true' },
+      expect: 'released',
+    },
+  ],
+  express: [{ label: 'tsx server.ts', env: {}, expect: 'released' }],
+};
+type LeaseOutcome = 'released' | 'left to expire';
 
 const PUBLISHABLE = [
   'packages/core',
@@ -91,8 +118,6 @@ const THIRD_PARTY: Record<
     },
   },
 };
-
-type Kit = 'reattach' | 'controlled';
 
 // ── steps and the summary table ──────────────────────────────────────────────────────────────
 interface StepRow {
@@ -203,11 +228,24 @@ async function startServer(
       if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGTERM');
       const timeout = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 15_000);
       const code = await exited;
+      // `npx` may exit before its child (the server) is done: wait for the whole group to be gone.
+      const until = Date.now() + 20_000;
+      while (child.pid && groupAlive(child.pid) && Date.now() < until)
+        await new Promise((resolve) => setTimeout(resolve, 50));
       clearTimeout(timeout);
       writeFileSync(options.log, output);
       return code;
     },
   };
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function freePort(): Promise<number> {
@@ -257,36 +295,49 @@ function appPackageJson(app: AppName, tarballs: Map<string, string>): string {
   )}\n`;
 }
 
-/** Points the README code's core imports at the compatibility shims (before i13-server lands). */
-function withCompatImports(code: string, appDir: string, file: string): string {
-  const from = dirname(join(appDir, file));
-  const target = (name: string) => {
-    const path = relative(from, join(appDir, 'syncjob-compat', name)).replaceAll('\\', '/');
-    return path.startsWith('.') ? path : `./${path}`;
-  };
-  return code
-    .replace(/from '@syncjob\/core'/g, `from '${target('core')}'`)
-    .replace(/from '@syncjob\/core\/http'/g, `from '${target('http')}'`);
-}
-
-function writeAppFiles(app: AppName, appDir: string, account: string, kit: Kit, compat: boolean): string[] {
-  const docs = [...DOCS, pageDoc(kit)];
-  const marked = docs.flatMap((doc) => extractMarkedFiles(readFileSync(join(root, doc), 'utf8'), doc));
+function writeAppFiles(app: AppName, appDir: string, account: string): string[] {
+  const marked = DOCS.flatMap((doc) => extractMarkedFiles(readFileSync(join(root, doc), 'utf8'), doc));
   const files = filesForApp(marked, app);
   const missing = DOC_FILES[app].filter((path) => !files.has(path));
   if (missing.length)
-    throw new Error(`the docs (${docs.join(', ')}) mark no block for ${missing.join(', ')} (app ${app})`);
+    throw new Error(`the docs (${DOCS.join(', ')}) mark no block for ${missing.join(', ')} (app ${app})`);
+  const extra = [...files.keys()].filter((path) => !DOC_FILES[app].includes(path));
+  if (extra.length)
+    throw new Error(`the docs mark blocks the test does not expect: ${extra.join(', ')} (app ${app})`);
   const written: string[] = [];
   for (const [path, file] of files) {
-    writeFile(join(appDir, path), compat ? withCompatImports(file.code, appDir, path) : file.code);
+    writeFile(join(appDir, path), file.code);
     written.push(`${path} ← ${file.origin}`);
   }
   // The glue the README leaves to the user: sign-in, credentials, the page around the component.
   cpSync(join(here, 'glue', 'shared'), appDir, { recursive: true });
   cpSync(join(here, 'glue', app), appDir, { recursive: true });
   writeFile(join(appDir, 'lib', 'account.ts'), `export const ACCOUNT = ${JSON.stringify(account)};\n`);
-  if (compat) cpSync(join(here, 'compat'), join(appDir, 'syncjob-compat'), { recursive: true });
   return written;
+}
+
+/** The job's row as the SQLite store keeps it, read from the file once the server is gone. */
+function leaseOf(dbPath: string, jobId: string): { outcome: LeaseOutcome; detail: string } {
+  const db = new DatabaseSync(dbPath);
+  try {
+    const row = db
+      .prepare('SELECT status, lease_token, lease_expires_at FROM jobs WHERE id = ?')
+      .get(jobId) as
+      | { status: string; lease_token: string | null; lease_expires_at: number | null }
+      | undefined;
+    if (!row) throw new Error(`job ${jobId} is not in ${dbPath}`);
+    const lease =
+      row.lease_expires_at === null
+        ? 'no lease'
+        : `lease for ${Math.round((row.lease_expires_at - Date.now()) / 1000)} s more`;
+    const detail = `${row.status}, ${lease}`;
+    if (row.status === 'queued' && row.lease_token === null) return { outcome: 'released', detail };
+    if (row.status === 'running' && row.lease_expires_at !== null && row.lease_expires_at > Date.now())
+      return { outcome: 'left to expire', detail };
+    throw new Error(`unexpected state of the interrupted job: ${detail}`);
+  } finally {
+    db.close();
+  }
 }
 
 // ── main ─────────────────────────────────────────────────────────────────────────────────────
@@ -337,18 +388,6 @@ async function main(): Promise<void> {
       ),
     );
 
-    // What the packed packages offer decides the compat shims and the page variant.
-    const installed = (path: string) => readFileSync(join(dirs[APPS[0]!], 'node_modules', path), 'utf8');
-    const compat = !/defineSyncEngine/.test(installed('@syncjob/core/dist/index.d.ts'));
-    const kit: Kit =
-      (SYNCJOB_PACKED_KIT as Kit | undefined) ??
-      (/\bopen\?\s*:\s*boolean/.test(installed('@syncjob/react/dist/index.d.ts'))
-        ? 'reattach'
-        : 'controlled');
-    console.log(
-      `core ${compat ? 'lacks defineSyncEngine: compat shims' : 'has defineSyncEngine'}; kit: ${kit} (page ${pageDoc(kit)})`,
-    );
-
     // 3. The Gmail emulator, from the packed package: one mailbox per app.
     const emulatorEntry = createRequire(join(dirs[APPS[0]!], 'package.json')).resolve(
       '@syncjob/gmail-emulator',
@@ -373,14 +412,12 @@ async function main(): Promise<void> {
     for (const app of APPS) {
       const dir = dirs[app];
       const account = `${app}@example.com`;
-      const dataDir = join(work, `${app}-data`);
-      mkdirSync(dataDir);
-      const dbPath = join(dataDir, 'sync.db');
-      const env = { SYNC_DB_PATH: dbPath, GMAIL_ROOT_URL: gmailRootUrl, NEXT_TELEMETRY_DISABLED: '1' };
+      const dbPath = join(dir, DB_FILE);
+      const env = { GMAIL_ROOT_URL: gmailRootUrl, NEXT_TELEMETRY_DISABLED: '1' };
 
       await step(
         `${app}: write README code + glue`,
-        async () => writeAppFiles(app, dir, account, kit, compat),
+        async () => writeAppFiles(app, dir, account),
         (files) => files.map((file) => file.split(' ← ')[0]).join(', '),
       );
 
@@ -389,9 +426,8 @@ async function main(): Promise<void> {
           run('npx', ['next', 'build'], { cwd: dir, env, log: join(logs, 'next-build.log') }),
         );
         await step('next: build opened no database', async () => {
-          const opened = [dbPath, join(dir, 'data', 'sync.db')].filter((path) => existsSync(path));
-          if (opened.length)
-            throw new Error(`next build created ${opened.join(', ')}: the engine ran at build time`);
+          if (existsSync(join(dir, 'data')))
+            throw new Error(`next build created ${join(dir, 'data')}: the engine ran at build time`);
         });
       } else {
         await step('express: tsc --noEmit', () =>
@@ -402,22 +438,23 @@ async function main(): Promise<void> {
         );
       }
 
-      const port = await freePort();
-      const server = await step(`${app}: start server`, () =>
-        app === 'next'
-          ? startServer('npx', ['next', 'start', '-p', String(port), '-H', '127.0.0.1'], {
-              cwd: dir,
-              env,
-              port,
-              log: join(logs, 'next-server.log'),
-            })
-          : startServer('npx', ['tsx', 'server.ts'], {
-              cwd: dir,
-              env: { ...env, PORT: String(port) },
-              port,
-              log: join(logs, 'express-server.log'),
-            }),
-      );
+      const startApp = (extraEnv: NodeJS.ProcessEnv, log: string) =>
+        freePort().then((port) =>
+          app === 'next'
+            ? startServer('npx', ['next', 'start', '-p', String(port), '-H', '127.0.0.1'], {
+                cwd: dir,
+                env: { ...env, ...extraEnv },
+                port,
+                log: join(logs, log),
+              })
+            : startServer('npx', ['tsx', 'server.ts'], {
+                cwd: dir,
+                env: { ...env, ...extraEnv, PORT: String(port) },
+                port,
+                log: join(logs, log),
+              }),
+        );
+      const server = await step(`${app}: start server`, () => startApp({}, `${app}-server.log`));
       let stopped = false;
       cleanups.push(async () => {
         if (!stopped) await server.stop();
@@ -428,7 +465,6 @@ async function main(): Promise<void> {
         baseUrl: server.url,
         account,
         messages: MESSAGES,
-        kit,
         chromium: CHROMIUM,
         profileDir: join(work, `${app}-chromium`),
         artifacts: join(work, `${app}-screenshots`),
@@ -441,7 +477,52 @@ async function main(): Promise<void> {
         const unexpected = unexpectedLogLines(server.output());
         if (unexpected.length) throw new Error(`unexpected server output:\n${unexpected.join('\n')}`);
         if (code !== 0 && code !== null) throw new Error(`the server exited with ${code}`);
-        if (!existsSync(dbPath)) throw new Error(`the app did not use SYNC_DB_PATH (${dbPath})`);
+        if (!existsSync(dbPath)) throw new Error(`the app did not keep its jobs in ./${DB_FILE}`);
+      });
+
+      const outcomes: string[] = [];
+      for (const [index, trial] of SIGTERM_TRIALS[app].entries()) {
+        await step(
+          `${app}: SIGTERM during a sync (${trial.label})`,
+          async () => {
+            rmSync(join(dir, 'data'), { recursive: true, force: true }); // a fresh database: one job, ours
+            const trialServer = await startApp(trial.env, `${app}-sigterm-${index + 1}.log`);
+            let exited = false;
+            cleanups.push(async () => {
+              if (!exited) await trialServer.stop();
+            });
+            const api = `${trialServer.url}/api/sync/jobs`;
+            const started = await fetch(api, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ source: 'gmail', accountId: account, mode: 'full' }),
+            });
+            if (started.status !== 202) throw new Error(`POST /api/sync/jobs answered ${started.status}`);
+            const { job } = (await started.json()) as { job: { id: string } };
+            const deadline = Date.now() + 30_000;
+            for (;;) {
+              const answer = (await (await fetch(`${api}/${job.id}`)).json()) as {
+                job: { status: string; counters: { stored: number } };
+              };
+              if (answer.job.status === 'running' && answer.job.counters.stored > 0) break;
+              if (Date.now() > deadline)
+                throw new Error(`the job did not run: ${JSON.stringify(answer.job)}`);
+              await new Promise((resolve) => setTimeout(resolve, 200));
+            }
+            const at = Date.now();
+            const code = await trialServer.stop();
+            exited = true;
+            const { outcome, detail } = leaseOf(dbPath, job.id);
+            const observed = `${trial.label}: exit ${code} after ${Date.now() - at} ms, lease ${outcome} (${detail})`;
+            outcomes.push(`${observed}${outcome === trial.expect ? '' : ` — the docs say ${trial.expect}`}`);
+            return observed;
+          },
+          (observed) => observed,
+        );
+      }
+      await step(`${app}: SIGTERM outcomes are what the Hosting docs say`, async () => {
+        const wrong = outcomes.filter((line) => line.includes('the docs say'));
+        if (wrong.length) throw new Error(wrong.join('\n'));
       });
     }
     failed = false;

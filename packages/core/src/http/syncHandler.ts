@@ -123,9 +123,11 @@ export interface SyncHandlerOptions<TPrincipal> {
 /**
  * The engine, or a function returning it. A function is called on the first request (not when the
  * handler is created), so a module that creates the handler starts nothing when it is imported (a
- * Next.js build, a dev helper process); `defineSyncEngine` returns such a function.
+ * Next.js build, a dev helper process); `defineSyncEngine` returns such a function. It may return a
+ * promise (an engine on an async store such as PostgreSQL's); one that rejects is called again on
+ * the next request.
  */
-export type SyncEngineSource = SyncEngine | (() => SyncEngine);
+export type SyncEngineSource = SyncEngine | (() => SyncEngine | Promise<SyncEngine>);
 
 type Route =
   | { name: 'jobs' }
@@ -196,16 +198,19 @@ export function createSyncHandler<TPrincipal>(
       ? null
       : createWorkRoute({ workSecret: options.workSecret, maxWorkMs: options.maxWorkMs });
 
-  let resolved: SyncEngine | undefined = typeof engineOrGetter === 'function' ? undefined : engineOrGetter;
-  /** The engine, created by the getter on first use; a getter that throws is tried again next time. */
-  const getEngine = (): SyncEngine => {
-    if (resolved) return resolved;
-    try {
-      resolved = (engineOrGetter as () => SyncEngine)();
-    } catch (cause) {
-      // Never a 400 for the app's own configuration error: the engine is missing, not the input.
-      throw new SyncError('INTERNAL', `Creating the sync engine failed: ${describeError(cause)}`, { cause });
-    }
+  let resolved: Promise<SyncEngine> | undefined =
+    typeof engineOrGetter === 'function' ? undefined : Promise.resolve(engineOrGetter);
+  /** The engine, created by the getter on first use; a getter that fails is tried again next time. */
+  const getEngine = (): Promise<SyncEngine> => {
+    resolved ??= (async () => (engineOrGetter as () => SyncEngine | Promise<SyncEngine>)())().catch(
+      (cause: unknown) => {
+        resolved = undefined;
+        // Never a 400 for the app's own configuration error: the engine is missing, not the input.
+        throw new SyncError('INTERNAL', `Creating the sync engine failed: ${describeError(cause)}`, {
+          cause,
+        });
+      },
+    );
     return resolved;
   };
 
@@ -381,7 +386,7 @@ export function createSyncHandler<TPrincipal>(
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         checkSameOrigin(request, url, isAllowedOrigin, trustProxyHeaders);
       }
-      const engine = getEngine();
+      const engine = await getEngine();
       const principal = await options.authenticate(request);
       if (!principal) {
         throw new HttpError(401, 'UNAUTHENTICATED', 'Sign in to see and start sync jobs.');

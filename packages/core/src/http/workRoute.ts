@@ -36,7 +36,7 @@ export function isWorkPath(pathname: string, basePath: string): boolean {
  */
 export function createWorkRoute(
   options: WorkRouteOptions,
-): (request: Request, getEngine: () => SyncEngine) => Promise<Response> {
+): (request: Request, getEngine: () => Promise<SyncEngine>) => Promise<Response> {
   const { workSecret } = options;
   if (typeof workSecret !== 'string' || workSecret.length < MIN_WORK_SECRET_LENGTH) {
     throw new SyncError(
@@ -68,7 +68,7 @@ export function createWorkRoute(
       );
     }
     const maxMs = parseMaxMs(await readJsonBody(request), maxWorkMs);
-    const result = await getEngine().work({ maxMs, signal: request.signal });
+    const result = await (await getEngine()).work({ maxMs, signal: request.signal });
     return jsonResponse(200, { ran: result.ran, jobs: result.jobs, moreWork: result.moreWork });
   };
 }

@@ -1,8 +1,11 @@
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Set by `npm run test:chaos` only, so `npm test` never picks up the chaos project.
-const { SYNCJOB_CHAOS } = process.env;
+// SYNCJOB_REACT_MODULES: a `node_modules` folder holding another React (`npm run test:react18`
+// installs React 18 in a scratch folder); the React kit's projects then run against it.
+const { SYNCJOB_CHAOS, SYNCJOB_REACT_MODULES } = process.env;
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -24,8 +27,29 @@ const alias = [
   { find: /^@syncjob\/gmail$/, replacement: here('./packages/adapters/gmail/src/index.ts') },
 ];
 
+/**
+ * With SYNCJOB_REACT_MODULES set, `react`, `react-dom` and every subpath of them (`react/jsx-runtime`,
+ * `react-dom/client`, `react-dom/server`, `react-dom/test-utils`) resolve to that folder, in the
+ * kit's source, in the tests and in @testing-library/react (inlined so that it goes through the
+ * alias too instead of Node's own resolution).
+ */
+const reactAlias = SYNCJOB_REACT_MODULES
+  ? [
+      { find: /^(react|react-dom)(\/.*)?$/, replacement: `${SYNCJOB_REACT_MODULES}/$1$2` },
+      // Its ESM build, which vite transforms (the CommonJS `main` would `require` React natively).
+      {
+        find: /^@testing-library\/react$/,
+        replacement: createRequire(here('./packages/react/package.json')).resolve(
+          '@testing-library/react/dist/@testing-library/react.esm.js',
+        ),
+      },
+    ]
+  : [];
+const reactProject = (extra: Record<string, unknown>) =>
+  SYNCJOB_REACT_MODULES ? { ...extra, server: { deps: { inline: [/@testing-library\/react/] } } } : extra;
+
 const project = (name: string, root: string, extra: Record<string, unknown> = {}) => ({
-  resolve: { alias },
+  resolve: { alias: name.startsWith('react') ? [...reactAlias, ...alias] : alias },
   test: {
     name,
     root: here(root),
@@ -61,8 +85,26 @@ export default defineConfig({
             }),
           ]
         : []),
+      // The adversarial suite (issue 16): each attack against the RUNNING example app on the BUILT
+      // packages (`npm test` builds first); one file at a time, it runs a whole app.
+      project('security', './test/security', {
+        include: ['**/*.test.ts'],
+        fileParallelism: false,
+        testTimeout: 120_000,
+      }),
+      // A serverless host simulated: one fresh process per work request, on the BUILT packages (build
+      // first), on SQLite and on PostgreSQL (a throwaway cluster, like the postgres project's).
+      project('serverless', './test/serverless', {
+        include: ['**/*.test.ts'],
+        globalSetup: [here('./packages/adapters/postgres/test/globalSetup.ts')],
+        fileParallelism: false,
+        testTimeout: 240_000,
+        hookTimeout: 120_000,
+      }),
       // Every ts/tsx block of every README, type-checked against the BUILT packages (build first).
       project('docs', './scripts', { include: ['**/*.test.ts'], testTimeout: 300_000 }),
+      // The packed-package test's own helpers (the test itself is `npm run test:packed`).
+      project('packed', './test/packed', { include: ['*.test.ts'] }),
       project('example', './examples/gmail-sync-app', {
         include: ['server/**/*.test.ts', 'test/**/*.test.ts'],
         // The browser and the compose tests each run a whole app; one at a time on small machines.
@@ -71,11 +113,15 @@ export default defineConfig({
         hookTimeout: 120_000,
       }),
       // The React kit: components and hooks in jsdom, and the same modal in a real Chromium.
-      project('react', './packages/react', {
-        environment: 'jsdom',
-        include: ['src/**/*.test.tsx', 'test/**/*.test.tsx'],
-        setupFiles: [here('./packages/react/test/setup.ts')],
-      }),
+      project(
+        'react',
+        './packages/react',
+        reactProject({
+          environment: 'jsdom',
+          include: ['src/**/*.test.tsx', 'test/**/*.test.tsx'],
+          setupFiles: [here('./packages/react/test/setup.ts')],
+        }),
+      ),
       project('react-browser', './packages/react', {
         environment: 'node',
         include: ['test/browser/**/*.browser.test.ts'],

@@ -9,6 +9,7 @@
  *  5. Incremental sync of 100 changes in a 100k mailbox: requests and time.
  *  6. SSE event → client latency (bench/sseLatency.mjs).
  *  7. ETA accuracy during a quota-bound full sync of 44,000 messages.
+ *  8. The cost of time slicing: 5 s and 30 s `POST /work` slices vs a long-running worker (bench/slices.ts).
  *
  * Runs on the BUILT packages (the npm script builds first). The emulator compresses quota time by a
  * speed factor, named in every table; figures "at real speed" divide by it.
@@ -20,6 +21,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type EmulatorStats, type FaultRule, startGmailEmulator } from '@syncjob/gmail-emulator';
+import { runSlicesBench, SLICES_TITLE } from './slices.ts';
 import type { SyncChildConfig, SyncChildResult } from './syncChild.ts';
 
 const run = promisify(execFile);
@@ -439,6 +441,15 @@ async function etaAccuracy(): Promise<void> {
   ]);
 }
 
+async function slices(): Promise<void> {
+  const { rows, notes } = await runSlicesBench(QUICK ? { messages: 2_000 } : {});
+  table(SLICES_TITLE, rows, notes);
+  const share = Number(
+    String(rows.find((r) => r.approach === '30 s slices')?.['of long-running']).replace(/[^\d.]/g, ''),
+  );
+  target('Throughput with 30 s slices', '≥ 80 % of a long-running worker', `${share} %`, share >= 80);
+}
+
 const started = Date.now();
 const cpus = os.cpus();
 const header = [
@@ -459,6 +470,7 @@ await overhead();
 await memoryAndIncremental();
 await sse();
 await etaAccuracy();
+await slices();
 table('Targets', targets);
 const footer = `\nWhole run: ${fmt((Date.now() - started) / 60_000, 1)} min; load average at the end ${os
   .loadavg()

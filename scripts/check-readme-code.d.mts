@@ -12,9 +12,12 @@ export interface ReadmeBlock {
   code: string;
   uses: string[];
   skip: boolean;
+  /** The app files it is (`<!-- file: PATH app: … -->`); `apps: null` for every app. */
+  files: Array<{ path: string; apps: string[] | null }>;
 }
 export const STUBS: Record<string, string>;
 export const MODULE_STUBS: string;
+export const FILE_STUBS: Record<string, string>;
 export function findReadmes(root?: string): string[];
 export function extractBlocks(readme: string): { blocks: ReadmeBlock[]; problems: ReadmeFailure[] };
 export function checkReadmeCode(options?: {

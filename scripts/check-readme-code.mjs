@@ -12,6 +12,13 @@
  *     block). Each name must be one of `STUBS` below; its `declare` is put before the block.
  *   <!-- not-checked: the reason -->
  *     The block is not TypeScript that can stand alone (a reason is required; use sparingly).
+ *   <!-- file: lib/syncEngine.ts app: next, express -->
+ *     The packed-package test's marker (`test/packed/markdownFiles.ts`): the block is a file of an
+ *     app. It is checked as that file, beside the app's other marked files (so `./lib/syncEngine`
+ *     imports the README's own engine block) and the glue the README leaves to the reader
+ *     (`FILE_STUBS`). `app:` lists the apps (default: every app named by a marker).
+ *
+ * Several markers may precede one fence, one per line (blank lines between them are allowed).
  *
  * Usage: `node scripts/check-readme-code.mjs [README.md …]` (default: every README). Prints one line
  * per error, `path/README.md:LINE: message`, and exits 1 when a block fails.
@@ -44,6 +51,21 @@ export const STUBS = {
   auth: 'declare const auth: { user: string; pass: string };',
   from: 'declare const from: string;',
   to: 'declare const to: string;',
+  user: 'declare const user: { email: string };',
+  legacyRoutesTransport:
+    "declare function legacyRoutesTransport(options: { baseUrl: string; accountId: string; intervalMs?: number }): import('@syncjob/core/client').SyncTransport;",
+};
+
+/**
+ * Files of the reader's app that file-marked blocks import by relative path and no README block
+ * shows: the glue the README leaves to the reader (`./auth` from `lib/syncEngine.ts`). Each app
+ * gets them unless one of its marked blocks is that file.
+ */
+export const FILE_STUBS = {
+  'lib/auth.ts': `
+export declare function getSession(request: Request): Promise<{ userId: string } | null>;
+export declare function gmailCredentials(accountId: string): Promise<import('@syncjob/gmail').GmailOAuthCredentials>;
+`,
 };
 
 /**
@@ -56,6 +78,13 @@ declare module '*.css';
 declare module '@/lib/syncEngine' {
   export const getSyncEngine: () => import('@syncjob/core').SyncEngine;
 }
+declare module '@/lib/syncHandler' {
+  export function getSyncHandler(): Promise<import('@syncjob/core/http').SyncHandler>;
+}
+declare module '@/lib/auth' {
+  export function getSession(request: Request): Promise<{ userId: string } | null>;
+  export function gmailCredentials(accountId: string): Promise<import('@syncjob/gmail').GmailOAuthCredentials>;
+}
 declare module 'express' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
   type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => unknown;
@@ -63,16 +92,34 @@ declare module 'express' {
     use(...handlers: Array<string | Middleware>): Application;
     listen(port: number, callback?: () => void): unknown;
   }
-  function express(): Application;
-  namespace express {
-    function json(): Middleware;
+  interface Express {
+    (): Application;
+    json(): Middleware;
+    static(root: string): Middleware;
   }
+  const express: Express;
   export default express;
 }
 `;
 
 const FENCE_OPEN = /^(\s*)```(ts|tsx|typescript)\s*$/;
+/** Any other fence (```sh, ````md…): skipped whole, so a block shown inside it is not checked. */
+const OTHER_FENCE = /^(\s*)(`{3,}|~{3,})/;
 const MARKER = /^\s*<!--\s*(fragment|not-checked)\s*:(.*?)-->\s*$/;
+const FILE_MARKER = /^\s*<!--\s*file:\s*(\S+)(?:\s+app:\s*([\w-]+(?:\s*,\s*[\w-]+)*))?\s*-->\s*$/;
+const COMMENT = /^\s*<!--.*-->\s*$/;
+
+/** The one-line comments in the run of comment and blank lines right before line `index`. */
+function markerLinesBefore(lines, index) {
+  const found = [];
+  for (let at = index - 1; at >= 0; at -= 1) {
+    const text = lines[at];
+    if (text.trim() === '') continue;
+    if (!COMMENT.test(text)) break;
+    found.unshift({ text, line: at + 1 });
+  }
+  return found;
+}
 
 /** Every README.md of the repository (root, packages, adapters, examples…), node_modules excluded. */
 export function findReadmes(root = REPO_ROOT) {
@@ -99,7 +146,17 @@ export function extractBlocks(readme) {
   const problems = [];
   for (let index = 0; index < lines.length; index += 1) {
     const open = FENCE_OPEN.exec(lines[index]);
-    if (!open) continue;
+    if (!open) {
+      const other = OTHER_FENCE.exec(lines[index]);
+      if (other) {
+        const [, indent, fence] = other;
+        const closes = (text) =>
+          text.startsWith(indent) && text.trim().startsWith(fence) && text.trim().replace(/[`~]/g, '') === '';
+        index += 1;
+        while (index < lines.length && !closes(lines[index])) index += 1;
+      }
+      continue;
+    }
     const indent = open[1];
     const close = new RegExp(`^${indent}\`\`\`\\s*$`);
     const body = [];
@@ -108,8 +165,6 @@ export function extractBlocks(readme) {
       body.push(lines[end].startsWith(indent) ? lines[end].slice(indent.length) : lines[end]);
       end += 1;
     }
-    const markerLine = lines[index - 1] ?? '';
-    const match = MARKER.exec(markerLine);
     const block = {
       readme,
       line: index + 2,
@@ -117,15 +172,38 @@ export function extractBlocks(readme) {
       code: body.join('\n'),
       uses: [],
       skip: false,
+      files: [],
     };
-    if (match) {
+    let kinds = 0;
+    for (const { text, line } of markerLinesBefore(lines, index)) {
+      const file = FILE_MARKER.exec(text);
+      if (file) {
+        const apps = file[2] ? file[2].split(',').map((app) => app.trim()) : null;
+        if (file[1].startsWith('/') || file[1].split('/').includes('..')) {
+          problems.push({
+            readme,
+            line,
+            message: `the file path must be relative, inside the app: ${file[1]}`,
+          });
+        } else block.files.push({ path: file[1], apps });
+        continue;
+      }
+      const match = MARKER.exec(text);
+      if (!match) {
+        if (/<!--\s*(fragment|not-checked|check|file)\b/.test(text)) {
+          problems.push({ readme, line, message: `unreadable marker: ${text.trim()}` });
+        }
+        continue;
+      }
+      kinds += 1;
+      if (kinds > 1) problems.push({ readme, line, message: 'one fragment or not-checked marker per block' });
       const [, kind, rest] = match;
-      const text = rest.trim();
+      const reason = rest.trim();
       if (kind === 'not-checked') {
-        if (text === '') problems.push({ readme, line: index, message: 'not-checked needs a reason' });
+        if (reason === '') problems.push({ readme, line, message: 'not-checked needs a reason' });
         block.skip = true;
       } else {
-        const names = text
+        const names = reason
           .replace(/^uses\s+/, '')
           .split(/[\s,]+/)
           .filter(Boolean);
@@ -133,15 +211,13 @@ export function extractBlocks(readme) {
           if (!Object.hasOwn(STUBS, name)) {
             problems.push({
               readme,
-              line: index,
+              line,
               message: `fragment uses "${name}", which has no stub (known: ${Object.keys(STUBS).join(', ')})`,
             });
           }
         }
         block.uses = names.filter((name) => Object.hasOwn(STUBS, name));
       }
-    } else if (/<!--\s*(fragment|not-checked|check)\b/.test(markerLine)) {
-      problems.push({ readme, line: index, message: `unreadable marker: ${markerLine.trim()}` });
     }
     blocks.push(block);
     index = end;
@@ -195,6 +271,13 @@ export async function checkReadmeCode({ repoRoot = REPO_ROOT, readmes = findRead
   let checked = 0;
   let skipped = 0;
   try {
+    const fileBlocks = [];
+    const write = (name, block, prelude) => {
+      mkdirSync(dirname(join(workDir, name)), { recursive: true });
+      // `export {}` makes every block a module: its top-level names never clash with another's.
+      writeFileSync(join(workDir, name), `${[...prelude, block.code].join('\n')}\nexport {};\n`);
+      files.set(name, { block, preludeLines: prelude.length });
+    };
     for (const readme of readmes) {
       const { blocks, problems } = extractBlocks(readme);
       failures.push(...problems);
@@ -204,11 +287,43 @@ export async function checkReadmeCode({ repoRoot = REPO_ROOT, readmes = findRead
           continue;
         }
         checked += 1;
+        if (block.files.length > 0) {
+          fileBlocks.push(block);
+          continue;
+        }
         const prelude = block.uses.map((name) => STUBS[name]);
-        const name = `block${String(files.size + 1).padStart(3, '0')}.${block.lang}`;
-        // `export {}` makes every block a module: its top-level names never clash with another's.
-        writeFileSync(join(workDir, name), `${[...prelude, block.code].join('\n')}\nexport {};\n`);
-        files.set(name, { block, preludeLines: prelude.length });
+        write(`block${String(files.size + 1).padStart(3, '0')}.${block.lang}`, block, prelude);
+      }
+    }
+    // File-marked blocks: each app's files side by side (`apps/<app>/<path>`), with the glue stubs.
+    const named = fileBlocks.flatMap((block) => block.files.flatMap((file) => file.apps ?? []));
+    const allApps = named.length > 0 ? [...new Set(named)] : ['app'];
+    for (const app of fileBlocks.length > 0 ? allApps : []) {
+      const own = new Set();
+      for (const block of fileBlocks) {
+        for (const file of block.files) {
+          if (file.apps && !file.apps.includes(app)) continue;
+          const name = `apps/${app}/${file.path}`;
+          if (files.has(name)) {
+            failures.push({
+              readme: block.readme,
+              line: block.line - 1,
+              message: `${file.path} (app ${app}) is marked twice`,
+            });
+            continue;
+          }
+          own.add(file.path);
+          write(
+            name,
+            block,
+            block.uses.map((stub) => STUBS[stub]),
+          );
+        }
+      }
+      for (const [path, text] of Object.entries(FILE_STUBS)) {
+        if (own.has(path)) continue;
+        mkdirSync(dirname(join(workDir, 'apps', app, path)), { recursive: true });
+        writeFileSync(join(workDir, 'apps', app, path), text);
       }
     }
     writeFileSync(join(workDir, 'assets.d.ts'), MODULE_STUBS);
@@ -253,7 +368,15 @@ export async function checkReadmeCode({ repoRoot = REPO_ROOT, readmes = findRead
   for (const failure of failures) {
     if (failure.readme.startsWith('/')) failure.readme = relative(repoRoot, failure.readme);
   }
-  return { checked, skipped, failures };
+  // A block shared by several apps is compiled once per app: report each error once.
+  const seen = new Set();
+  const unique = failures.filter((failure) => {
+    const key = `${failure.readme}:${failure.line}: ${failure.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return { checked, skipped, failures: unique };
 }
 
 /** `path:line: message`, one failure per entry. */

@@ -76,4 +76,53 @@ describe('the README checker', () => {
       '14: fragment uses "nothingKnown", which has no stub',
     ]);
   });
+
+  it('checks file-marked blocks as the files of each app, beside each other and the glue stubs', async () => {
+    const path = readme(
+      'FILES.md',
+      [
+        '<!-- file: lib/syncEngine.ts app: next, express -->',
+        '',
+        '<!-- fragment: uses gmail -->',
+        '```ts',
+        "import { createMemoryStore, createSyncEngine, defineSyncEngine } from '@syncjob/core';",
+        "import { gmailCredentials } from './auth';",
+        'export const credentials = gmailCredentials;',
+        'export const getSyncEngine = defineSyncEngine(() =>',
+        '  createSyncEngine({ store: createMemoryStore(), sources: [gmail] }),',
+        ');',
+        '```',
+        '<!-- file: server.ts app: express -->',
+        '```ts',
+        "import { getSyncEngine, notExported } from './lib/syncEngine';",
+        'getSyncEngine();',
+        '```',
+        '<!-- file: server.ts app: express -->',
+        '<!-- not-checked: shown twice -->',
+        '```ts',
+        'skipped();',
+        '```',
+        '<!-- fragment: uses engine -->',
+        '<!-- not-checked: two kinds -->',
+        '```ts',
+        'engine;',
+        '```',
+        '',
+      ].join('\n'),
+    );
+    const { blocks } = extractBlocks(path);
+    expect(blocks[0]).toMatchObject({
+      uses: ['gmail'],
+      files: [{ path: 'lib/syncEngine.ts', apps: ['next', 'express'] }],
+    });
+    const { failures, checked, skipped } = await check({ readmes: [path] });
+    expect({ checked, skipped }).toEqual({ checked: 2, skipped: 2 });
+    // The server imports the README's own engine block: a name it does not export fails, once.
+    expect(failures.map((failure) => `${failure.line}: ${failure.message.split(' (')[0]}`)).toEqual([
+      '23: one fragment or not-checked marker per block',
+      expect.stringMatching(
+        /^14: error TS\d+: Module '".\/lib\/syncEngine"' has no exported member 'notExported'/,
+      ),
+    ]);
+  });
 });

@@ -2,9 +2,10 @@
 // every id the way most code does (messages.list, 500 a page), and one messages.get with the retry
 // such code usually adds: wait a moment and try again, a few times. googleapis' own retry is off so
 // its real-time back-off does not distort a sped-up run; the wait here is scaled to the speed.
+
+import { gmail as createGmail } from '@googleapis/gmail';
 import { defaultRefreshToken } from '@syncjob/gmail-emulator';
 import { OAuth2Client } from 'google-auth-library';
-import { google } from 'googleapis';
 
 export const HEADERS = ['From', 'To', 'Cc', 'Subject', 'Date', 'Message-ID'];
 
@@ -18,7 +19,7 @@ export function gmailClient() {
     endpoints: { oauth2TokenUrl: `${config.emulatorUrl}/token` },
   });
   auth.setCredentials({ refresh_token: defaultRefreshToken(config.address) });
-  return google.gmail({ version: 'v1', auth, rootUrl: `${config.emulatorUrl}/`, retry: false });
+  return createGmail({ version: 'v1', auth, rootUrl: `${config.emulatorUrl}/`, retry: false });
 }
 
 export async function listAllIds(gmail) {

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createSyncEngine, type SyncEngine, type SyncSource, type SyncStore } from '@syncjob/core';
-import { createSyncHandler, toNodeHandler } from '@syncjob/core/http';
+import { createActionRateLimiter, createSyncHandler, toNodeHandler } from '@syncjob/core/http';
 import { createSyncMetrics, metricsHandler } from '@syncjob/core/metrics';
 import { createWebhookNotifier } from '@syncjob/core/notifications';
 import { type RunningGmailEmulator, startGmailEmulator } from '@syncjob/gmail-emulator';
@@ -13,7 +13,7 @@ import type { AppConfig } from './appConfig.ts';
 import { type AppHandlerOptions, createAppHandler, SOURCE_ID } from './appHandler.ts';
 import { emulatorGmailSource, googleGmailSource } from './gmailSyncSource.ts';
 import { createGoogleOAuthClient } from './googleOAuth.ts';
-import { createSessionCookie, type Session } from './sessionCookie.ts';
+import { createSessionCookie, principalOf, type Session } from './sessionCookie.ts';
 import { openFileSessionEpochs } from './sessionEpochs.ts';
 import { createStaticFiles } from './staticFiles.ts';
 import { createTokenVault } from './tokenVault.ts';
@@ -101,6 +101,10 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
     authenticate: (request) => sessions.read(request.headers.get('cookie')),
     authorizeAccount: (session, account) =>
       account.source === SOURCE_ID && session.accountId !== null && account.accountId === session.accountId,
+    // Stream caps count per mailbox (or visitor), not per cookie: all of one user's tabs share them.
+    principalKey: principalOf,
+    // A start/cancel loop with a valid session must not burn the Gmail quota: 10 actions a minute.
+    rateLimit: createActionRateLimiter({ perMinute: 10, key: principalOf }),
   });
   const handler = createAppHandler({
     sessions,

@@ -1,6 +1,7 @@
 import { SyncError } from '@syncjob/core';
 import type { CliContext } from './cliContext';
 import { CliError, EXIT } from './cliError';
+import { checkServerCommand } from './commands/checkServerCommand';
 import { migrateCommand } from './commands/migrateCommand';
 import { historyCommand, logsCommand, statusCommand } from './commands/readCommands';
 import { syncCommand } from './commands/syncCommand';
@@ -19,6 +20,9 @@ Commands:
   worker [--concurrency <n>] [--every 5m] [--stale-after 1h] [--schedule-concurrency <n>] [--no-schedule]
                            Run queued jobs and schedule stale accounts until SIGTERM/SIGINT
   migrate                  Create or upgrade the database schema
+  check-server <baseUrl> [--header 'Name: value']… [--source gmail] [--account <id>] [--keepalive-timeout 20s]
+                           Check that any backend speaks the syncjob wire protocol (needs a server
+                           that completes a job within a minute; see check-server --help)
   help                     This text
 
 Every command takes --db sqlite:<file> | postgres://user:pass@host/db (or SYNCJOB_DB).
@@ -38,6 +42,7 @@ const COMMANDS: Record<string, (ctx: CliContext) => Promise<number>> = {
   logs: logsCommand,
   worker: workerCommand,
   migrate: migrateCommand,
+  'check-server': checkServerCommand,
 };
 
 /** Runs one command line and returns the exit code. Errors are written to `stderr`, never thrown. */

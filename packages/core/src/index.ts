@@ -12,6 +12,8 @@ export type {
   SyncEngineOptions,
 } from './engine/engineTypes';
 export { createSyncEngine } from './engine/syncEngine';
+export type { WorkedJob, WorkOptions, WorkResult } from './engine/workSlice';
+export { DEFAULT_WORK_MS, MIN_WORK_MS } from './engine/workSlice';
 export type { SyncErrorCode, SyncErrorOptions } from './errors';
 export {
   CancelledError,

@@ -64,7 +64,9 @@ async function main(): Promise<void> {
     maxConcurrentPerUser: positiveNumber('max-concurrent', values['max-concurrent'], 50),
   });
   process.stdout.write(`Gmail emulator listening on ${running.url}\n`);
-  process.stdout.write(`  rootUrl for googleapis: ${running.url}/   token endpoint: ${running.url}/token\n`);
+  process.stdout.write(
+    `  rootUrl for the Gmail client: ${running.url}/   token endpoint: ${running.url}/token\n`,
+  );
   const stop = (signal: string) => {
     process.stdout.write(`\n${signal} received, stopping\n`);
     running.close().then(

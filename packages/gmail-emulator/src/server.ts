@@ -13,7 +13,7 @@ export interface StartGmailEmulatorOptions extends GmailEmulatorOptions {
 }
 
 export interface RunningGmailEmulator {
-  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8085`; googleapis wants `url + '/'` as `rootUrl`. */
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8085`; Google's Gmail client wants `url + '/'` as `rootUrl`. */
   url: string;
   port: number;
   /** The state and admin methods, in-process. */

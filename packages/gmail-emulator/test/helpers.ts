@@ -1,12 +1,12 @@
+import { gmail as createGmail } from '@googleapis/gmail';
 import { OAuth2Client } from 'google-auth-library';
-import { google } from 'googleapis';
 import type { GmailEmulator } from '../src/index.js';
 
 /** A googleapis Gmail client pointed at the emulator, with gaxios retries off (the caller retries). */
 export function gmailClient(rootUrl: string, accessToken: string) {
   const auth = new OAuth2Client();
   auth.setCredentials({ access_token: accessToken });
-  return google.gmail({
+  return createGmail({
     version: 'v1',
     auth,
     rootUrl: rootUrl.endsWith('/') ? rootUrl : `${rootUrl}/`,

@@ -1,6 +1,6 @@
+import { gmail as createGmail } from '@googleapis/gmail';
 import { GaxiosError } from 'gaxios';
 import { OAuth2Client } from 'google-auth-library';
-import { google } from 'googleapis';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_OAUTH_CLIENT, defaultRefreshToken, GmailEmulator } from '../src/index.js';
@@ -21,7 +21,7 @@ function gmailWithDefaults() {
     clientSecret: DEFAULT_OAUTH_CLIENT.clientSecret,
   });
   auth.setCredentials({ refresh_token: defaultRefreshToken('me@example.com') });
-  return google.gmail({ version: 'v1', auth, retry: false });
+  return createGmail({ version: 'v1', auth, retry: false });
 }
 
 describe('msw handlers', () => {

@@ -1,6 +1,6 @@
+import { gmail as createGmail } from '@googleapis/gmail';
 import { GaxiosError } from 'gaxios';
 import { OAuth2Client } from 'google-auth-library';
-import { google } from 'googleapis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_OAUTH_CLIENT,
@@ -35,7 +35,7 @@ function oauthClient(options: { forceRefreshOnFailure?: boolean } = {}) {
 describe('OAuth token endpoint', () => {
   it('refreshes through google-auth-library and serves Gmail with the new token', async () => {
     const auth = oauthClient();
-    const gmail = google.gmail({ version: 'v1', auth, rootUrl: `${running.url}/`, retry: false });
+    const gmail = createGmail({ version: 'v1', auth, rootUrl: `${running.url}/`, retry: false });
     const { data } = await gmail.users.getProfile({ userId: 'me' });
     expect(data.emailAddress).toBe('me@example.com');
     expect(auth.credentials.access_token).toMatch(/^ya29\./);
@@ -46,7 +46,7 @@ describe('OAuth token endpoint', () => {
 
   it('answers 401 with Google body once the access token expires', async () => {
     const auth = oauthClient();
-    const gmail = google.gmail({ version: 'v1', auth, rootUrl: `${running.url}/`, retry: false });
+    const gmail = createGmail({ version: 'v1', auth, rootUrl: `${running.url}/`, retry: false });
     await gmail.users.getProfile({ userId: 'me' });
     running.emulator.expireAccessTokens('me@example.com');
     const error = await gmail.users.getProfile({ userId: 'me' }).catch((e: unknown) => e);
@@ -69,7 +69,7 @@ describe('OAuth token endpoint', () => {
 
   it('refreshes once on 401 when asked to, then works', async () => {
     const auth = oauthClient({ forceRefreshOnFailure: true });
-    const gmail = google.gmail({ version: 'v1', auth, rootUrl: `${running.url}/`, retry: false });
+    const gmail = createGmail({ version: 'v1', auth, rootUrl: `${running.url}/`, retry: false });
     await gmail.users.getProfile({ userId: 'me' });
     const first = auth.credentials.access_token;
     running.emulator.expireAccessTokens('me@example.com');

@@ -1,6 +1,15 @@
 import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
+import { version as reactVersion } from 'react';
+import { version as reactDomVersion } from 'react-dom';
 import { afterEach } from 'vitest';
+
+// `npm run test:react18` says which React major must be running: fail loudly if an alias missed.
+const expected = process.env.SYNCJOB_REACT_MAJOR;
+if (expected && (!reactVersion.startsWith(`${expected}.`) || !reactDomVersion.startsWith(`${expected}.`)))
+  throw new Error(
+    `expected React ${expected}, running react ${reactVersion} and react-dom ${reactDomVersion}`,
+  );
 
 // React warns about updates outside act() unless the environment says it is a test.
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;

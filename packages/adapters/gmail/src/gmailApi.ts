@@ -1,6 +1,6 @@
+import { gmail, type gmail_v1 } from '@googleapis/gmail';
 import type { MailLabel, MailMessage } from '@syncjob/core';
 import { SyncError } from '@syncjob/core';
-import { gmail, type gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import PQueue from 'p-queue';
 import { type BatchResponsePart, encodeBatch, MAX_BATCH_PARTS, parseBatchResponse } from './batchCodec';
 import type { FetchUnit } from './fetchPlanner';
@@ -69,7 +69,7 @@ const HISTORY_TYPES = ['messageAdded', 'messageDeleted', 'labelAdded', 'labelRem
 /**
  * Gmail calls for one run of the source: each spends its units through the quota limiter, carries
  * a fresh access token, refreshes once on a 401, and fails with a `SyncError` (never a raw gaxios
- * error). googleapis' own retry is off: the engine's `ctx.retry` does it, honouring `Retry-After`.
+ * error). The client's own retry is off: the engine's `ctx.retry` does it, honouring `Retry-After`.
  */
 export class GmailApi {
   readonly #options: GmailApiOptions;

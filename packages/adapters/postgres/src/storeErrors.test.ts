@@ -6,7 +6,8 @@ const withCode = (message: string, code: string) => Object.assign(new Error(mess
 
 describe('toStoreError', () => {
   it.each([
-    withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'),
+    withCode('connect ECONNREFUSED 10.0.3.7:5432', 'ECONNREFUSED'),
+    withCode('getaddrinfo ENOTFOUND db.internal', 'ENOTFOUND'),
     withCode('terminating connection due to administrator command', '57P01'),
     withCode('the database system is starting up', '57P03'),
     withCode('connection failure', '08006'),
@@ -19,6 +20,8 @@ describe('toStoreError', () => {
     expect(converted).toBeInstanceOf(SyncError);
     expect(converted).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true, cause: error });
     expect((converted as Error).message).toMatch(/PostgreSQL is unreachable .* can be retried/);
+    // The driver's text names hosts and addresses: it stays on `cause`, never in the message.
+    expect((converted as Error).message).not.toMatch(/10\.0\.3\.7|db\.internal|5432|127\.0\.0\.1/);
   });
 
   it('leaves statement errors, app errors and syncjob errors as they are', () => {

@@ -48,15 +48,27 @@ export function isConnectionError(error: unknown, depth = 0): boolean {
 }
 
 /**
+ * What a connection failure is called in the `SyncError`'s message: its error code or one of the
+ * fixed `pg` texts above, never the driver's message, which names hosts, addresses and ports
+ * (`connect ECONNREFUSED 10.0.3.7:5432`) and reaches job errors, logs, HTTP answers and webhooks.
+ */
+function reasonOf(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[A-Z0-9_]{1,20}$/.test(code)) return code;
+  const message = error instanceof Error ? error.message : '';
+  return UNAVAILABLE_MESSAGES.find((text) => message.includes(text)) ?? 'connection failed';
+}
+
+/**
  * Turns a connection failure into `SyncError('STORE_UNAVAILABLE')` with a message that says what to
- * check; any other error (a bug, an app sink's own error, a `SyncError`) is returned unchanged.
+ * check; any other error (a bug, an app sink's own error, a `SyncError`) is returned unchanged. The
+ * driver's own text stays on `cause`, for the server log.
  */
 export function toStoreError(error: unknown): unknown {
   if (error instanceof SyncError || !isConnectionError(error)) return error;
-  const reason = error instanceof Error ? error.message : String(error);
   return new SyncError(
     'STORE_UNAVAILABLE',
-    `PostgreSQL is unreachable (${reason}). Check that the server is running and the connection string is right; the operation can be retried.`,
+    `PostgreSQL is unreachable (${reasonOf(error)}). Check that the server is running and the connection string is right; the operation can be retried.`,
     { cause: error },
   );
 }

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { createSyncHandler } from '../http/syncHandler';
 import { createMemoryStore } from '../store/memoryStore';
 import type { SyncStore } from '../store/syncStore';
@@ -118,5 +118,52 @@ describe('defineSyncEngine', () => {
     expect(process.listenerCount('SIGTERM')).toBe(1); // the app's
     expect(process.listenerCount('SIGINT')).toBe(0);
     expect(appListener).toHaveBeenCalledTimes(2);
+  });
+
+  it('takes an async factory: one creation for concurrent callers, signals wired once it resolves', async () => {
+    let created = 0;
+    const getSyncEngine = defineSyncEngine(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20)); // `await createPostgresStore(…)`
+        created += 1;
+        const engine = createSyncEngine({ store: createMemoryStore(), sources: [], worker: false });
+        engines.push(engine);
+        return engine;
+      },
+      { key: uniqueKey() },
+    );
+    expectTypeOf(getSyncEngine).returns.toEqualTypeOf<Promise<SyncEngine>>();
+    expectTypeOf(defineSyncEngine(() => engines[0]!)).returns.toEqualTypeOf<SyncEngine>();
+    const [first, second] = await Promise.all([getSyncEngine(), getSyncEngine()]);
+    expect(first).toBe(second);
+    expect(await getSyncEngine()).toBe(first);
+    expect(created).toBe(1);
+    expect(process.listenerCount('SIGTERM')).toBe(1);
+    // Usable where the handler takes a getter.
+    const handler = createSyncHandler(getSyncEngine, {
+      authenticate: () => 'u',
+      authorizeAccount: () => true,
+    });
+    expect((await handler(new Request('http://x/jobs?accountId=a'))).status).toBe(200);
+  });
+
+  it('does not keep an async creation that rejected: the next call tries again', async () => {
+    let attempts = 0;
+    const getSyncEngine = defineSyncEngine(
+      async () => {
+        attempts += 1;
+        if (attempts === 1) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+        const engine = createSyncEngine({ store: createMemoryStore(), sources: [], worker: false });
+        engines.push(engine);
+        return engine;
+      },
+      { key: uniqueKey() },
+    );
+    await expect(getSyncEngine()).rejects.toThrow('ECONNREFUSED');
+    expect(process.listenerCount('SIGTERM')).toBe(0);
+    const engine = await getSyncEngine();
+    expect(await getSyncEngine()).toBe(engine);
+    expect(attempts).toBe(2);
+    expect(process.listenerCount('SIGTERM')).toBe(1);
   });
 });

@@ -16,9 +16,9 @@ export interface DefineSyncEngineOptions {
   stopOnSignals?: boolean;
 }
 
-/** What one key holds on `globalThis`. */
+/** What one key holds on `globalThis`: the engine, or the creation under way of an async factory. */
 interface EngineSlot {
-  engine: SyncEngine;
+  engine: SyncEngine | Promise<SyncEngine>;
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -33,23 +33,55 @@ const STOP_TIMEOUT_MS = 10_000;
  * those. With the getter nothing starts until something calls it (the first request through
  * `createSyncHandler(getter, …)`, or your `instrumentation.ts`), and a hot reload reuses the engine
  * (and its signal listeners) instead of adding one more.
+ *
+ * `create` may be async (a store that migrates before it resolves, such as `createPostgresStore`):
+ * the getter then returns a promise, the same one to every caller, so concurrent first requests
+ * create one engine. A creation that rejects is not kept: the next call tries again.
  */
 export function defineSyncEngine(
   create: () => SyncEngine,
+  options?: DefineSyncEngineOptions,
+): () => SyncEngine;
+export function defineSyncEngine(
+  create: () => Promise<SyncEngine>,
+  options?: DefineSyncEngineOptions,
+): () => Promise<SyncEngine>;
+export function defineSyncEngine(
+  create: () => SyncEngine | Promise<SyncEngine>,
   options: DefineSyncEngineOptions = {},
-): () => SyncEngine {
+): () => SyncEngine | Promise<SyncEngine> {
   const slotKey = Symbol.for(`syncjob.engine:${options.key ?? 'default'}`);
   const stopOnSignals = options.stopOnSignals ?? true;
   return () => {
     const holder = globalThis as unknown as Record<symbol, EngineSlot | undefined>;
     const existing = holder[slotKey];
     if (existing) return existing.engine;
-    const engine = create();
-    holder[slotKey] = { engine };
-    if (stopOnSignals) stopOnFirstSignal(engine);
-    return engine;
+    const created = create();
+    if (!isPromiseLike(created)) {
+      holder[slotKey] = { engine: created };
+      if (stopOnSignals) stopOnFirstSignal(created);
+      return created;
+    }
+    const slot: EngineSlot = {
+      engine: Promise.resolve(created).then(
+        (engine) => {
+          if (stopOnSignals) stopOnFirstSignal(engine);
+          return engine;
+        },
+        (error: unknown) => {
+          // Not cached: a database that was down at the first request is tried again at the next.
+          if (holder[slotKey] === slot) delete holder[slotKey];
+          throw error;
+        },
+      ),
+    };
+    holder[slotKey] = slot;
+    return slot.engine;
   };
 }
+
+const isPromiseLike = (value: unknown): value is PromiseLike<SyncEngine> =>
+  typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 
 function stopOnFirstSignal(engine: SyncEngine): void {
   const proc = globalThis.process;

@@ -6,6 +6,7 @@ import type { SyncLogger } from '../logger';
 import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
 import type { GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';
+import type { WorkOptions, WorkResult } from './workSlice';
 
 export interface StartInput extends AccountKey {
   /** `auto` (default) picks incremental when the account has a cursor, full otherwise. */
@@ -139,4 +140,14 @@ export interface SyncEngine extends EventEmitter<SyncEngineEvents> {
    * `start`.
    */
   markReauthorized(key: AccountKey): Promise<StartResult>;
+  /**
+   * One time slice of work, for hosts that keep no process between requests (serverless functions;
+   * create the engine with `worker: false` there, and call this from `POST {base}/work` or a cron).
+   * Sweeps jobs of dead workers, claims queued jobs (up to `concurrency` at once, more as runs end
+   * while the budget lasts), runs them for at most `maxMs` (default 25,000), stops each at a batch
+   * boundary with its checkpoint committed, and hands it back at once (`queued`, no lease, no
+   * attempt spent), so the next call resumes it. Progress, logs and the ETA (gaps between slices
+   * included) go on across slices. `moreWork`: call again now.
+   */
+  work(options?: WorkOptions): Promise<WorkResult>;
 }

@@ -1,12 +1,12 @@
 import type { Clock } from '../clock';
-import { fromIso } from '../clock';
-import { CancelledError, LeaseLostError, SyncError } from '../errors';
+import { fromIso, toIso } from '../clock';
+import { CancelledError, isSyncErrorLike, LeaseLostError, SyncError } from '../errors';
 import { createEtaEstimator } from '../eta/etaEstimator';
 import type { JobProgress } from '../events/syncEvents';
 import { progressOf } from '../events/syncEvents';
 import type { AccountKey, Job, LogEntry, LogInput, SyncCheckpoint } from '../job/job';
 import { processedCount } from '../job/job';
-import { releaseTransition } from '../job/jobLifecycle';
+import { handBackTransition, releaseTransition } from '../job/jobLifecycle';
 import {
   cancelledLine,
   completedLine,
@@ -14,7 +14,11 @@ import {
   retryLine,
   runStartLine,
   SHUTDOWN_MESSAGE,
+  SLICE_END_MESSAGE,
+  UNEXPECTED_FAILURE_MESSAGE,
 } from '../job/jobTexts';
+import type { SyncLogger } from '../logger';
+import { describeError } from '../logger';
 import type { SourceBatch, SourceContext, SyncSource } from '../source/syncSource';
 import type {
   BatchCommit,
@@ -28,9 +32,11 @@ import { isLeaseLost, startLeaseKeeper } from './leaseKeeper';
 import { completionLines, type RunProgress, reduceProgress, startProgress } from './progressReducer';
 import { createProgressReporter } from './progressReporter';
 import type { RetryPolicy } from './retryPolicy';
+import type { SliceRunOptions } from './workSlice';
+import { createSliceGuard } from './workSlice';
 
-/** Why a run was stopped from outside its source. */
-export type StopReason = 'cancel' | 'leaseLost' | 'shutdown';
+/** Why a run was stopped from outside its source (`sliceEnd`: its time slice is over, see `engine.work`). */
+export type StopReason = 'cancel' | 'leaseLost' | 'shutdown' | 'sliceEnd';
 
 /** What a run tells the engine, which turns it into events. */
 export interface JobRunEvents {
@@ -63,6 +69,13 @@ export interface JobRunOptions {
   writeIntervalMs: number;
   /** ETA smoothing: half-life and signal needed, in ms. */
   eta: { halfLifeMs: number; minSignalMs: number };
+  /** Gets the detail (message and stack) of an unexpected error a job failed on; the job gets none. */
+  logger?: SyncLogger;
+  /**
+   * Run as a time slice (`engine.work`): stop at a batch boundary before `deadline`, hand the job
+   * back (`handBackTransition`), and measure the ETA over wall-clock time across slices.
+   */
+  slice?: SliceRunOptions;
 }
 
 export interface JobRun {
@@ -113,6 +126,9 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       ratePerSec: null,
     };
     let committing = false;
+    // Where this phase's pace is measured from, kept in the checkpoint across the job's runs.
+    let pace = { since: toIso(runStartedAt), done: 0 };
+    const slice = options.slice ? createSliceGuard(clock, options.slice, () => stop('sliceEnd')) : null;
 
     const eta = createEtaEstimator({ clock, ...options.eta });
     const reporter = createProgressReporter({
@@ -188,6 +204,8 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       if (step.paceReset) {
         eta.reset();
         eta.seed(processed, progress.counters.total, now);
+        pace = { since: toIso(now), done: processed };
+        if (slice) eta.measureSince(pace.done, now, now);
       } else {
         eta.update(processed, progress.counters.total, now);
       }
@@ -199,6 +217,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         counters: { ...progress.counters },
         categoryCounts: { ...progress.categoryCounts },
         phase: progress.phase,
+        pace,
       };
       const commit: BatchCommit = {
         checkpoint,
@@ -242,8 +261,14 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       progress = startProgress(job.mode, checkpoint);
       const processedAtStart = processedCount(progress.counters);
       eta.seed(processedAtStart, progress.counters.total, runStartedAt);
+      // The pace of the phase goes on from an earlier run of this job (a previous slice).
+      pace =
+        checkpoint?.pace && checkpoint.jobId === jobId
+          ? checkpoint.pace
+          : { since: toIso(runStartedAt), done: processedAtStart };
+      if (slice) eta.measureSince(pace.done, fromIso(pace.since), runStartedAt);
       events.status(job);
-      queueLog(runStartLine(job, checkpoint, progress.counters));
+      queueLog(runStartLine(job, checkpoint, progress.counters, slice !== null));
 
       const context: SourceContext = {
         job,
@@ -285,6 +310,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         const next = await untilAborted(iterator, signal);
         if (next.done) break;
         await applyBatch(next.value);
+        slice?.batchCommitted();
       }
       signal.throwIfAborted();
 
@@ -303,11 +329,12 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       await end(error);
     } finally {
       keeper.stop();
+      slice?.dispose();
       reporter.dispose();
     }
 
     async function end(error: unknown): Promise<void> {
-      const cause = SyncError.fromUnknown(error);
+      const cause = jobErrorOf(error, jobId, options.logger);
       const reason: StopReason | null =
         stopReason ??
         (cause.code === 'LEASE_LOST' ? 'leaseLost' : cause.code === 'CANCELLED' ? 'cancel' : null);
@@ -317,10 +344,10 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
           stopReason = 'leaseLost';
           return;
         }
-        if (reason === 'shutdown') {
+        if (reason === 'shutdown' || reason === 'sliceEnd') {
           await logChain;
           const { job: released, logs } = await persist('releasing the job', () =>
-            store.releaseJob(lease, releaseTransition),
+            store.releaseJob(lease, reason === 'sliceEnd' ? handBackTransition : releaseTransition),
           );
           reporter.flush();
           if (logs.length > 0) events.logs(logs);
@@ -348,6 +375,24 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       }
     }
   }
+}
+
+/**
+ * The error a job ends on. A `SyncError`'s message is written for people and kept; anything else (an
+ * app's `classify` or `auth` callback throwing, a driver error naming hosts) is a bug whose text may
+ * hold secrets: the job gets a generic message and the detail goes to the server's logger only.
+ */
+export function jobErrorOf(error: unknown, jobId: string, logger: SyncLogger | undefined): SyncError {
+  if (error instanceof SyncError || isSyncErrorLike(error)) return SyncError.fromUnknown(error);
+  try {
+    (logger ?? console).error(
+      `[syncjob] Job ${jobId} failed on an unexpected error: ${describeError(error, { stack: true })}`,
+      { jobId },
+    );
+  } catch {
+    // A broken logger must not keep the job from ending.
+  }
+  return new SyncError('INTERNAL', UNEXPECTED_FAILURE_MESSAGE, { cause: error });
 }
 
 /** Waits for the source's next batch, but gives up at once when the run is aborted (a hung source). */
@@ -382,5 +427,7 @@ function abortReasonOf(reason: StopReason, jobId: string): SyncError {
       return new LeaseLostError(jobId);
     case 'shutdown':
       return new SyncError('SHUTDOWN', SHUTDOWN_MESSAGE, { retryable: false });
+    case 'sliceEnd':
+      return new SyncError('SHUTDOWN', SLICE_END_MESSAGE, { retryable: false });
   }
 }

@@ -25,6 +25,7 @@ import type { StartInput, StartResult, StopOptions, SyncEngine, SyncEngineOption
 import { EventFanOut } from './eventFanOut';
 import { createRetryPolicy } from './retryPolicy';
 import { WorkerLoop } from './workerLoop';
+import type { WorkOptions, WorkResult } from './workSlice';
 
 const MAX_ACCOUNT_ID_LENGTH = 512;
 const REQUESTED_MODES: readonly RequestedSyncMode[] = ['auto', 'full', 'incremental'];
@@ -271,6 +272,10 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     });
     await Promise.race([drain(), timedOut]);
     if (timer !== null) this.#clock.clearTimeout(timer);
+  }
+
+  work(options?: WorkOptions): Promise<WorkResult> {
+    return this.#worker.work(options);
   }
 
   /** One claim-and-run pass without the loop, for tests: reached through `runPendingJobs(engine)` of `@syncjob/core/testing`. */

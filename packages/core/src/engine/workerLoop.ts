@@ -10,6 +10,8 @@ import type { EventFanOut } from './eventFanOut';
 import type { JobRun, StopReason } from './jobRun';
 import { startJobRun } from './jobRun';
 import type { RetryPolicy } from './retryPolicy';
+import type { SliceRunOptions, WorkOptions, WorkResult } from './workSlice';
+import { runWorkSlice } from './workSlice';
 
 /** The engine's normalised settings the worker needs (see `SyncEngineOptions` for their meaning). */
 export interface WorkerLoopOptions {
@@ -99,6 +101,28 @@ export class WorkerLoop {
     return runs.length;
   }
 
+  /**
+   * One time slice (`engine.work`): sweeps, claims and runs jobs as slices that hand themselves
+   * back by the deadline. Shares the run slots and `#runs` with the loop, so `cancel` and `stop`
+   * reach sliced runs too.
+   */
+  work(options?: WorkOptions): Promise<WorkResult> {
+    const { clock, store, workerId, leaseMs, concurrency } = this.#options;
+    return runWorkSlice(
+      {
+        clock,
+        store,
+        sourceIds: this.#sourceIds,
+        concurrency,
+        stopping: () => this.#stopping,
+        sweep: () => this.sweep(),
+        claim: () => store.claimJob({ workerId, leaseMs, sources: this.#sourceIds }),
+        launch: (claimed, slice) => this.#launch(claimed, slice),
+      },
+      options,
+    );
+  }
+
   /** Polls now (coalescing wake-ups that arrive while a poll runs). */
   wake(): void {
     if (!this.#running || this.#stopping) return;
@@ -179,7 +203,7 @@ export class WorkerLoop {
     return started;
   }
 
-  #launch(claimed: ClaimedJob): JobRun {
+  #launch(claimed: ClaimedJob, slice?: SliceRunOptions): JobRun {
     const options = this.#options;
     const run = startJobRun(claimed, {
       store: options.store,
@@ -192,6 +216,8 @@ export class WorkerLoop {
       emitIntervalMs: options.emitIntervalMs,
       writeIntervalMs: options.writeIntervalMs,
       eta: options.eta,
+      logger: options.logger,
+      ...(slice ? { slice } : {}),
     });
     // A run of the same job still here lost its lease (the job was resumed and claimed again).
     this.#runs.get(run.jobId)?.stop('leaseLost');

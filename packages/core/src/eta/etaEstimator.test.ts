@@ -203,4 +203,73 @@ describe('createEtaEstimator', () => {
     feed(eta, time, { from: 0, rate: 0, seconds: 30, total: 100 });
     expect(eta.estimate()).toEqual({ etaSeconds: null, ratePerSec: 0 });
   });
+
+  describe('measureSince: a job run in time slices', () => {
+    /**
+     * 100 items/s while a slice runs, 5 s slices, 5 s between them: the job's real pace is 50/s.
+     * Each slice is a new estimator (a new process), seeded from the stored counters like a resumed run.
+     */
+    function slices(count: number, options: { measure: boolean }) {
+      const time = manualClock();
+      const phaseStart = time.now();
+      const total = 10_000;
+      let done = 0;
+      let last: { etaSeconds: number | null; ratePerSec: number | null } = {
+        etaSeconds: null,
+        ratePerSec: null,
+      };
+      for (let slice = 0; slice < count; slice++) {
+        const eta = createEtaEstimator({ clock: time.clock });
+        eta.seed(done, total);
+        if (options.measure) eta.measureSince(0, phaseStart);
+        done = feed(eta, time, { from: done, rate: 100, seconds: 5, total, stepMs: 500 });
+        last = eta.estimate();
+        time.advance(5_000);
+      }
+      return { done, last, total };
+    }
+
+    it('counts the gaps between slices: the ETA follows the wall-clock pace, not the pace inside a slice', () => {
+      const { done, last, total } = slices(4, { measure: true });
+      expect(done).toBe(2_000);
+      // At the end of slice 4: 2,000 done in 35 s of wall time (57/s); 8,000 left at ~50/s real pace = 160 s.
+      expect(last.ratePerSec).toBeCloseTo(2_000 / 35, 0);
+      const realRemaining = ((total - done) / 50) * 1;
+      expect(last.etaSeconds).toBeGreaterThan(realRemaining * 0.8);
+      expect(last.etaSeconds).toBeLessThan(realRemaining * 1.2);
+    });
+
+    it('without it, the ETA of a slice reads the pace inside the slice: half the real time left', () => {
+      // 8,000 left at 100/s = 80 s, while 160 s remain.
+      expect(slices(4, { measure: false }).last.etaSeconds).toBe(80);
+    });
+
+    it('shows an ETA from the first moment of a resumed slice, and none before any item was done', () => {
+      const time = manualClock();
+      const eta = createEtaEstimator({ clock: time.clock });
+      const phaseStart = time.now();
+      time.advance(60_000);
+      eta.seed(3_000, 10_000);
+      eta.measureSince(0, phaseStart);
+      // 3,000 in 60 s = 50/s; 7,000 left = 140 s.
+      expect(eta.estimate()).toEqual({ etaSeconds: 140, ratePerSec: 50 });
+
+      const fresh = createEtaEstimator({ clock: time.clock });
+      fresh.seed(0, 10_000);
+      fresh.measureSince(0, phaseStart);
+      expect(fresh.estimate()).toEqual({ etaSeconds: null, ratePerSec: null });
+    });
+
+    it('is forgotten at a phase change (reset)', () => {
+      const time = manualClock();
+      const eta = createEtaEstimator({ clock: time.clock });
+      const since = time.now();
+      time.advance(60_000);
+      eta.seed(3_000, 10_000);
+      eta.measureSince(0, since);
+      eta.reset();
+      eta.seed(3_000, 10_000);
+      expect(eta.estimate().etaSeconds).toBeNull();
+    });
+  });
 });

@@ -41,7 +41,15 @@ export interface EtaEstimator {
    * measures from `done`, never from zero.
    */
   seed(done: number, total: number | null, now?: number): void;
-  /** Forgets the rate and the shown ETA (a phase change: the next phase has its own pace). */
+  /**
+   * Also measures the pace over wall-clock time: `done` items were done at `since` (epoch ms), and
+   * the rate used is the lower of the smoothed one and `(done now - done) / (now - since)`. For a job
+   * run in time slices (`engine.work`): each slice is a new run, and the gaps between slices are part
+   * of the job's real pace, which the smoothed rate of one slice alone would leave out. Once `since`
+   * is `minSignalMs` ago, the ETA is shown at once, without waiting for a slice's own signal.
+   */
+  measureSince(done: number, since: number, now?: number): void;
+  /** Forgets the rate, the wall-clock pace and the shown ETA (a phase change: the next phase has its own pace). */
   reset(): void;
   /** A back-off of `ms` starts now: the ETA is `null` until it ends and the wait is not counted. */
   pause(ms: number, now?: number): void;
@@ -68,6 +76,9 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
   let signalMs = 0;
   // The shown ETA in seconds at active time `at`; it counts down from there.
   let shown: { seconds: number; at: number } | null = null;
+  // Wall-clock pace (`measureSince`): items done since `at` (epoch ms, gaps included), and the latest count.
+  let wall: { done: number; at: number } | null = null;
+  let latestDone: number | null = null;
 
   // Back-off bookkeeping: active time = wall time - excludedMs - (the running pause, if any).
   let excludedMs = 0;
@@ -83,8 +94,19 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
     settlePause(now);
     return now - excludedMs - (pause ? now - pause.from : 0);
   };
-  const rate = () => (weight > 0 ? weighted / weight : null);
-  const hasSignal = () => signalMs >= minSignalMs && rate() !== null;
+  const smoothedRate = () => (weight > 0 ? weighted / weight : null);
+  const wallRate = (now: number): number | null => {
+    if (!wall || latestDone === null || now - wall.at < Math.max(1, minSignalMs)) return null;
+    // Nothing done yet since `since` is no pace at all (not a rate of zero): wait for signal.
+    return latestDone > wall.done ? (latestDone - wall.done) / (now - wall.at) : null;
+  };
+  /** Items per ms: the smoothed rate (once it has signal), never above the wall-clock pace when one is measured. */
+  const rate = (now: number): number | null => {
+    const smoothed = signalMs >= minSignalMs ? smoothedRate() : null;
+    const paced = wallRate(now);
+    if (smoothed === null) return paced;
+    return paced === null ? smoothed : Math.min(smoothed, paced);
+  };
 
   const countdown = (at: number): number | null =>
     shown ? Math.max(MIN_ETA_SECONDS, shown.seconds - (at - shown.at) / 1000) : null;
@@ -97,6 +119,7 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
         pause = null;
       }
       total = nextTotal;
+      latestDone = done;
       const at = activeTime(now);
       if (!anchor || done < anchor.done) {
         // No reference yet, or the counters restarted (mode switch): measure from here.
@@ -113,8 +136,8 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
       signalMs += dt;
       anchor = { done, at };
 
-      const perMs = rate();
-      if (total === null || !perMs || !hasSignal()) {
+      const perMs = rate(now);
+      if (total === null || !perMs) {
         shown = null;
         return;
       }
@@ -130,7 +153,18 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
 
     seed(done, nextTotal, now = clock.now()) {
       total = nextTotal;
+      latestDone = done;
       anchor = { done, at: activeTime(now) };
+    },
+
+    measureSince(done, since, now = clock.now()) {
+      wall = { done, at: Math.min(since, now) };
+      // A resumed slice shows the ETA the pace so far gives, from its first moment.
+      const perMs = rate(now);
+      if (total !== null && perMs && latestDone !== null && !pause) {
+        const seconds = Math.max(MIN_ETA_SECONDS, Math.max(0, total - latestDone) / perMs / 1000);
+        shown = { seconds, at: activeTime(now) };
+      }
     },
 
     reset() {
@@ -139,6 +173,7 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
       weight = 0;
       signalMs = 0;
       shown = null;
+      wall = null;
     },
 
     pause(ms, now = clock.now()) {
@@ -150,8 +185,8 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
 
     estimate(now = clock.now()) {
       const at = activeTime(now);
-      const perMs = rate();
-      const ratePerSec = hasSignal() && perMs !== null ? Math.round(perMs * 10_000) / 10 : null;
+      const perMs = rate(now);
+      const ratePerSec = perMs !== null ? Math.round(perMs * 10_000) / 10 : null;
       if (pause || total === null || ratePerSec === null) return { etaSeconds: null, ratePerSec };
       const seconds = countdown(at);
       // Rounded, not ceiled: float noise would otherwise show 181 for 180.000001.

@@ -42,6 +42,14 @@ export interface JobEventFeedOptions {
   onEvents?: (events: SyncEvent[]) => void;
   /** Called once when the feed stops on an error (job gone, store unreachable…). Not called on `close()`. */
   onError?: (error: SyncError) => void;
+  /** Log lines read from the store at once, for the backlog and for gaps (default and maximum `LIMITS.logsMax`). */
+  pageSize?: number;
+  /**
+   * Resolves when the consumer can take more. With it, a backlog is sent page by page (each page
+   * through `onEvents`), waiting for it between pages, so a stream of a 100,000-line job never
+   * holds more than a page in memory. Without it, the whole read goes out as one batch.
+   */
+  waitForConsumer?: () => Promise<void>;
 }
 
 export interface JobEventFeed {
@@ -69,6 +77,8 @@ export function openJobEventFeed(engine: JobEventFeedEngine, options: JobEventFe
   const { jobId, onEvent } = options;
   const clock = options.clock ?? systemClock;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const pageSize = Math.max(1, Math.min(LIMITS.logsMax, Math.floor(options.pageSize ?? LIMITS.logsMax)));
+  const { waitForConsumer } = options;
   const capabilities = engine.store.capabilities;
   const mustPoll = capabilities.multiProcess && !capabilities.crossProcessNotices;
 
@@ -146,12 +156,19 @@ export function openJobEventFeed(engine: JobEventFeedEngine, options: JobEventFe
   /** Reads the logs after the last seq sent, page by page, until `untilSeq` (or the end) is reached. */
   const drainLogs = async (untilSeq: number) => {
     while (!closed && lastSeq < untilSeq) {
-      const page = await engine.getLogs(jobId, { afterSeq: lastSeq, limit: LIMITS.logsMax });
+      const page = await engine.getLogs(jobId, { afterSeq: lastSeq, limit: pageSize });
       if (closed || page.length === 0) return;
       for (const entry of page) {
         if (!emitLog(entry)) return;
       }
-      if (page.length < LIMITS.logsMax) return;
+      if (page.length < pageSize) return;
+      if (waitForConsumer && lastSeq < untilSeq) {
+        // Hand this page over and let the consumer catch up before reading the next one; live
+        // events meanwhile join the next batch, in order.
+        flushBatch();
+        batch = [];
+        await waitForConsumer();
+      }
     }
   };
 

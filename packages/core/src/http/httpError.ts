@@ -11,7 +11,13 @@ export type HttpErrorCode =
   /** No route at this path. */
   | 'ROUTE_NOT_FOUND'
   /** The route exists but not with this method (see the `Allow` header). */
-  | 'METHOD_NOT_ALLOWED';
+  | 'METHOD_NOT_ALLOWED'
+  /** A state-changing request sent by a page of another site or origin (CSRF defence). */
+  | 'CROSS_SITE_REQUEST'
+  /** A POST body that is not `application/json`. */
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  /** Too many open event streams for this principal, or in total (see `Retry-After`). */
+  | 'TOO_MANY_STREAMS';
 
 /** The body of every error answer: `{ error: { code, message } }`. */
 export interface HttpErrorBody {
@@ -46,6 +52,7 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   UNKNOWN_SOURCE: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  CROSS_SITE_REQUEST: 403,
   NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
@@ -56,7 +63,9 @@ export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   REAUTH_REQUIRED: 409,
   ACCOUNT_MISMATCH: 409,
   CURSOR_EXPIRED: 409,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  TOO_MANY_STREAMS: 429,
   INTERNAL: 500,
   NETWORK: 502,
   PROVIDER_ERROR: 502,

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
 import { errorResponse, HttpError } from './httpError';
+import { isJsonContentType } from './requestOrigin';
 
 /** A Node `http` / Express / Connect middleware. `next` is called for paths outside the handler's base path. */
 export type NodeHandler = (
@@ -57,7 +58,7 @@ export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions
     });
     try {
       const request = toFetchRequest(nodeRequest, path, abort.signal, options);
-      const response = await handler(request);
+      const response = request ? await handler(request) : errorResponse(parsedFormBody());
       await writeResponse(response, res, abort.signal);
     } catch (cause) {
       (options.logger ?? console).error(
@@ -76,12 +77,20 @@ export function toNodeHandler(handler: FetchHandler, options: NodeHandlerOptions
   };
 }
 
+const parsedFormBody = () =>
+  new HttpError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    'Send the request body as JSON with "Content-Type: application/json" (or send no body).',
+  );
+
+/** The Fetch request of a Node request; `null` for a non-JSON body a body parser already consumed. */
 function toFetchRequest(
   req: ExpressRequest,
   path: string,
   signal: AbortSignal,
   options: NodeHandlerOptions,
-): Request {
+): Request | null {
   const origin = options.origin ?? `http://${req.headers.host ?? 'localhost'}`;
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
@@ -92,7 +101,10 @@ function toFetchRequest(
   const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
   if (method !== 'GET' && method !== 'HEAD') {
     if (req.body !== undefined && req.readableEnded) {
-      // A body parser ran first (e.g. `express.json()`): the stream is spent, re-serialise.
+      // A body parser ran first (e.g. `express.json()`): the stream is spent, re-serialise. Only a
+      // JSON body: re-encoding what `urlencoded()` parsed as JSON would let a plain cross-site
+      // <form> through the handler's content-type check.
+      if (!isJsonContentType(req.headers['content-type'])) return null;
       init.body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
       headers.delete('content-length');
     } else {
@@ -122,29 +134,48 @@ async function writeResponse(response: Response, res: ServerResponse, signal: Ab
     void reader.cancel().catch(() => undefined);
   };
   signal.addEventListener('abort', onAbort, { once: true });
+  // Rejects when the body fails, e.g. an SSE stream dropping a client that stopped reading.
+  const failed = reader.closed.then(
+    () => false,
+    () => true,
+  );
+  let broken = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done || signal.aborted) break;
-      if (!res.write(value)) await waitForDrain(res, signal);
+      if (!res.write(value)) broken = await waitForDrain(res, signal, failed);
+      if (broken) break;
     }
   } catch {
     // The client went away or the body failed mid-way: nothing more can be sent.
+    broken = true;
   } finally {
     signal.removeEventListener('abort', onAbort);
     if (signal.aborted) await reader.cancel().catch(() => undefined);
-    if (!res.writableEnded) res.end();
+    // A body that failed mid-way is cut off (the client sees a broken stream and reconnects): a
+    // polite end would wait for a client that does not read, holding the socket and its buffer.
+    if (broken && !signal.aborted) res.destroy();
+    else if (!res.writableEnded) res.end();
   }
 }
 
-function waitForDrain(res: ServerResponse, signal: AbortSignal): Promise<void> {
+/** Resolves when the socket drained or the client went away (false), or when the body failed (true). */
+function waitForDrain(res: ServerResponse, signal: AbortSignal, failed: Promise<boolean>): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
+    let settled = false;
+    const done = (value: boolean) => {
+      if (settled) return;
+      settled = true;
+      res.off('drain', onDrain);
+      signal.removeEventListener('abort', onDrain);
+      resolve(value);
     };
-    res.once('drain', done);
-    signal.addEventListener('abort', done, { once: true });
+    const onDrain = () => done(false);
+    res.once('drain', onDrain);
+    signal.addEventListener('abort', onDrain, { once: true });
+    void failed.then((isFailed) => {
+      if (isFailed) done(true);
+    });
   });
 }

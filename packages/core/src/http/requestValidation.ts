@@ -1,6 +1,7 @@
 import type { RequestedSyncMode } from '../job/job';
 import { isUuid } from '../job/job';
 import { HttpError } from './httpError';
+import { isJsonContentType } from './requestOrigin';
 
 /** Largest accepted request body, in bytes (16 kB: a start request is well under 1 kB). */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -67,11 +68,24 @@ function checkKey(value: unknown, name: string): string {
   return value;
 }
 
+const unsupportedMediaType = () =>
+  new HttpError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    'Send the request body as JSON with "Content-Type: application/json" (or send no body).',
+  );
+
 /**
  * Reads a JSON body of at most `MAX_BODY_BYTES`. An empty body reads as `undefined`. The size is
  * checked while reading, so a lying or absent `Content-Length` cannot make us buffer more.
+ *
+ * Only `application/json` is read: an HTML form (urlencoded, multipart, text/plain) is what another
+ * site can make a browser send without asking, so any other `Content-Type`, or a body with none,
+ * answers 415 even when its text happens to parse as JSON.
  */
 export async function readJsonBody(request: Request): Promise<unknown> {
+  const contentType = request.headers.get('content-type');
+  if (contentType !== null && !isJsonContentType(contentType)) throw unsupportedMediaType();
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
   if (!request.body) return undefined;
@@ -90,6 +104,7 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   }
   const text = new TextDecoder('utf-8', { fatal: false }).decode(concat(chunks, size));
   if (text.trim() === '') return undefined;
+  if (contentType === null) throw unsupportedMediaType();
   try {
     return JSON.parse(text);
   } catch {

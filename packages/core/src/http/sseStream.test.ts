@@ -2,14 +2,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSseParser, type SseMessage } from '../client/sseParser';
 import { createMemoryStore } from '../store/memoryStore';
 import { ScriptedEngine, withoutNotices } from './__tests__/scriptedEngine';
-import { createSyncHandler } from './syncHandler';
+import { createSyncHandler, type SyncHandlerOptions } from './syncHandler';
 
-function setup(
-  engine = new ScriptedEngine(),
-  options: { keepAliveMs?: number; pollIntervalMs?: number } = {},
-) {
+function setup(engine = new ScriptedEngine(), options: Partial<SyncHandlerOptions<string>> = {}) {
   const handler = createSyncHandler(engine, {
-    authenticate: () => 'alice',
+    authenticate: (request) => request.headers.get('authorization') ?? 'alice',
     authorizeAccount: () => true,
     ...options,
   });
@@ -128,7 +125,8 @@ describe('SSE events stream', () => {
     expect(stream.raw.join('').match(/: keep-alive\n\n/g)).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(30_000);
     expect(stream.raw.join('').match(/: keep-alive\n\n/g)).toHaveLength(3);
-    expect(vi.getTimerCount()).toBe(1);
+    // The keep-alive and the stream's lifetime.
+    expect(vi.getTimerCount()).toBe(2);
     await stream.cancel();
     expect(vi.getTimerCount()).toBe(0);
   });

@@ -145,4 +145,28 @@ describe('createSyncHandler with an engine getter', () => {
     expect((await handler(new Request(`${BASE}/jobs?accountId=a`))).status).toBe(200);
     expect(getter).toHaveBeenCalledTimes(2);
   });
+
+  it('takes an async getter: concurrent first requests wait for one creation; a rejection is retried', async () => {
+    const logger = { error: vi.fn(), warn: vi.fn() };
+    let fail = true;
+    const getter = vi.fn(async (): Promise<SyncEngine> => {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a store that migrates first
+      if (fail) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      return new ScriptedEngine();
+    });
+    const handler = createSyncHandler(getter, { ...auth, logger });
+    const failed = await handler(new Request(`${BASE}/jobs?accountId=a`));
+    expect(failed.status).toBe(503); // a database that is down: STORE_UNAVAILABLE, Retry-After
+    expect(String(logger.error.mock.calls[0]?.[0])).toContain(
+      'Creating the sync engine failed: Error: connect ECONNREFUSED 127.0.0.1:5432',
+    );
+    fail = false;
+    const answers = await Promise.all([
+      handler(new Request(`${BASE}/jobs?accountId=a`)),
+      handler(new Request(`${BASE}/jobs/active?source=test&accountId=a`)),
+    ]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+    await handler(new Request(`${BASE}/jobs?accountId=a`));
+    expect(getter).toHaveBeenCalledTimes(2); // the failed creation and one more
+  });
 });

@@ -31,6 +31,9 @@ async function call(handler: SyncHandler, path: string, options: CallOptions = {
   const user = options.user === undefined ? 'alice' : options.user;
   if (user) headers.authorization = `Bearer ${user}`;
   const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  if (body !== undefined && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) {
+    headers['content-type'] = 'application/json';
+  }
   const response = await handler(
     new Request(`${BASE}${path}`, { method: options.method ?? 'GET', headers, body }),
   );

@@ -5,7 +5,10 @@ import type { AccountKey, Job } from '../job/job';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
 import { LIMITS } from '../store/syncStore';
+import type { RateLimit, SyncAction } from './actionRateLimiter';
 import { errorResponse, HttpError, jsonResponse, toHttpError } from './httpError';
+import type { AllowedOrigins } from './requestOrigin';
+import { checkSameOrigin, originMatcher } from './requestOrigin';
 import {
   parseIntegerParam,
   parseJobId,
@@ -13,7 +16,9 @@ import {
   parseStartBody,
   readJsonBody,
 } from './requestValidation';
-import { createSseStream, SSE_HEADERS } from './sseStream';
+import { createSseStream, SSE_DEFAULTS, SSE_HEADERS } from './sseStream';
+import { createStreamSlots, defaultPrincipalKey, STREAM_LIMIT_DEFAULTS } from './streamSlots';
+import { createWorkRoute, isWorkPath } from './workRoute';
 
 /** A Fetch-API handler: Next.js route handlers, Hono, Bun, Deno, or Node through `toNodeHandler`. */
 export interface SyncHandler {
@@ -38,6 +43,49 @@ export interface SyncHandlerOptions<TPrincipal> {
    * answers 404, exactly like a job that does not exist. Required.
    */
   authorizeAccount: (principal: TPrincipal, account: AccountKey) => boolean | Promise<boolean>;
+  /**
+   * Origins besides the handler's own whose pages may send POSTs (start, cancel, retry): a list of
+   * origins (`'https://app.example.com'`) or a predicate on the request's `Origin`. Default: none.
+   * A browser request from another origin is refused with 403 `CROSS_SITE_REQUEST`, also from the
+   * same site (another port on localhost, a sibling subdomain): `SameSite=Lax` cookies alone do not
+   * stop those. Requests without `Origin` and `Sec-Fetch-Site` (servers, the CLI, curl) pass. GETs
+   * and event streams are read-only and never checked (they still need `authenticate`).
+   */
+  allowedOrigins?: AllowedOrigins;
+  /**
+   * Behind a reverse proxy that rewrites the host or terminates TLS: take the request's own origin
+   * from `X-Forwarded-Host` / `X-Forwarded-Proto` when comparing it with `Origin`. Only set it when
+   * your proxy overwrites those headers. Default false (the request URL's origin).
+   */
+  trustProxyHeaders?: boolean;
+  /**
+   * The principal's identity for per-principal limits (open streams, the `rateLimit` built-in). Default:
+   * a string or number as it is, an object as its JSON (so pass this when the object holds
+   * per-request fields, e.g. `(session) => session.userId`).
+   */
+  principalKey?: (principal: TPrincipal) => string;
+  /** Open event streams one principal may hold (default 8); beyond it 429 `TOO_MANY_STREAMS` with `Retry-After`. */
+  maxStreamsPerPrincipal?: number;
+  /** Open event streams of this handler in total (default 1,000); beyond it 429 `TOO_MANY_STREAMS`. */
+  maxStreams?: number;
+  /**
+   * Longest life of an event stream, in ms (default 900,000 = 15 min; 0 = none). It ends cleanly and
+   * the client resumes with `Last-Event-ID`; the new request runs `authenticate` and
+   * `authorizeAccount` again, so a long-lived stream is re-authorized at least this often.
+   */
+  maxStreamMs?: number;
+  /**
+   * Bytes an event stream may queue for a client that does not read (default 1 MiB); beyond it the
+   * stream is closed (the client reconnects and resumes).
+   */
+  maxStreamBufferBytes?: number;
+  /**
+   * Asked before every start, cancel and retry (after authorization): `true` lets it through, `false`
+   * or `{ retryAfterSeconds }` answers 429 `RATE_LIMITED` with `Retry-After` (60 s for `false`).
+   * `createActionRateLimiter({ perMinute })` is a token bucket per principal. Default: no limit.
+   * Without one, a script looping start/cancel with a valid session spends the provider's quota.
+   */
+  rateLimit?: RateLimit<TPrincipal>;
   /** Interval of SSE keep-alive comments, in ms (default 15,000). */
   keepAliveMs?: number;
   /** Store polling interval of SSE streams when the store has no cross-process notices, in ms (default 1,000). */
@@ -56,14 +104,29 @@ export interface SyncHandlerOptions<TPrincipal> {
    * after `logger` reported them. Default: none.
    */
   onError?: (error: unknown, request: Request) => void;
+  /**
+   * Enables `POST {basePath}/work` (serverless hosts: one time slice of `engine.work`, called by a
+   * cron or a queue) for callers sending `Authorization: Bearer <workSecret>`; no user session is
+   * involved. At least 16 characters; keep it in an environment variable. Without it the route does
+   * not exist (404 `ROUTE_NOT_FOUND`).
+   */
+  workSecret?: string;
+  /**
+   * Longest slice `POST {basePath}/work` runs, in ms, and its default when the body gives no
+   * `maxMs` (default 25,000: under the ~30 s request timeouts common in front of functions, with
+   * room for a cold start; set it a few seconds under your host's function time limit).
+   */
+  maxWorkMs?: number;
 }
 
 /**
  * The engine, or a function returning it. A function is called on the first request (not when the
  * handler is created), so a module that creates the handler starts nothing when it is imported (a
- * Next.js build, a dev helper process); `defineSyncEngine` returns such a function.
+ * Next.js build, a dev helper process); `defineSyncEngine` returns such a function. It may return a
+ * promise (an engine on an async store such as PostgreSQL's); one that rejects is called again on
+ * the next request.
  */
-export type SyncEngineSource = SyncEngine | (() => SyncEngine);
+export type SyncEngineSource = SyncEngine | (() => SyncEngine | Promise<SyncEngine>);
 
 type Route =
   | { name: 'jobs' }
@@ -81,6 +144,9 @@ const METHODS_BY_ROUTE: Record<Route['name'], readonly string[]> = {
   cancel: ['POST'],
   retry: ['POST'],
 };
+
+/** `Retry-After` of a `rateLimit` that answered `false`. */
+const DEFAULT_RATE_LIMIT_RETRY_SECONDS = 60;
 
 const NOT_FOUND_MESSAGE = 'No job with this id exists.';
 const jobNotFound = () => new HttpError(404, 'NOT_FOUND', NOT_FOUND_MESSAGE);
@@ -107,8 +173,10 @@ function matchRoute(pathname: string, basePath: string): Route | null {
 }
 
 /**
- * The HTTP API of SPEC 8 as one Fetch-API handler. Every answer is JSON (or an SSE stream); every
- * error is `{ error: { code, message } }`; bad input never reaches the engine.
+ * syncjob's HTTP API as one Fetch-API handler: start a job, read the active job, the history, one
+ * job and its logs, follow its events over SSE, cancel and retry (the routes are listed in the
+ * package README). Every answer is JSON (or an SSE stream); every error is
+ * `{ error: { code, message } }`; bad input never reaches the engine.
  */
 export function createSyncHandler<TPrincipal>(
   engineOrGetter: SyncEngineSource,
@@ -117,17 +185,31 @@ export function createSyncHandler<TPrincipal>(
   const basePath = normaliseBasePath(options.basePath ?? '');
   const logger: SyncLogger = options.logger ?? console;
   const onError = options.onError;
+  const isAllowedOrigin = originMatcher(options.allowedOrigins);
+  const trustProxyHeaders = options.trustProxyHeaders === true;
+  const principalKey = options.principalKey ?? defaultPrincipalKey;
+  const streamSlots = createStreamSlots({
+    maxStreams: options.maxStreams ?? STREAM_LIMIT_DEFAULTS.maxStreams,
+    maxStreamsPerPrincipal: options.maxStreamsPerPrincipal ?? STREAM_LIMIT_DEFAULTS.maxStreamsPerPrincipal,
+  });
+  const workRoute =
+    options.workSecret === undefined
+      ? null
+      : createWorkRoute({ workSecret: options.workSecret, maxWorkMs: options.maxWorkMs });
 
-  let resolved: SyncEngine | undefined = typeof engineOrGetter === 'function' ? undefined : engineOrGetter;
-  /** The engine, created by the getter on first use; a getter that throws is tried again next time. */
-  const getEngine = (): SyncEngine => {
-    if (resolved) return resolved;
-    try {
-      resolved = (engineOrGetter as () => SyncEngine)();
-    } catch (cause) {
-      // Never a 400 for the app's own configuration error: the engine is missing, not the input.
-      throw new SyncError('INTERNAL', `Creating the sync engine failed: ${describeError(cause)}`, { cause });
-    }
+  let resolved: Promise<SyncEngine> | undefined =
+    typeof engineOrGetter === 'function' ? undefined : Promise.resolve(engineOrGetter);
+  /** The engine, created by the getter on first use; a getter that fails is tried again next time. */
+  const getEngine = (): Promise<SyncEngine> => {
+    resolved ??= (async () => (engineOrGetter as () => SyncEngine | Promise<SyncEngine>)())().catch(
+      (cause: unknown) => {
+        resolved = undefined;
+        // Never a 400 for the app's own configuration error: the engine is missing, not the input.
+        throw new SyncError('INTERNAL', `Creating the sync engine failed: ${describeError(cause)}`, {
+          cause,
+        });
+      },
+    );
     return resolved;
   };
 
@@ -140,6 +222,25 @@ export function createSyncHandler<TPrincipal>(
     const job = await engine.getJob(id);
     if (!job || !(await authorize(principal, job))) throw jobNotFound();
     return job;
+  };
+
+  const checkRateLimit = async (principal: TPrincipal, action: SyncAction, account: AccountKey) => {
+    if (!options.rateLimit) return;
+    const verdict = await options.rateLimit(principal, action, {
+      source: account.source,
+      accountId: account.accountId,
+    });
+    if (verdict === true) return;
+    const seconds =
+      typeof verdict === 'object' && verdict !== null && Number.isFinite(verdict.retryAfterSeconds)
+        ? Math.max(1, Math.ceil(verdict.retryAfterSeconds))
+        : DEFAULT_RATE_LIMIT_RETRY_SECONDS;
+    throw new HttpError(
+      429,
+      'RATE_LIMITED',
+      `Too many sync actions in a short time. Wait ${seconds} seconds and try again.`,
+      { 'retry-after': String(seconds) },
+    );
   };
 
   const requireAccount = async (engine: SyncEngine, principal: TPrincipal, account: AccountKey) => {
@@ -168,6 +269,7 @@ export function createSyncHandler<TPrincipal>(
         if (request.method === 'POST') {
           const body = parseStartBody(await readJsonBody(request));
           await requireAccount(engine, principal, body);
+          await checkRateLimit(principal, 'start', body);
           const result = await engine.start({
             source: body.source,
             accountId: body.accountId,
@@ -212,22 +314,36 @@ export function createSyncHandler<TPrincipal>(
       case 'events': {
         const job = await loadJob(engine, principal, route.rawId);
         const afterSeq = parseResumeSeq(request, params);
-        const body = createSseStream(engine, {
-          jobId: job.id,
-          afterSeq,
-          keepAliveMs: options.keepAliveMs,
-          pollIntervalMs: options.pollIntervalMs,
-          clock: options.clock,
-          signal: request.signal,
-        });
-        return new Response(body, { status: 200, headers: SSE_HEADERS });
+        // Taken and released without an await in between: concurrent connects cannot overshoot.
+        const release = streamSlots.acquire(principalKey(principal));
+        try {
+          const body = createSseStream(engine, {
+            jobId: job.id,
+            afterSeq,
+            keepAliveMs: options.keepAliveMs,
+            pollIntervalMs: options.pollIntervalMs,
+            clock: options.clock,
+            signal: request.signal,
+            maxStreamMs: options.maxStreamMs ?? SSE_DEFAULTS.maxStreamMs,
+            maxBufferedBytes: options.maxStreamBufferBytes ?? SSE_DEFAULTS.maxBufferedBytes,
+            onClose: release,
+          });
+          return new Response(body, { status: 200, headers: SSE_HEADERS });
+        } catch (error) {
+          release();
+          throw error;
+        }
       }
       case 'cancel': {
+        await readJsonBody(request); // Ignored, but only JSON or nothing: never a form.
         const job = await loadJob(engine, principal, route.rawId);
+        await checkRateLimit(principal, 'cancel', job);
         return jsonResponse(202, { job: await engine.cancel(job.id) });
       }
       case 'retry': {
+        await readJsonBody(request); // Ignored, but only JSON or nothing: never a form.
         const job = await loadJob(engine, principal, route.rawId);
+        await checkRateLimit(principal, 'retry', job);
         return jsonResponse(202, await engine.retry(job.id));
       }
     }
@@ -241,6 +357,8 @@ export function createSyncHandler<TPrincipal>(
       } catch {
         throw new HttpError(400, 'INVALID_INPUT', 'The request URL is not valid.');
       }
+      // Authorised by the shared secret, not by `authenticate`: a cron is not a user.
+      if (workRoute && isWorkPath(url.pathname, basePath)) return await workRoute(request, getEngine);
       const route = matchRoute(url.pathname, basePath);
       if (!route) throw new HttpError(404, 'ROUTE_NOT_FOUND', `No route ${url.pathname}.`);
       const allowed = METHODS_BY_ROUTE[route.name];
@@ -249,7 +367,11 @@ export function createSyncHandler<TPrincipal>(
           allow: allowed.join(', '),
         });
       }
-      const engine = getEngine();
+      // Before authentication: a forged request changes nothing whoever's cookies it carries.
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        checkSameOrigin(request, url, isAllowedOrigin, trustProxyHeaders);
+      }
+      const engine = await getEngine();
       const principal = await options.authenticate(request);
       if (!principal) {
         throw new HttpError(401, 'UNAUTHENTICATED', 'Sign in to see and start sync jobs.');

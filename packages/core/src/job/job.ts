@@ -136,6 +136,12 @@ export interface SyncCheckpoint {
   categoryCounts: Record<string, number>;
   /** The phase it was written in. */
   phase: JobPhase | null;
+  /**
+   * Where the pace of `phase` is measured from: when the phase started (ISO 8601) and the items done
+   * then. Kept across the runs of one job, so a job run in time slices (`engine.work`) counts the
+   * gaps between slices in its ETA. Absent in checkpoints written before it existed.
+   */
+  pace?: { since: string; done: number };
 }
 
 /** Durable state per (source, account). */

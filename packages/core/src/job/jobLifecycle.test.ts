@@ -6,6 +6,7 @@ import {
   claimTransition,
   expireTransition,
   finishChange,
+  handBackTransition,
   isLeaseExpired,
   newJob,
   releaseTransition,
@@ -66,6 +67,31 @@ describe('job lifecycle', () => {
     expect(released.change).toEqual({ status: 'queued', phase: null, leaseExpiresAt: null });
     expect(released.logs).toHaveLength(1);
     const cancelled = releaseTransition(running({ cancelRequested: true }), NOW);
+    expect(cancelled.change).toEqual({
+      status: 'cancelled',
+      phase: null,
+      leaseExpiresAt: null,
+      finishedAt: NOW,
+    });
+  });
+
+  it('hand-back: queued without lease and without spending an attempt; cancelled when a cancel was requested', () => {
+    const handedBack = handBackTransition(running({ attempt: 2 }), NOW);
+    expect(handedBack.change).toEqual({ status: 'queued', phase: null, leaseExpiresAt: null, attempt: 1 });
+    expect(handedBack.logs).toEqual([expect.objectContaining({ level: 'info', data: { handedBack: true } })]);
+    // 100 slices: claim, hand back, claim … the attempt never grows, so the expiry policy still
+    // resumes a slice whose process died.
+    let job = running({ attempt: 0, status: 'queued' });
+    for (let slice = 0; slice < 100; slice++) {
+      applyJobChange(job, claimTransition(job, NOW, 60_000).change);
+      applyJobChange(job, handBackTransition(job, NOW).change);
+    }
+    expect(job.attempt).toBe(0);
+    applyJobChange(job, claimTransition(job, NOW, 60_000).change);
+    job = { ...job, leaseExpiresAt: T0 };
+    expect(expireTransition(job, NOW, { autoResume: true, maxAttempts: 3 })?.change.status).toBe('queued');
+
+    const cancelled = handBackTransition(running({ cancelRequested: true }), NOW);
     expect(cancelled.change).toEqual({
       status: 'cancelled',
       phase: null,

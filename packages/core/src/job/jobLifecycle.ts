@@ -157,6 +157,40 @@ export function releaseTransition(job: Job, now: string): JobTransition {
 }
 
 /**
+ * A time slice (`engine.work`) is over and the worker hands the job back at a batch boundary: queued
+ * again, so the next slice resumes it from the checkpoint at once; cancelled instead when a cancel
+ * was requested meanwhile. A hand-back is the normal end of a slice, not a failure: the claim it
+ * used is given back (`attempt` returns to its value before the claim), so a job that needs a
+ * hundred slices does not spend `maxAttempts`, which counts runs lost to a dead worker.
+ */
+export function handBackTransition(job: Job, now: string): JobTransition {
+  const ended = { phase: null, leaseExpiresAt: null } as const;
+  if (job.cancelRequested) {
+    return {
+      change: { ...ended, status: 'cancelled', finishedAt: now },
+      logs: [
+        {
+          level: 'info',
+          message:
+            'The time slice ended after a cancel was requested: the sync is cancelled. Stored messages and the checkpoint are kept.',
+        },
+      ],
+    };
+  }
+  return {
+    change: { ...ended, status: 'queued', attempt: Math.max(0, job.attempt - 1) },
+    logs: [
+      {
+        level: 'info',
+        message:
+          'Time slice over: the job is handed back and the next work call resumes it from its checkpoint.',
+        data: { handedBack: true },
+      },
+    ],
+  };
+}
+
+/**
  * The job ends with a terminal status: no phase, no lease, `finishedAt` now. A completed job
  * carries no error whatever the caller passed.
  */

@@ -36,9 +36,24 @@ export function doneText(counters: JobCounters): string {
 
 // ── A run's log lines ──────────────────────────────────────────────────────────────────────────
 
-/** The first line of a run: a fresh start, a resume from the checkpoint, or a restart without one. */
-export function runStartLine(job: Job, checkpoint: SyncCheckpoint | null, counters: JobCounters): LogInput {
+/**
+ * The first line of a run: a fresh start, a resume from the checkpoint, a restart without one, or
+ * (`sliced`, `engine.work`) the next time slice of the same job.
+ */
+export function runStartLine(
+  job: Job,
+  checkpoint: SyncCheckpoint | null,
+  counters: JobCounters,
+  sliced: boolean,
+): LogInput {
   const kind = `${job.mode} sync`;
+  if (checkpoint && sliced && checkpoint.jobId === job.id) {
+    return {
+      level: 'info',
+      message: `Time slice: resuming ${kind} from checkpoint (${doneText(counters)})`,
+      data: { attempt: job.attempt, resumed: true, slice: true },
+    };
+  }
   if (checkpoint) {
     return {
       level: 'info',
@@ -110,3 +125,10 @@ export function failedLine(cause: { code: SyncErrorCode; message: string; retrya
 
 /** Why a run was aborted because the engine stops. */
 export const SHUTDOWN_MESSAGE = 'The engine is stopping; the job is released for another worker.';
+
+/** Why a run was aborted because its time slice (`engine.work`) is over. */
+export const SLICE_END_MESSAGE = 'The time slice is over; the job is handed back for the next one.';
+
+/** What a failed job says (in `job.error`, its log, HTTP, SSE, webhooks) when the cause is not a `SyncError`. */
+export const UNEXPECTED_FAILURE_MESSAGE =
+  'The sync failed because of an unexpected error. Details are in the server log.';

@@ -11,6 +11,7 @@ export {
   expireTransition,
   expireWith,
   finishChange,
+  handBackTransition,
   isLeaseExpired,
   newJob,
   releaseTransition,

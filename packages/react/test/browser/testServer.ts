@@ -27,10 +27,24 @@ async function bundlePage(): Promise<string> {
     jsx: 'automatic',
     write: false,
     define: { 'process.env.NODE_ENV': '"production"' },
-    alias: { '@syncjob/core/client': from('../../../core/src/client/index.ts') },
+    alias: {
+      '@syncjob/core/client': from('../../../core/src/client/index.ts'),
+      // `npm run test:react18`: React from that folder (esbuild applies an alias to subpaths too).
+      ...(process.env.SYNCJOB_REACT_MODULES
+        ? {
+            react: `${process.env.SYNCJOB_REACT_MODULES}/react`,
+            'react-dom': `${process.env.SYNCJOB_REACT_MODULES}/react-dom`,
+          }
+        : {}),
+    },
     logLevel: 'error',
   });
-  return result.outputFiles[0]!.text;
+  const text = result.outputFiles[0]!.text;
+  const major = process.env.SYNCJOB_REACT_MAJOR;
+  // React's production build embeds its version string: make sure the aliased React was bundled.
+  if (major && !new RegExp(`"${major}\\.\\d+\\.\\d+"`).test(text))
+    throw new Error(`expected React ${major} in the test page bundle`);
+  return text;
 }
 
 /** The page, its stylesheet and the real HTTP API (handler + engine + memory store + test source) on 127.0.0.1. */

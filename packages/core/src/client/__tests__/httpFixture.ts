@@ -13,7 +13,7 @@ export interface ServedEngine {
 /** Serves an engine's HTTP API on a loopback port, through the Node adapter. */
 export async function serveEngine(
   engine: SyncEngine,
-  options: { keepAliveMs?: number; pollIntervalMs?: number } = {},
+  options: { keepAliveMs?: number; pollIntervalMs?: number; maxStreamMs?: number } = {},
 ): Promise<ServedEngine> {
   const handler = createSyncHandler(engine, {
     basePath: '/api/sync',

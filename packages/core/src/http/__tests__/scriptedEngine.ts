@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import type { StartInput, StartResult, SyncEngine } from '../../engine/engineTypes';
+import type { WorkOptions, WorkResult } from '../../engine/workSlice';
 import { SyncError } from '../../errors';
 import type { SyncEngineEvents } from '../../events/syncEvents';
 import { terminalEventOf } from '../../events/syncEvents';
@@ -76,6 +77,13 @@ export class ScriptedEngine extends EventEmitter<SyncEngineEvents> implements Sy
   async stop(): Promise<void> {}
   async runPendingJobs(): Promise<number> {
     return 0;
+  }
+  /** Options of every `work` call, in order; `workResult` is what each returns. */
+  readonly workCalls: WorkOptions[] = [];
+  workResult: WorkResult = { ran: 0, jobs: [], moreWork: false };
+  async work(options: WorkOptions = {}): Promise<WorkResult> {
+    this.workCalls.push(options);
+    return this.workResult;
   }
 
   // ── Driving a job ─────────────────────────────────────────────────────────────────────────────

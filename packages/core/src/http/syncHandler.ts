@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
 import type { SyncEngine } from '../engine/engineTypes';
-import { SyncError } from '../errors';
+import { isSyncErrorLike, SyncError } from '../errors';
 import type { AccountKey, Job } from '../job/job';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
@@ -204,10 +204,10 @@ export function createSyncHandler<TPrincipal>(
     resolved ??= (async () => (engineOrGetter as () => SyncEngine | Promise<SyncEngine>)())().catch(
       (cause: unknown) => {
         resolved = undefined;
-        // Never a 400 for the app's own configuration error: the engine is missing, not the input.
-        throw new SyncError('INTERNAL', `Creating the sync engine failed: ${describeError(cause)}`, {
-          cause,
-        });
+        // A store that cannot reach its database says so itself (`STORE_UNAVAILABLE`: 503 with
+        // Retry-After). Anything else is never a 400: the engine is missing, not the input.
+        const code = isSyncErrorLike(cause) && cause.code === 'STORE_UNAVAILABLE' ? cause.code : 'INTERNAL';
+        throw new SyncError(code, `Creating the sync engine failed: ${describeError(cause)}`, { cause });
       },
     );
     return resolved;

@@ -17,7 +17,7 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const alias = [
   { find: /^@syncjob\/core$/, replacement: here('./packages/core/src/index.ts') },
   {
-    find: /^@syncjob\/core\/(client|http|testing|metrics|notifications)$/,
+    find: /^@syncjob\/core\/(client|http|testing|metrics|notifications|store)$/,
     replacement: here('./packages/core/src/$1/index.ts'),
   },
   { find: /^@syncjob\/gmail-emulator$/, replacement: here('./packages/gmail-emulator/src/index.ts') },

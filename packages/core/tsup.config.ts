@@ -8,6 +8,7 @@ export default defineConfig({
     testing: 'src/testing/index.ts',
     metrics: 'src/metrics/index.ts',
     notifications: 'src/notifications/index.ts',
+    store: 'src/store/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

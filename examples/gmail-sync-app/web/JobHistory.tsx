@@ -1,16 +1,12 @@
-import type { Job } from '@syncjob/core/client';
+import { formatDuration, type Job } from '@syncjob/core/client';
 
 const number = new Intl.NumberFormat('en-US');
 
-/** "3 min 12 s", "48 s"; "—" while a job has not started. */
-export function formatDuration(job: Job, now: number): string {
+/** How long a job ran (until now while it runs): "3 min 12 s", "48 s"; "—" while it has not started. */
+export function jobDuration(job: Job, now: number): string {
   if (!job.startedAt) return '—';
   const end = job.finishedAt ? Date.parse(job.finishedAt) : now;
-  const seconds = Math.max(0, Math.round((end - Date.parse(job.startedAt)) / 1000));
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  return formatDuration(Math.max(0, end - Date.parse(job.startedAt)));
 }
 
 export interface JobHistoryProps {
@@ -54,7 +50,7 @@ export function JobHistory({ jobs }: JobHistoryProps) {
             </td>
             <td className="num">{number.format(job.counters.fetched)}</td>
             <td className="num">{number.format(job.counters.failed)}</td>
-            <td className="num">{formatDuration(job, now)}</td>
+            <td className="num">{jobDuration(job, now)}</td>
             <td className="error">{job.error ? `${job.error.code}: ${job.error.message}` : ''}</td>
           </tr>
         ))}

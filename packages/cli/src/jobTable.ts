@@ -14,9 +14,7 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 const durationOf = (job: Job): string =>
-  job.startedAt && job.finishedAt
-    ? formatDuration((fromIso(job.finishedAt) - fromIso(job.startedAt)) / 1000)
-    : '—';
+  job.startedAt && job.finishedAt ? formatDuration(fromIso(job.finishedAt) - fromIso(job.startedAt)) : '—';
 
 const progressOf = (job: Job): string => {
   const c = job.counters;

@@ -47,4 +47,4 @@ export function unreachable(target: DatabaseTarget, error: unknown): CliError {
 }
 
 /** A connection string without its password, for messages. */
-export const redact = (url: string): string => url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+const redact = (url: string): string => url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');

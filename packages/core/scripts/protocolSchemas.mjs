@@ -250,11 +250,20 @@ export const CODES_BY_STATUS = {
   403: ['FORBIDDEN', 'CROSS_SITE_REQUEST'],
   404: ['NOT_FOUND', 'ROUTE_NOT_FOUND'],
   405: ['METHOD_NOT_ALLOWED'],
-  409: ['CONFLICT'],
+  409: [
+    'CONFLICT',
+    'LEASE_LOST',
+    'LEASE_EXPIRED',
+    'CANCELLED',
+    'REAUTH_REQUIRED',
+    'ACCOUNT_MISMATCH',
+    'CURSOR_EXPIRED',
+  ],
   415: ['UNSUPPORTED_MEDIA_TYPE'],
   429: ['TOO_MANY_STREAMS', 'RATE_LIMITED'],
   500: ['INTERNAL'],
-  503: ['STORE_UNAVAILABLE'],
+  502: ['NETWORK', 'PROVIDER_ERROR'],
+  503: ['STORE_UNAVAILABLE', 'SHUTDOWN'],
 };
 for (const [status, codes] of Object.entries(CODES_BY_STATUS)) {
   definitions[`Error${status}`] = {
@@ -293,11 +302,12 @@ const ERRORS = {
   403: 'FORBIDDEN: the principal may not use this account. CROSS_SITE_REQUEST: a state-changing request sent by a page of another site or origin (`Sec-Fetch-Site` / `Origin`).',
   404: 'NOT_FOUND: the job does not exist or belongs to someone else (the same body for both). ROUTE_NOT_FOUND: no such route.',
   405: 'METHOD_NOT_ALLOWED, with an `Allow` header.',
-  409: "CONFLICT: the action conflicts with the job's state (cancel of an ended job, retry of an active or completed job).",
+  409: "CONFLICT: the action conflicts with the job's state (cancel of an ended job, retry of an active or completed job). The job states a user must resolve (REAUTH_REQUIRED, ACCOUNT_MISMATCH, CURSOR_EXPIRED…) have this status too.",
   415: 'UNSUPPORTED_MEDIA_TYPE: a POST body that is not `application/json` (send JSON, or no body).',
   429: 'TOO_MANY_STREAMS: too many open event streams for this principal or in total. RATE_LIMITED: too many starts, cancels or retries. Retry after `Retry-After` seconds.',
   500: 'INTERNAL: a bug, without details.',
-  503: 'STORE_UNAVAILABLE: the store cannot be reached; retry after `Retry-After` seconds.',
+  502: 'NETWORK, PROVIDER_ERROR: the mail provider failed.',
+  503: 'STORE_UNAVAILABLE: the store cannot be reached; retry after `Retry-After` seconds. SHUTDOWN: the server is stopping.',
 };
 const errorAnswers = (...statuses) =>
   Object.fromEntries(

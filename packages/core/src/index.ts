@@ -1,3 +1,5 @@
+import * as storeHelpers from './store/syncStore';
+
 export type { Clock, TimerHandle } from './clock';
 export { fromIso, sleep, systemClock, toIso } from './clock';
 export type { DefineSyncEngineOptions } from './engine/defineSyncEngine';
@@ -89,18 +91,6 @@ export type {
   JobTransition,
   NewJobInput,
 } from './job/jobLifecycle';
-export {
-  applyJobChange,
-  cancelTransition,
-  claimTransition,
-  expireTransition,
-  expireWith,
-  finishChange,
-  handBackTransition,
-  isLeaseExpired,
-  newJob,
-  releaseTransition,
-} from './job/jobLifecycle';
 export type { SyncLogger } from './logger';
 export type { Duration } from './scheduler/duration';
 export { parseDuration } from './scheduler/duration';
@@ -137,4 +127,12 @@ export type {
   StoreNotice,
   SyncStore,
 } from './store/syncStore';
-export { applyProgressPatch, clampLimit, LIMITS, newLogEntries } from './store/syncStore';
+
+/** @deprecated Import from `@syncjob/core/store`; removed from the root in the next minor release. */
+export const applyProgressPatch = storeHelpers.applyProgressPatch;
+/** @deprecated Import from `@syncjob/core/store`; removed from the root in the next minor release. */
+export const clampLimit = storeHelpers.clampLimit;
+/** @deprecated Import from `@syncjob/core/store`; removed from the root in the next minor release. */
+export const LIMITS = storeHelpers.LIMITS;
+/** @deprecated Import from `@syncjob/core/store`; removed from the root in the next minor release. */
+export const newLogEntries = storeHelpers.newLogEntries;

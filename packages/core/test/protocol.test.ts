@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-// @ts-expect-error: a plain .mjs script without declarations; its output is checked below.
-import { buildEventsSchema, buildOpenApi, PROTOCOL_FILES, serialize } from '../scripts/protocolSchemas.mjs';
+import {
+  buildEventsSchema,
+  buildOpenApi,
+  CODES_BY_STATUS,
+  PROTOCOL_FILES,
+  serialize,
+  // @ts-expect-error: a plain .mjs script without declarations; its output is checked below.
+} from '../scripts/protocolSchemas.mjs';
 import { SYNC_ERROR_CODES, SyncError } from '../src/errors';
 import type {
   JobProgress,
@@ -14,6 +20,7 @@ import type {
   TerminalEvent,
 } from '../src/events/syncEvents';
 import type { HttpErrorBody, HttpErrorCode } from '../src/http/httpError';
+import { STATUS_BY_CODE } from '../src/http/httpError';
 import { createSyncHandler, type SyncHandler } from '../src/http/index';
 import { createMemoryStore, createSyncEngine, type StartResult, type SyncEngine } from '../src/index';
 import {
@@ -65,6 +72,13 @@ describe('the protocol files', () => {
     expect(JSON.stringify(openapi.components.schemas).replaceAll('#/components/schemas/', '#/$defs/')).toBe(
       JSON.stringify(events.$defs),
     );
+  });
+
+  it('document every error code with the status the handler answers (STATUS_BY_CODE)', () => {
+    const documented = Object.entries(CODES_BY_STATUS as Record<string, string[]>).flatMap(
+      ([status, codes]) => codes.map((code) => [code, Number(status)] as const),
+    );
+    expect(Object.fromEntries(documented)).toEqual(STATUS_BY_CODE);
   });
 
   it('are reachable through the package exports map', async () => {

@@ -108,7 +108,7 @@ export function createPostgresSink(options: PostgresSinkOptions = {}): SyncSink<
  * Removes, then adds (keeping the existing order, never duplicating a label); a label both added and
  * removed ends up removed, as in the other stores.
  */
-export function applyLabelChange(labelIds: readonly string[], change: LabelChange): string[] {
+function applyLabelChange(labelIds: readonly string[], change: LabelChange): string[] {
   const removed = new Set(change.remove);
   const next = labelIds.filter((id) => !removed.has(id));
   for (const id of change.add) if (!next.includes(id) && !removed.has(id)) next.push(id);

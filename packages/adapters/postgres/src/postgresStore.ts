@@ -6,10 +6,8 @@ import {
   type ClaimInput,
   type CreateJobInput,
   type CreateJobResult,
-  clampLimit,
   type DecideTransition,
   type FinishInput,
-  finishChange,
   type GetLogsQuery,
   isEmptySinkWrite,
   type Job,
@@ -19,7 +17,6 @@ import {
   type JobWrite,
   type Lease,
   LeaseLostError,
-  LIMITS,
   type ListJobsQuery,
   type ListMessagesQuery,
   type ListStagedQuery,
@@ -29,7 +26,6 @@ import {
   type MailLabel,
   type MailMessage,
   newId,
-  newJob,
   type ProgressPatch,
   percentOf,
   type StageChange,
@@ -40,6 +36,7 @@ import {
   type SyncSink,
   type SyncStore,
 } from '@syncjob/core';
+import { clampLimit, finishChange, LIMITS, newJob } from '@syncjob/core/store';
 import pg from 'pg';
 import { DEFAULT_SCHEMA, migrate, quoteSchema } from './migrations';
 import { NoticeChannel, type VersionedNotice } from './notifications';

@@ -13,6 +13,8 @@ describe('toStoreError', () => {
     withCode('connection failure', '08006'),
     new Error('Connection terminated unexpectedly'),
     new Error('timeout exceeded when trying to connect'),
+    new AggregateError([withCode('connect ECONNREFUSED ::1:5432', 'ECONNREFUSED')], 'connect failed'),
+    new Error('query failed', { cause: withCode('read ECONNRESET', 'ECONNRESET') }),
   ])('turns "$message" into a retryable STORE_UNAVAILABLE', (error) => {
     const converted = toStoreError(error);
     expect(converted).toBeInstanceOf(SyncError);

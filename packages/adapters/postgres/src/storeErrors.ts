@@ -28,15 +28,23 @@ const UNAVAILABLE_MESSAGES = [
   'Cannot use a pool after calling end',
 ];
 
-/** True when the error says the database could not be reached (as opposed to a bad statement). */
-export function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
+/**
+ * True when the error says the database could not be reached (as opposed to a bad statement),
+ * also when the failure is wrapped: in a `cause` chain, or in the `AggregateError` of a connect that
+ * tried several addresses.
+ */
+export function isConnectionError(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 4) return false;
   if (error instanceof SyncError) return error.code === 'STORE_UNAVAILABLE';
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
   }
-  return UNAVAILABLE_MESSAGES.some((text) => error.message.includes(text));
+  if (UNAVAILABLE_MESSAGES.some((text) => error.message.includes(text))) return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => isConnectionError(inner, depth + 1))) {
+    return true;
+  }
+  return isConnectionError(error.cause, depth + 1);
 }
 
 /**

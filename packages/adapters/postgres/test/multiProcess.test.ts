@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { expireWith, type StoreNotice } from '@syncjob/core';
+import type { StoreNotice } from '@syncjob/core';
+import { expireWith } from '@syncjob/core/store';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPostgresStore, type PostgresStore } from '../src/index';
 import { describePostgres, dropSchemas, freshSchema, postgresUrl } from './testDatabase';

@@ -1,5 +1,6 @@
 import type { Lease, LogInput, MailMessage, SyncSink } from '@syncjob/core';
-import { cancelTransition, expireWith, LeaseLostError, SyncError } from '@syncjob/core';
+import { LeaseLostError, SyncError } from '@syncjob/core';
+import { cancelTransition, expireWith } from '@syncjob/core/store';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createPostgresStore, migrate, type PostgresStore, SCHEMA_VERSION } from '../src/index';

@@ -1,7 +1,6 @@
 import type { SQLInputValue } from 'node:sqlite';
 import {
   type AccountState,
-  applyJobChange,
   fromIso,
   type Job,
   type JobChange,
@@ -17,6 +16,7 @@ import {
   type SyncMode,
   toIso,
 } from '@syncjob/core';
+import { applyJobChange } from '@syncjob/core/store';
 import type { SqlRow } from './sqliteConnection';
 
 /** A job as stored: times in epoch milliseconds, plus the lease the public `Job` does not show. */

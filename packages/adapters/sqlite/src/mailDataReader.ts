@@ -1,12 +1,5 @@
-import {
-  type AccountKey,
-  clampLimit,
-  LIMITS,
-  type ListMessagesQuery,
-  type MailDataReader,
-  type MailLabel,
-  type MailMessage,
-} from '@syncjob/core';
+import type { AccountKey, ListMessagesQuery, MailDataReader, MailLabel, MailMessage } from '@syncjob/core';
+import { clampLimit, LIMITS } from '@syncjob/core/store';
 import type { SqliteConnection, SqlRow } from './sqliteConnection';
 
 /** Runs a read on the store's connection (opened, migrated and outside any other call's transaction). */

@@ -31,15 +31,9 @@ const primaryCode = (error: unknown): number | undefined => {
   return typeof code === 'number' ? code & 0xff : undefined;
 };
 
-export const isBusyError = (error: unknown): boolean => {
+const isBusyError = (error: unknown): boolean => {
   const code = primaryCode(error);
   return code === SQLITE_BUSY || code === SQLITE_LOCKED;
-};
-
-/** True for a UNIQUE or PRIMARY KEY violation. */
-export const isUniqueViolation = (error: unknown): boolean => {
-  const code = (error as { errcode?: unknown } | null)?.errcode;
-  return code === 2067 || code === 1555;
 };
 
 /**

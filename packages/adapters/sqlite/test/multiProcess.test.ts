@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { expireWith, type SyncStore } from '@syncjob/core';
+import type { SyncStore } from '@syncjob/core';
+import { expireWith } from '@syncjob/core/store';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/index';
 

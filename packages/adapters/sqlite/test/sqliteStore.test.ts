@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { type Clock, expireWith, type MailMessage, type SyncStore } from '@syncjob/core';
+import type { Clock, MailMessage, SyncStore } from '@syncjob/core';
+import { expireWith } from '@syncjob/core/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteStore, MIGRATIONS, migrate, SCHEMA_VERSION } from '../src/index';
 

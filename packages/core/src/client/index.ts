@@ -37,10 +37,11 @@ export type {
   SyncMode,
 } from '../job/job';
 export { isActiveStatus, isTerminalStatus, isUuid, percentOf, processedCount } from '../job/job';
-export type { AccountSnapshot, AccountWatcherClient } from './accountWatcher';
-export { AccountWatcher } from './accountWatcher';
-export type { JobObserverOptions, JobSnapshot } from './jobObserver';
-export { JobObserver } from './jobObserver';
+export { formatCount, formatDuration } from '../job/jobTexts';
+export type { AccountEntryClient, AccountSnapshot, AccountWatcherClient } from './accountEntry';
+export { AccountEntry, AccountWatcher } from './accountEntry';
+export type { JobEntryOptions, JobObserverOptions, JobSnapshot } from './jobEntry';
+export { JobEntry, JobObserver } from './jobEntry';
 export type {
   CategoryBadge,
   JobActions,
@@ -51,8 +52,6 @@ export type {
 } from './jobPresentation';
 export {
   categoryBadges,
-  formatCount,
-  formatDuration,
   formatEta,
   formatLogTime,
   formatPercent,
@@ -80,6 +79,7 @@ export { reconnectDelay } from './reconnectBackoff';
 export type { HttpTransportOptions } from './restClient';
 export type { SseMessage, SseParserOptions } from './sseParser';
 export { createSseParser, DEFAULT_SSE_MAX_LINE_LENGTH, SseLineTooLongError } from './sseParser';
+export { Subscribable } from './subscribable';
 export type { SyncClient, SyncClientOptions } from './syncClient';
 export { createSyncClient } from './syncClient';
 export type { SyncJobObserverClient, SyncJobObserverOptions, SyncJobResult } from './syncJobObserver';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../job/job';
 import { emptyCounters } from '../job/job';
+import { formatDuration } from '../job/jobTexts';
 import {
   categoryBadges,
-  formatDuration,
   formatEta,
   formatRate,
   formatRelativeTime,
@@ -53,16 +53,20 @@ const job = (patch: Partial<Job> = {}): Job => ({
 
 describe('job presentation', () => {
   it('formats durations in hours and minutes for long syncs', () => {
-    expect(formatDuration(42)).toBe('42 s');
-    expect(formatDuration(12 * 60 + 10)).toBe('12 min');
-    expect(formatDuration(4_320)).toBe('1 h 12 min');
-    expect(formatDuration(7_200)).toBe('2 h');
-    expect(formatDuration(3_599)).toBe('1 h');
+    expect(formatDuration(850)).toBe('850 ms');
+    expect(formatDuration(42_000)).toBe('42 s');
+    expect(formatDuration((12 * 60 + 10) * 1000)).toBe('12 min 10 s');
+    expect(formatDuration(12 * 60_000)).toBe('12 min');
+    expect(formatDuration(4_320_000)).toBe('1 h 12 min');
+    expect(formatDuration(7_200_000)).toBe('2 h');
   });
 
   it('shows "Calculating…" until an active job has an ETA, and nothing once it ended', () => {
     expect(formatEta(job({ etaSeconds: null }))).toBe('Calculating…');
     expect(formatEta(job())).toBe('1 h 12 min');
+    expect(formatEta(job({ etaSeconds: 3_599 }))).toBe('1 h');
+    expect(formatEta(job({ etaSeconds: 12 * 60 + 10 }))).toBe('12 min');
+    expect(formatEta(job({ etaSeconds: 42.4 }))).toBe('42 s');
     expect(formatEta(job({ status: 'completed' }))).toBe('—');
     expect(formatRate(null)).toBe('—');
     expect(formatRate(8.46)).toBe('8.5 msg/s');

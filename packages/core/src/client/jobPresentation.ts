@@ -1,6 +1,7 @@
 import { fromIso } from '../clock';
 import type { Job, JobPhase, JobStatus, LogEntry } from '../job/job';
 import { isActiveStatus, processedCount } from '../job/job';
+import { formatCount, formatDuration } from '../job/jobTexts';
 import type { ConnectionState } from './syncTransport';
 
 /**
@@ -9,26 +10,15 @@ import type { ConnectionState } from './syncTransport';
  * rules are tested once. Browser-safe; time is passed in, never read.
  */
 
-const numberFormat = new Intl.NumberFormat('en-US');
-
-/** "12,340". */
-export const formatCount = (value: number): string => numberFormat.format(value);
-
-/** "45 s", "12 min", "1 h 12 min": coarse on purpose, an ETA is never precise to the second past a minute. */
-export function formatDuration(seconds: number): string {
-  const whole = Math.max(0, Math.round(seconds));
-  if (whole < 60) return `${whole} s`;
-  const minutes = Math.round(whole / 60);
-  const hours = Math.floor(minutes / 60);
-  const rest = minutes % 60;
-  if (hours === 0) return `${minutes} min`;
-  return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
-}
-
-/** The ETA cell: "Calculating…" while an active job has no estimate yet, "—" once it ended. */
+/**
+ * The ETA cell: "45 s", "12 min", "1 h 12 min"; "Calculating…" while an active job has no estimate
+ * yet, "—" once it ended. Coarse on purpose: an ETA is never precise to the second past a minute.
+ */
 export function formatEta(job: Job | null): string {
   if (!job || !isActiveStatus(job.status)) return '—';
-  return job.etaSeconds === null ? 'Calculating…' : formatDuration(job.etaSeconds);
+  if (job.etaSeconds === null) return 'Calculating…';
+  const seconds = Math.max(1, Math.round(job.etaSeconds));
+  return formatDuration((seconds < 60 ? seconds : Math.round(seconds / 60) * 60) * 1000);
 }
 
 /** "8.5 msg/s", "1,204 msg/s", "—" before there is signal. */
@@ -98,7 +88,7 @@ export function jobSubtitle(job: Job | null, connection: ConnectionState = 'open
     case 'completed': {
       const took =
         job.startedAt && job.finishedAt
-          ? ` in ${formatDuration((fromIso(job.finishedAt) - fromIso(job.startedAt)) / 1000)}`
+          ? ` in ${formatDuration(fromIso(job.finishedAt) - fromIso(job.startedAt))}`
           : '';
       return `${done} messages synced${took}.`;
     }

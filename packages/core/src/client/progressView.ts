@@ -3,8 +3,9 @@ import { systemClock } from '../clock';
 import type { StartResult } from '../engine/engineTypes';
 import type { AccountKey, RequestedSyncMode } from '../job/job';
 import { isActiveStatus } from '../job/job';
-import type { AccountSnapshot, AccountWatcher } from './accountWatcher';
+import type { AccountEntry, AccountSnapshot } from './accountEntry';
 import { isJobStale, syncButtonIntent } from './jobPresentation';
+import { Subscribable } from './subscribable';
 
 /** Whether an account's progress view (the modal) is shown. The same object until it changes. */
 export interface ProgressViewSnapshot {
@@ -16,10 +17,8 @@ export type StartOrShowResult = { action: 'show' } | { action: 'start'; result: 
 
 /** What the progress view needs of its client. */
 export interface ProgressViewClient {
-  watchAccount(account: AccountKey): AccountWatcher;
+  watchAccount(account: AccountKey): AccountEntry;
 }
-
-type Listener = (snapshot: ProgressViewSnapshot) => void;
 
 const OPEN: ProgressViewSnapshot = Object.freeze({ open: true });
 const CLOSED: ProgressViewSnapshot = Object.freeze({ open: false });
@@ -36,52 +35,41 @@ const CLOSED: ProgressViewSnapshot = Object.freeze({ open: false });
  * - The sync button's press (`startOrShow`) shows it, and starts a sync only when none runs, so a
  *   click during a sync leads to its progress instead of being swallowed.
  *
- * Jobs are seen while the view has listeners (a mounted modal), through the account's watcher.
+ * Jobs are seen while the view has listeners (a mounted modal), through the account's entry.
  */
-export class ProgressView {
+export class ProgressView extends Subscribable<ProgressViewSnapshot> {
   readonly account: AccountKey;
   private readonly client: ProgressViewClient;
   private readonly clock: Clock;
-  private readonly listeners = new Set<Listener>();
   /** Ids of the jobs this view has shown (or was open for): they never open it again. */
   private readonly shown = new Set<string>();
-  private snapshot: ProgressViewSnapshot = CLOSED;
-  private unsubscribeWatcher: (() => void) | null = null;
+  private unsubscribeEntry: (() => void) | null = null;
 
   constructor(account: AccountKey, client: ProgressViewClient, options: { clock?: Clock } = {}) {
+    super(CLOSED);
     this.account = { source: account.source, accountId: account.accountId };
     this.client = client;
     this.clock = options.clock ?? systemClock;
   }
 
-  getSnapshot = (): ProgressViewSnapshot => this.snapshot;
-
   /** What a server render shows: closed. */
   getServerSnapshot = (): ProgressViewSnapshot => CLOSED;
 
-  /** Adds a listener; the first one follows the account (and reattaches it when nothing else watches). */
-  subscribe = (listener: Listener): (() => void) => {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) {
-      const watcher = this.watcher();
-      this.unsubscribeWatcher = watcher.subscribe(this.onAccount);
-      this.onAccount(watcher.getSnapshot());
-    }
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) {
-        this.unsubscribeWatcher?.();
-        this.unsubscribeWatcher = null;
-      }
-    };
-  };
+  /** The first listener follows the account (and reattaches it when nothing else watches). */
+  protected override onFirstSubscribe(): void {
+    const entry = this.entry();
+    this.unsubscribeEntry = entry.subscribe(this.onAccount);
+    this.onAccount(entry.getSnapshot());
+  }
+
+  protected override onLastUnsubscribe(): void {
+    this.unsubscribeEntry?.();
+    this.unsubscribeEntry = null;
+  }
 
   /** Opens the view on the account's current job. */
   show = (): void => {
-    const job = this.watcher().getSnapshot().job;
+    const job = this.entry().getSnapshot().job;
     if (job && isActiveStatus(job.status)) this.shown.add(job.id);
     this.setOpen(true);
   };
@@ -97,22 +85,22 @@ export class ProgressView {
    * account's `error` and resolves `{ action: 'start', result: null }`.
    */
   startOrShow = async (options: { mode?: RequestedSyncMode } = {}): Promise<StartOrShowResult> => {
-    const watcher = this.watcher();
-    const job = watcher.getSnapshot().job;
+    const entry = this.entry();
+    const job = entry.getSnapshot().job;
     const intent = syncButtonIntent(job, isJobStale(job, this.clock.now()));
     this.show();
     if (intent === 'show') return { action: 'show' };
-    return { action: 'start', result: await watcher.start(options) };
+    return { action: 'start', result: await entry.start(options) };
   };
 
-  private watcher(): AccountWatcher {
+  private entry(): AccountEntry {
     return this.client.watchAccount(this.account);
   }
 
   private onAccount = (account: AccountSnapshot) => {
     const job = account.job;
     if (!job || !isActiveStatus(job.status) || this.shown.has(job.id)) return;
-    if (this.snapshot.open) {
+    if (this.getSnapshot().open) {
       this.shown.add(job.id);
       return;
     }
@@ -123,8 +111,6 @@ export class ProgressView {
   };
 
   private setOpen(open: boolean) {
-    if (this.snapshot.open === open) return;
-    this.snapshot = open ? OPEN : CLOSED;
-    for (const listener of [...this.listeners]) listener(this.snapshot);
+    this.setSnapshot(open ? OPEN : CLOSED);
   }
 }

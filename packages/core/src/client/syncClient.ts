@@ -1,30 +1,31 @@
 import type { Clock } from '../clock';
 import type { StartInput, StartResult } from '../engine/engineTypes';
 import type { AccountKey, Job } from '../job/job';
-import { AccountWatcher } from './accountWatcher';
-import { JobObserver } from './jobObserver';
+import { AccountEntry } from './accountEntry';
+import { JobEntry } from './jobEntry';
 import { ProgressView } from './progressView';
 import type { ListJobsInput, SyncTransport } from './syncTransport';
 
 export interface SyncClientOptions {
   /** How to reach the server: `sseTransport`, `pollingTransport`, `engineTransport` or your own. Required. */
   transport: SyncTransport;
-  /** Log lines each job observer keeps (default 10,000). */
+  /** Log lines each job entry keeps (default 10,000). */
   maxLogs?: number;
   /** Injected time, for the progress view's "is this job stale" rule (default: the system clock). */
   clock?: Clock;
 }
 
 /**
- * The framework-agnostic client: one observer per job and one watcher per account, shared by every
- * component that asks, over one transport. Bindings (React…) only subscribe and render.
+ * The framework-agnostic client: one entry per job and one per account, shared by every component
+ * that asks, over one transport. Each view binds its own `SyncJobObserver` to them; bindings
+ * (React…) only subscribe and render.
  */
 export interface SyncClient {
   readonly transport: SyncTransport;
-  /** The observer of a job (the same instance for the same id). */
-  observe(jobId: string): JobObserver;
-  /** The watcher of an account (the same instance for the same account). */
-  watchAccount(account: AccountKey): AccountWatcher;
+  /** The shared entry of a job (the same instance for the same id). */
+  observe(jobId: string): JobEntry;
+  /** The shared entry of an account (the same instance for the same account). */
+  watchAccount(account: AccountKey): AccountEntry;
   /**
    * Whether the account's progress view is open (the same instance for the same account): shared
    * by `SyncButton` and an uncontrolled `SyncProgressModal`, it opens on reattach to a running job.
@@ -40,23 +41,23 @@ export interface SyncClient {
 
 export function createSyncClient(options: SyncClientOptions): SyncClient {
   const { transport } = options;
-  const observers = new Map<string, JobObserver>();
-  const watchers = new Map<string, AccountWatcher>();
+  const jobs = new Map<string, JobEntry>();
+  const accounts = new Map<string, AccountEntry>();
   const views = new Map<string, ProgressView>();
   const keyOf = (account: AccountKey) => JSON.stringify([account.source, account.accountId]);
 
-  const observe = (jobId: string): JobObserver => {
-    let observer = observers.get(jobId);
-    if (!observer) {
-      observer = new JobObserver(jobId, transport, { maxLogs: options.maxLogs });
-      observers.set(jobId, observer);
+  const observe = (jobId: string): JobEntry => {
+    let entry = jobs.get(jobId);
+    if (!entry) {
+      entry = new JobEntry(jobId, transport, { maxLogs: options.maxLogs });
+      jobs.set(jobId, entry);
     }
-    return observer;
+    return entry;
   };
 
-  /** Every answer carrying a job updates its observer, so all views agree at once. */
+  /** Every answer carrying a job updates its entry, so all views agree at once. */
   const seed = <T extends { job: Job }>(result: T): T => {
-    observers.get(result.job.id)?.seed(result.job);
+    jobs.get(result.job.id)?.seed(result.job);
     return result;
   };
 
@@ -65,12 +66,12 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     observe,
     watchAccount(account) {
       const key = keyOf(account);
-      let watcher = watchers.get(key);
-      if (!watcher) {
-        watcher = new AccountWatcher(account, client);
-        watchers.set(key, watcher);
+      let entry = accounts.get(key);
+      if (!entry) {
+        entry = new AccountEntry(account, client);
+        accounts.set(key, entry);
       }
-      return watcher;
+      return entry;
     },
     progressView(account) {
       const key = keyOf(account);

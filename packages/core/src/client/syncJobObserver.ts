@@ -3,8 +3,9 @@ import { systemClock } from '../clock';
 import type { StartResult } from '../engine/engineTypes';
 import type { AccountKey, Job, JobStatus, LogEntry, RequestedSyncMode } from '../job/job';
 import { isActiveStatus } from '../job/job';
-import type { AccountSnapshot, AccountWatcher } from './accountWatcher';
+import type { AccountEntry, AccountSnapshot } from './accountEntry';
 import { isJobStale, staleAt } from './jobPresentation';
+import { Subscribable } from './subscribable';
 import type { ConnectionState } from './syncTransport';
 import type { TransportError } from './transportError';
 
@@ -52,59 +53,64 @@ export interface SyncJobResult {
 
 /** What the observer needs of a `SyncClient`. */
 export interface SyncJobObserverClient {
-  watchAccount(account: AccountKey): AccountWatcher;
+  watchAccount(account: AccountKey): AccountEntry;
 }
-
-type Listener = () => void;
 
 const EMPTY_LOGS: readonly LogEntry[] = Object.freeze([]);
 
 /**
  * One view's window on an account's sync (TanStack Query's `QueryObserver` for syncjob): created
  * once per component, options changed with `setOptions`, bound with `subscribe`/`getSnapshot`.
- * The account's `AccountWatcher` is shared by the client, so many views never multiply requests.
+ * The account's `AccountEntry` is shared by the client, so many views never multiply requests.
  * Notifications are throttled here, in the core, so every binding gets the same render budget.
  */
-export class SyncJobObserver {
+export class SyncJobObserver extends Subscribable<SyncJobResult> {
   private readonly client: SyncJobObserverClient;
   private options: Required<Omit<SyncJobObserverOptions, 'clock'>>;
   private readonly clock: Clock;
-  private readonly listeners = new Set<Listener>();
-  private watcher: AccountWatcher | null = null;
-  private unsubscribeWatcher: (() => void) | null = null;
+  private entry: AccountEntry | null = null;
+  private unsubscribeEntry: (() => void) | null = null;
   private source: AccountSnapshot | null = null;
-  private result: SyncJobResult;
   private readonly serverResult: SyncJobResult;
   private lastNotifyAt = Number.NEGATIVE_INFINITY;
   private notifyTimer: TimerHandle | null = null;
   private staleTimer: TimerHandle | null = null;
 
   constructor(client: SyncJobObserverClient, options: SyncJobObserverOptions) {
+    const clock = options.clock ?? systemClock;
+    const empty = emptyResult(clock);
+    super(empty);
     this.client = client;
-    this.clock = options.clock ?? systemClock;
+    this.clock = clock;
     this.options = normalise(options);
-    this.result = this.build(null);
-    this.serverResult = this.result;
+    // The actions are this observer's own, bound once: every result carries the same functions.
+    this.serverResult = this.withActions(empty);
+    this.setSnapshot(this.serverResult);
   }
-
-  /** The current result: the same object until a notification. */
-  getSnapshot = (): SyncJobResult => this.result;
 
   /** What a server render shows: nothing loaded yet. */
   getServerSnapshot = (): SyncJobResult => this.serverResult;
 
-  /** Adds a listener; the first one attaches to the account (when enabled). */
-  subscribe = (listener: Listener): (() => void) => {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) this.attach();
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.detach();
-    };
-  };
+  /** The first listener attaches to the account (when enabled). */
+  protected override onFirstSubscribe(): void {
+    this.attach();
+  }
+
+  protected override onLastUnsubscribe(): void {
+    this.detach();
+  }
+
+  protected override isSameSnapshot(a: SyncJobResult, b: SyncJobResult): boolean {
+    return (
+      a.job === b.job &&
+      a.logs === b.logs &&
+      a.isStale === b.isStale &&
+      a.isLoading === b.isLoading &&
+      a.connection === b.connection &&
+      a.error === b.error &&
+      a.start === b.start
+    );
+  }
 
   /** Applies new options: another account or `enabled` flipping reattaches at once. */
   setOptions(options: SyncJobObserverOptions): void {
@@ -114,7 +120,7 @@ export class SyncJobObserver {
       previous.source !== this.options.source || previous.accountId !== this.options.accountId;
     if (!accountChanged && previous.enabled === this.options.enabled) return;
     if (accountChanged) this.source = null;
-    if (this.listeners.size > 0) {
+    if (this.hasListeners) {
       this.detach();
       this.attach();
     }
@@ -122,29 +128,29 @@ export class SyncJobObserver {
   }
 
   start = (options: { mode?: RequestedSyncMode } = {}): Promise<StartResult | null> =>
-    this.currentWatcher().start(options);
+    this.currentEntry().start(options);
 
-  cancel = (): Promise<Job | null> => this.currentWatcher().cancel();
+  cancel = (): Promise<Job | null> => this.currentEntry().cancel();
 
-  retry = (): Promise<StartResult | null> => this.currentWatcher().retry();
+  retry = (): Promise<StartResult | null> => this.currentEntry().retry();
 
-  private currentWatcher(): AccountWatcher {
-    return this.watcher ?? this.client.watchAccount(this.options);
+  private currentEntry(): AccountEntry {
+    return this.entry ?? this.client.watchAccount(this.options);
   }
 
   private attach() {
-    if (!this.options.enabled || this.unsubscribeWatcher) return;
-    const watcher = this.client.watchAccount(this.options);
-    this.watcher = watcher;
-    this.unsubscribeWatcher = watcher.subscribe(this.onChange);
-    this.source = watcher.getSnapshot();
+    if (!this.options.enabled || this.unsubscribeEntry) return;
+    const entry = this.client.watchAccount(this.options);
+    this.entry = entry;
+    this.unsubscribeEntry = entry.subscribe(this.onChange);
+    this.source = entry.getSnapshot();
     this.flush();
   }
 
   private detach() {
-    this.unsubscribeWatcher?.();
-    this.unsubscribeWatcher = null;
-    this.watcher = null;
+    this.unsubscribeEntry?.();
+    this.unsubscribeEntry = null;
+    this.entry = null;
     this.clearTimers();
   }
 
@@ -176,17 +182,14 @@ export class SyncJobObserver {
     }
     const next = this.build(this.options.enabled ? this.source : null);
     this.scheduleStaleCheck(next.job);
-    if (sameResult(next, this.result)) return;
-    this.result = next;
-    this.lastNotifyAt = this.clock.now();
-    for (const listener of [...this.listeners]) listener();
+    if (this.setSnapshot(next)) this.lastNotifyAt = this.clock.now();
   }
 
   /** A running job turns stale when its lease runs out, without any event: look again then. */
   private scheduleStaleCheck(job: Job | null) {
     if (this.staleTimer !== null) this.clock.clearTimeout(this.staleTimer);
     this.staleTimer = null;
-    const at = this.listeners.size > 0 ? staleAt(job) : null;
+    const at = this.hasListeners ? staleAt(job) : null;
     if (at === null || at <= this.clock.now()) return;
     this.staleTimer = this.clock.setTimeout(() => {
       this.staleTimer = null;
@@ -202,24 +205,38 @@ export class SyncJobObserver {
   }
 
   private build(snapshot: AccountSnapshot | null): SyncJobResult {
-    const job = snapshot?.job ?? null;
-    return {
-      job,
-      logs: snapshot?.logs ?? EMPTY_LOGS,
-      status: job?.status ?? null,
-      percent: job?.percent ?? null,
-      etaSeconds: job?.etaSeconds ?? null,
-      ratePerSec: job?.ratePerSec ?? null,
-      isRunning: job !== null && isActiveStatus(job.status),
-      isStale: isJobStale(job, this.clock.now()),
-      isLoading: snapshot?.status === 'loading',
-      connection: snapshot?.connection ?? 'idle',
-      error: snapshot?.error ?? null,
-      start: this.start,
-      cancel: this.cancel,
-      retry: this.retry,
-    };
+    return this.withActions(resultOf(snapshot, this.clock));
   }
+
+  private withActions(result: Omit<SyncJobResult, 'start' | 'cancel' | 'retry'>): SyncJobResult {
+    return { ...result, start: this.start, cancel: this.cancel, retry: this.retry };
+  }
+}
+
+function resultOf(
+  snapshot: AccountSnapshot | null,
+  clock: Clock,
+): Omit<SyncJobResult, 'start' | 'cancel' | 'retry'> {
+  const job = snapshot?.job ?? null;
+  return {
+    job,
+    logs: snapshot?.logs ?? EMPTY_LOGS,
+    status: job?.status ?? null,
+    percent: job?.percent ?? null,
+    etaSeconds: job?.etaSeconds ?? null,
+    ratePerSec: job?.ratePerSec ?? null,
+    isRunning: job !== null && isActiveStatus(job.status),
+    isStale: isJobStale(job, clock.now()),
+    isLoading: snapshot?.status === 'loading',
+    connection: snapshot?.connection ?? 'idle',
+    error: snapshot?.error ?? null,
+  };
+}
+
+/** Before the constructor binds the actions (its other `start` makes the bound result count as new): never seen by a caller. */
+function emptyResult(clock: Clock): SyncJobResult {
+  const none = async () => null;
+  return { ...resultOf(null, clock), start: none, cancel: none, retry: none };
 }
 
 function normalise(options: SyncJobObserverOptions): Required<Omit<SyncJobObserverOptions, 'clock'>> {
@@ -229,15 +246,4 @@ function normalise(options: SyncJobObserverOptions): Required<Omit<SyncJobObserv
     enabled: options.enabled ?? true,
     notifyIntervalMs: Math.max(0, options.notifyIntervalMs ?? 100),
   };
-}
-
-function sameResult(a: SyncJobResult, b: SyncJobResult): boolean {
-  return (
-    a.job === b.job &&
-    a.logs === b.logs &&
-    a.isStale === b.isStale &&
-    a.isLoading === b.isLoading &&
-    a.connection === b.connection &&
-    a.error === b.error
-  );
 }

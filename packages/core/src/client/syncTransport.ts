@@ -1,6 +1,7 @@
 import type { StartInput, StartResult } from '../engine/engineTypes';
 import type { SyncEvent } from '../events/syncEvents';
 import type { AccountKey, Job } from '../job/job';
+import { TERMINAL_STATUSES } from '../job/job';
 import type { TransportError } from './transportError';
 
 /**
@@ -80,12 +81,9 @@ export function deliverEvents(handlers: JobSubscriptionHandlers, events: readonl
   else for (const event of events) handlers.onEvent(event);
 }
 
-const TERMINAL_EVENT_TYPES: ReadonlySet<SyncEvent['type']> = new Set([
-  'completed',
-  'failed',
-  'cancelled',
-  'interrupted',
-]);
-
-/** True for the event that ends a subscription (not a snapshot of a finished job, which its logs follow). */
-export const endsSubscription = (event: SyncEvent): boolean => TERMINAL_EVENT_TYPES.has(event.type);
+/**
+ * True for the event that ends a subscription: one named after a terminal status (not a snapshot of
+ * a finished job, which its logs follow).
+ */
+export const endsSubscription = (event: SyncEvent): boolean =>
+  (TERMINAL_STATUSES as readonly string[]).includes(event.type);

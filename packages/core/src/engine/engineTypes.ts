@@ -150,6 +150,4 @@ export interface SyncEngine extends EventEmitter<SyncEngineEvents> {
    * included) go on across slices. `moreWork`: call again now.
    */
   work(options?: WorkOptions): Promise<WorkResult>;
-  /** @internal for tests: one claim-and-run pass of the worker; resolves when the claimed jobs end. */
-  runPendingJobs(): Promise<number>;
 }

@@ -3,6 +3,7 @@ import { SyncError } from '../errors';
 import type { Job } from '../job/job';
 import type { SourceContext, SyncSource } from '../source/syncSource';
 import { createMemoryStore } from '../store/memoryStore';
+import { runPendingJobs } from '../testing/runPendingJobs';
 import { createTestSource } from '../testing/testSource';
 import { createSyncEngine } from './syncEngine';
 
@@ -29,12 +30,12 @@ describe('SyncEngine onJobFinished', () => {
       },
     });
     const completed = await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     const queued = await engine.start(account);
     await engine.cancel(queued.job.id);
     source.control.failNext(new SyncError('REAUTH_REQUIRED', 'Sign in again.'));
     const failed = await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     await engine.stop();
 
     expect(finished.map((job) => [job.id, job.status])).toEqual([
@@ -65,7 +66,7 @@ describe('SyncEngine onJobFinished', () => {
     });
     for (let i = 0; i < 3; i += 1) {
       const { job } = await engine.start(account);
-      await engine.runPendingJobs();
+      await runPendingJobs(engine);
       expect(await engine.getJob(job.id)).toMatchObject({ status: 'completed' });
     }
     await vi.advanceTimersByTimeAsync(0);
@@ -100,7 +101,7 @@ describe('SyncEngine quota events', () => {
     const units: Array<[string, number]> = [];
     engine.on('quota', (event) => units.push([event.jobId, event.units]));
     const { job } = await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     expect(units).toEqual([
       [job.id, 5],
       [job.id, 100],

@@ -1,21 +1,22 @@
-import type { Clock, TimerHandle } from '../clock';
+import type { Clock } from '../clock';
 import { fromIso, toIso } from '../clock';
 import { CancelledError, isSyncErrorLike, LeaseLostError, SyncError } from '../errors';
 import { createEtaEstimator } from '../eta/etaEstimator';
 import type { JobProgress } from '../events/syncEvents';
-import type {
-  AccountKey,
-  Job,
-  JobCounters,
-  JobPhase,
-  LogEntry,
-  LogInput,
-  SyncCheckpoint,
-  SyncMode,
-} from '../job/job';
-import { emptyCounters, processedCount } from '../job/job';
+import { progressOf } from '../events/syncEvents';
+import type { AccountKey, Job, LogEntry, LogInput, SyncCheckpoint } from '../job/job';
+import { processedCount } from '../job/job';
 import { handBackTransition, releaseTransition } from '../job/jobLifecycle';
-import { doneText, formatCount as fmt, formatDuration } from '../job/jobTexts';
+import {
+  cancelledLine,
+  completedLine,
+  failedLine,
+  retryLine,
+  runStartLine,
+  SHUTDOWN_MESSAGE,
+  SLICE_END_MESSAGE,
+  UNEXPECTED_FAILURE_MESSAGE,
+} from '../job/jobTexts';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
 import type { SourceBatch, SourceContext, SyncSource } from '../source/syncSource';
@@ -27,6 +28,8 @@ import type {
   ProgressPatch,
   SyncStore,
 } from '../store/syncStore';
+import { isLeaseLost, startLeaseKeeper } from './leaseKeeper';
+import { completionLines, type RunProgress, reduceProgress, startProgress } from './progressReducer';
 import { createProgressReporter } from './progressReporter';
 import type { RetryPolicy } from './retryPolicy';
 import type { SliceRunOptions } from './workSlice';
@@ -83,14 +86,11 @@ export interface JobRun {
   stop(reason: StopReason): void;
 }
 
-const MILESTONES = [10, 25, 50, 75, 90, 100] as const;
-
-const COUNTER_KEYS = ['listed', 'fetched', 'classified', 'stored', 'skipped', 'deleted', 'failed'] as const;
-
 /**
- * Runs one claimed job to its end: heartbeats, feeds the source's batches into fenced commits,
- * keeps progress, ETA and milestones, and ends the job (completed, failed, cancelled, or released
- * on shutdown). After a lost lease it writes nothing more and ends silently.
+ * Runs one claimed job to its end: feeds the source's batches into fenced commits (the progress
+ * they carry folded by `reduceProgress`), keeps the lease (`startLeaseKeeper`), the ETA and the
+ * throttled progress events, and ends the job (completed, failed, cancelled, or released on
+ * shutdown). After a lost lease it writes nothing more and ends silently.
  */
 export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun {
   const { store, source, clock, retryPolicy, events } = options;
@@ -114,25 +114,17 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
 
   async function run(): Promise<void> {
     const { signal } = controller;
+    /** The job as the store last returned it. */
     let job = claimed.job;
     const key: AccountKey = { source: job.source, accountId: job.accountId };
     const runStartedAt = clock.now();
-    let mode: SyncMode = job.mode;
-    let counters: JobCounters = emptyCounters();
-    let categoryCounts: Record<string, number> = {};
-    let phase: JobPhase | null = null;
-    let currentItem: string | null = null;
-    let cursor: string | undefined;
-    let processedAtStart = 0;
-    let milestoneIndex = 0;
+    let progress: RunProgress = startProgress(job.mode, null);
+    /** When the store last got the ETA, and what it got: the between-batches tick writes only news. */
     let lastStoreWriteAt = runStartedAt;
     let lastWritten: { etaSeconds: number | null; ratePerSec: number | null } = {
       etaSeconds: null,
       ratePerSec: null,
     };
-    let ended = false;
-    let heartbeatTimer: TimerHandle | null = null;
-    let tickTimer: TimerHandle | null = null;
     let committing = false;
     // Where this phase's pace is measured from, kept in the checkpoint across the job's runs.
     let pace = { since: toIso(runStartedAt), done: 0 };
@@ -142,23 +134,21 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
     const reporter = createProgressReporter({
       clock,
       intervalMs: options.emitIntervalMs,
-      emit: (progress) => events.progress(jobId, progress),
+      emit: (next) => events.progress(jobId, next),
     });
 
     const progressPatch = (): ProgressPatch => {
       const estimate = eta.estimate();
       return {
-        phase,
-        mode,
-        counters: { ...counters },
-        categoryCounts: { ...categoryCounts },
+        phase: progress.phase,
+        mode: progress.mode,
+        counters: { ...progress.counters },
+        categoryCounts: { ...progress.categoryCounts },
         ratePerSec: estimate.ratePerSec,
         etaSeconds: estimate.etaSeconds,
-        currentItem,
+        currentItem: progress.currentItem,
       };
     };
-
-    const isLeaseLost = (error: unknown) => SyncError.fromUnknown(error).code === 'LEASE_LOST';
 
     // ── Logs: written promptly, in order, fenced ─────────────────────────────────────────────
     let logChain: Promise<void> = Promise.resolve();
@@ -174,120 +164,66 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       });
     };
 
-    // ── Heartbeat: renews the lease and notices cancels made by other processes ─────────────
-    const heartbeat = async () => {
-      heartbeatTimer = null;
-      try {
-        const renewed = await store.renewLease(lease, options.leaseMs);
-        if (renewed.cancelRequested) stop('cancel');
-      } catch (error) {
-        // A store outage is survived (the lease outlives several heartbeats); a lost lease is not.
-        if (isLeaseLost(error)) stop('leaseLost');
-      }
-      if (!ended) heartbeatTimer = clock.setTimeout(heartbeat, options.heartbeatMs);
-    };
-
     // ── Between batches: the ETA keeps counting down in the store (about once per writeIntervalMs) ──
-    const tick = async () => {
-      tickTimer = null;
+    const writeEta = async () => {
       const now = clock.now();
       const estimate = eta.estimate(now);
       const changed =
         estimate.etaSeconds !== lastWritten.etaSeconds || estimate.ratePerSec !== lastWritten.ratePerSec;
-      if (changed && !committing && now - lastStoreWriteAt >= options.writeIntervalMs) {
-        lastStoreWriteAt = now;
-        lastWritten = estimate;
-        try {
-          job = await store.updateProgress(lease, estimate);
-          reporter.report(progressOf(job));
-        } catch (error) {
-          if (isLeaseLost(error)) stop('leaseLost');
-        }
+      if (!changed || committing || now - lastStoreWriteAt < options.writeIntervalMs) return;
+      lastStoreWriteAt = now;
+      lastWritten = estimate;
+      try {
+        job = await store.updateProgress(lease, estimate);
+        reporter.report(progressOf(job));
+      } catch (error) {
+        if (isLeaseLost(error)) stop('leaseLost');
       }
-      if (!ended) tickTimer = clock.setTimeout(tick, options.writeIntervalMs);
     };
 
-    heartbeatTimer = clock.setTimeout(heartbeat, options.heartbeatMs);
-    tickTimer = clock.setTimeout(tick, options.writeIntervalMs);
-
-    const milestoneLines = (final: boolean): LogInput[] => {
-      if (counters.total === null || counters.total <= 0) return [];
-      // A completed job is 100 % done even when the provider's total was an overestimate.
-      const percent = final ? 100 : (processedCount(counters) / counters.total) * 100;
-      let reached: number | null = null;
-      while (milestoneIndex < MILESTONES.length && percent >= MILESTONES[milestoneIndex]!) {
-        reached = MILESTONES[milestoneIndex]!;
-        milestoneIndex += 1;
-      }
-      // Only the highest milestone a batch crossed: a small mailbox done in one batch gets one line, not six.
-      if (reached === null) return [];
-      return [
-        {
-          level: 'info',
-          message: `${reached}% done: ${fmt(processedCount(counters))} of ${fmt(counters.total)} messages`,
-          data: { milestone: reached },
-        },
-      ];
-    };
-    const skipPassedMilestones = () => {
-      milestoneIndex = 0;
-      if (counters.total === null || counters.total <= 0) return;
-      const percent = (processedCount(counters) / counters.total) * 100;
-      while (milestoneIndex < MILESTONES.length && percent >= MILESTONES[milestoneIndex]!)
-        milestoneIndex += 1;
-    };
+    const keeper = startLeaseKeeper({
+      store,
+      lease,
+      clock,
+      leaseMs: options.leaseMs,
+      heartbeatMs: options.heartbeatMs,
+      tickMs: options.writeIntervalMs,
+      tick: writeEta,
+      onCancelRequested: () => stop('cancel'),
+      onLeaseLost: () => stop('leaseLost'),
+    });
 
     /** Store writes that end or save the job survive a store blip; a lost lease is final. */
     const persist = <T>(label: string, write: () => Promise<T>) => retryPolicy.run(write, { label });
 
     const applyBatch = async (batch: SourceBatch) => {
       const now = clock.now();
-      let force = false;
-      if (batch.mode !== undefined && batch.mode !== mode) {
-        // The counters belong to a mode: the new one starts from zero.
-        mode = batch.mode;
-        counters = emptyCounters();
-        categoryCounts = {};
-        milestoneIndex = 0;
-        force = true;
-      }
-      if (batch.phase !== undefined && batch.phase !== phase) {
-        phase = batch.phase;
-        force = true;
-      }
-      if (batch.total !== undefined) counters.total = batch.total === null ? null : Math.max(0, batch.total);
-      for (const name of COUNTER_KEYS) {
-        const increment = batch.counts?.[name];
-        if (increment !== undefined && Number.isFinite(increment)) counters[name] += increment;
-      }
-      for (const [category, increment] of Object.entries(batch.categoryCounts ?? {})) {
-        if (Number.isFinite(increment))
-          categoryCounts[category] = (categoryCounts[category] ?? 0) + increment;
-      }
-      if (batch.currentItem !== undefined) currentItem = batch.currentItem;
-      if (batch.cursor !== undefined) cursor = batch.cursor;
-
-      if (force) {
-        // A new phase (or mode) has its own pace: measure it from here.
+      const step = reduceProgress(progress, batch);
+      progress = step.progress;
+      const processed = processedCount(progress.counters);
+      if (step.paceReset) {
         eta.reset();
-        eta.seed(processedCount(counters), counters.total, now);
-        pace = { since: toIso(now), done: processedCount(counters) };
+        eta.seed(processed, progress.counters.total, now);
+        pace = { since: toIso(now), done: processed };
         if (slice) eta.measureSince(pace.done, now, now);
       } else {
-        eta.update(processedCount(counters), counters.total, now);
+        eta.update(processed, progress.counters.total, now);
       }
 
       const checkpoint: SyncCheckpoint = {
         jobId,
-        mode,
+        mode: progress.mode,
         data: batch.checkpoint,
-        counters: { ...counters },
-        categoryCounts: { ...categoryCounts },
-        phase,
+        counters: { ...progress.counters },
+        categoryCounts: { ...progress.categoryCounts },
+        phase: progress.phase,
         pace,
       };
-      const lines = [...(batch.logs ?? []), ...milestoneLines(false)];
-      const commit: BatchCommit = { checkpoint, progress: progressPatch(), logs: lines };
+      const commit: BatchCommit = {
+        checkpoint,
+        progress: progressPatch(),
+        logs: [...(batch.logs ?? []), ...step.lines],
+      };
       if (batch.write) commit.write = batch.write;
       if (batch.stage) commit.stage = batch.stage;
 
@@ -304,7 +240,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       lastStoreWriteAt = now;
       lastWritten = { etaSeconds: job.etaSeconds, ratePerSec: job.ratePerSec };
       if (written.logs.length > 0) events.logs(written.logs);
-      reporter.report(progressOf(job), { force });
+      reporter.report(progressOf(job), { force: step.paceReset });
       if (job.cancelRequested) stop('cancel');
     };
 
@@ -321,15 +257,10 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
 
     try {
       const account = await store.getAccountState(key);
-      const checkpoint = account?.checkpoint?.mode === mode ? account.checkpoint : null;
-      if (checkpoint) {
-        counters = { ...emptyCounters(), ...checkpoint.counters };
-        categoryCounts = { ...checkpoint.categoryCounts };
-        phase = checkpoint.phase;
-      }
-      processedAtStart = processedCount(counters);
-      skipPassedMilestones();
-      eta.seed(processedAtStart, counters.total, runStartedAt);
+      const checkpoint = account?.checkpoint?.mode === job.mode ? account.checkpoint : null;
+      progress = startProgress(job.mode, checkpoint);
+      const processedAtStart = processedCount(progress.counters);
+      eta.seed(processedAtStart, progress.counters.total, runStartedAt);
       // The pace of the phase goes on from an earlier run of this job (a previous slice).
       pace =
         checkpoint?.pace && checkpoint.jobId === jobId
@@ -337,12 +268,12 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
           : { since: toIso(runStartedAt), done: processedAtStart };
       if (slice) eta.measureSince(pace.done, fromIso(pace.since), runStartedAt);
       events.status(job);
-      queueLog(startLine(job, checkpoint, counters, slice !== null));
+      queueLog(runStartLine(job, checkpoint, progress.counters, slice !== null));
 
       const context: SourceContext = {
         job,
         account: key,
-        mode,
+        mode: job.mode,
         cursor: account?.cursor ?? null,
         checkpoint: checkpoint?.data ?? null,
         signal,
@@ -357,17 +288,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
             onRetry: (notice) => {
               eta.pause(notice.delayMs);
               reporter.report(progressOf(job, eta.estimate()));
-              queueLog({
-                level: 'warn',
-                message: `${notice.label} failed (${notice.code}: ${notice.message}), attempt ${notice.attempt} of ${notice.attempts}; retrying in ${formatDuration(notice.delayMs)}${notice.fromRetryAfter ? ' (Retry-After)' : ''}`,
-                data: {
-                  label: notice.label,
-                  code: notice.code,
-                  attempt: notice.attempt,
-                  attempts: notice.attempts,
-                  delayMs: notice.delayMs,
-                },
-              });
+              queueLog(retryLine(notice));
             },
           }),
         reportBackoff: (ms) => {
@@ -395,26 +316,20 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
 
       const durationMs = clock.now() - (job.startedAt ? fromIso(job.startedAt) : runStartedAt);
       const runSeconds = Math.max(0.001, (clock.now() - runStartedAt) / 1000);
-      const runRate = Math.round(((processedCount(counters) - processedAtStart) / runSeconds) * 10) / 10;
-      const summary: LogInput = {
-        level: 'info',
-        message: `Sync completed: ${fmt(counters.stored)} stored, ${fmt(counters.skipped)} skipped, ${fmt(counters.deleted)} deleted, ${fmt(counters.failed)} failed in ${formatDuration(durationMs)} (${runRate} messages/s)`,
-        data: { counters: { ...counters }, durationMs, ratePerSec: runRate },
-      };
+      const runRate =
+        Math.round(((processedCount(progress.counters) - processedAtStart) / runSeconds) * 10) / 10;
       const input: FinishInput = {
         status: 'completed',
         progress: { ...progressPatch(), etaSeconds: null, currentItem: null },
-        logs: [...milestoneLines(true), summary],
+        logs: [...completionLines(progress), completedLine(progress.counters, durationMs, runRate)],
       };
-      if (cursor !== undefined) input.cursor = cursor;
+      if (progress.cursor !== undefined) input.cursor = progress.cursor;
       await finish(input);
     } catch (error) {
       await end(error);
     } finally {
-      ended = true;
+      keeper.stop();
       slice?.dispose();
-      if (heartbeatTimer !== null) clock.clearTimeout(heartbeatTimer);
-      if (tickTimer !== null) clock.clearTimeout(tickTimer);
       reporter.dispose();
     }
 
@@ -440,31 +355,20 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
           if (released.status === 'cancelled') events.finished(released);
           return;
         }
-        if (reason === 'cancel') {
-          await finish({
-            status: 'cancelled',
-            progress: { ...progressPatch(), etaSeconds: null },
-            logs: [
-              {
-                level: 'info',
-                message: `Sync cancelled: ${doneText(counters)}. Stored messages and the checkpoint are kept; a new sync continues from there.`,
+        await finish(
+          reason === 'cancel'
+            ? {
+                status: 'cancelled',
+                progress: { ...progressPatch(), etaSeconds: null },
+                logs: [cancelledLine(progress.counters)],
+              }
+            : {
+                status: 'failed',
+                error: cause.toJSON(),
+                progress: { ...progressPatch(), etaSeconds: null },
+                logs: [failedLine(cause)],
               },
-            ],
-          });
-          return;
-        }
-        await finish({
-          status: 'failed',
-          error: cause.toJSON(),
-          progress: { ...progressPatch(), etaSeconds: null },
-          logs: [
-            {
-              level: 'error',
-              message: `Sync failed (${cause.code}): ${cause.message}`,
-              data: { code: cause.code, retryable: cause.retryable },
-            },
-          ],
-        });
+        );
       } catch {
         // Nothing more can be written (lease lost, store down): when the lease expires, a sweep
         // resumes or interrupts the job, so it is never left looking like `running`.
@@ -472,10 +376,6 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
     }
   }
 }
-
-/** What a failed job says (in `job.error`, its log, HTTP, SSE, webhooks) when the cause is not a `SyncError`. */
-export const UNEXPECTED_FAILURE_MESSAGE =
-  'The sync failed because of an unexpected error. Details are in the server log.';
 
 /**
  * The error a job ends on. A `SyncError`'s message is written for people and kept; anything else (an
@@ -526,65 +426,8 @@ function abortReasonOf(reason: StopReason, jobId: string): SyncError {
     case 'leaseLost':
       return new LeaseLostError(jobId);
     case 'shutdown':
-      return new SyncError('SHUTDOWN', 'The engine is stopping; the job is released for another worker.', {
-        retryable: false,
-      });
+      return new SyncError('SHUTDOWN', SHUTDOWN_MESSAGE, { retryable: false });
     case 'sliceEnd':
-      return new SyncError('SHUTDOWN', 'The time slice is over; the job is handed back for the next one.', {
-        retryable: false,
-      });
+      return new SyncError('SHUTDOWN', SLICE_END_MESSAGE, { retryable: false });
   }
-}
-
-/** The progress fields of a job as the store returned it (durable), optionally with a fresher ETA. */
-export function progressOf(
-  job: Job,
-  estimate?: { etaSeconds: number | null; ratePerSec: number | null },
-): JobProgress {
-  return {
-    phase: job.phase,
-    mode: job.mode,
-    counters: job.counters,
-    categoryCounts: job.categoryCounts,
-    percent: job.percent,
-    ratePerSec: estimate ? estimate.ratePerSec : job.ratePerSec,
-    etaSeconds: estimate ? estimate.etaSeconds : job.etaSeconds,
-    currentItem: job.currentItem,
-    updatedAt: job.updatedAt,
-  };
-}
-
-function startLine(
-  job: Job,
-  checkpoint: SyncCheckpoint | null,
-  counters: JobCounters,
-  sliced: boolean,
-): LogInput {
-  const kind = `${job.mode} sync`;
-  if (checkpoint && sliced && checkpoint.jobId === job.id) {
-    return {
-      level: 'info',
-      message: `Time slice: resuming ${kind} from checkpoint (${doneText(counters)})`,
-      data: { attempt: job.attempt, resumed: true, slice: true },
-    };
-  }
-  if (checkpoint) {
-    return {
-      level: 'info',
-      message: `Attempt ${job.attempt}: resuming ${kind} from checkpoint (${doneText(counters)})`,
-      data: { attempt: job.attempt, resumed: true },
-    };
-  }
-  if (job.attempt > 1) {
-    return {
-      level: 'info',
-      message: `Attempt ${job.attempt}: starting ${kind} from the beginning (no checkpoint was saved)`,
-      data: { attempt: job.attempt, resumed: false },
-    };
-  }
-  return {
-    level: 'info',
-    message: `Sync started: ${kind} (attempt ${job.attempt})`,
-    data: { attempt: job.attempt, resumed: false },
-  };
 }

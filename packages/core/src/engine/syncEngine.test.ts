@@ -3,6 +3,7 @@ import { SyncError } from '../errors';
 import type { SyncEvent } from '../events/syncEvents';
 import { createMemoryStore } from '../store/memoryStore';
 import type { SyncStore } from '../store/syncStore';
+import { runPendingJobs } from '../testing/runPendingJobs';
 import type { TestSourceOptions } from '../testing/testSource';
 import { createTestSource } from '../testing/testSource';
 import type { SyncEngineOptions } from './engineTypes';
@@ -97,7 +98,7 @@ describe('SyncEngine: a full run', () => {
     expect(started.started).toBe(true);
     expect(started.job).toMatchObject({ status: 'queued', mode: 'full', trigger: 'manual' });
 
-    expect(await engine.runPendingJobs()).toBe(1);
+    expect(await runPendingJobs(engine)).toBe(1);
 
     const job = (await engine.getJob(started.job.id))!;
     expect(job).toMatchObject({ status: 'completed', percent: 100, etaSeconds: null, error: null });
@@ -132,10 +133,10 @@ describe('SyncEngine: a full run', () => {
   it('picks an incremental sync once the account has a cursor, and saves the new cursor', async () => {
     const { store, engine } = setup({ messages: 20, incrementalChanges: 3 });
     await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     const next = await engine.start(account);
     expect(next.job.mode).toBe('incremental');
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     expect(await engine.getJob(next.job.id)).toMatchObject({
       status: 'completed',
       counters: expect.objectContaining({ total: 3, stored: 3 }),
@@ -147,11 +148,11 @@ describe('SyncEngine: a full run', () => {
   it('continues an incremental job as a full sync when the cursor expired: counters restart in the new mode', async () => {
     const { store, engine, control, events } = setup({ messages: 30 });
     await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     control.expireCursor();
     const { job } = await engine.start(account);
     expect(job.mode).toBe('incremental');
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
 
     const done = (await engine.getJob(job.id))!;
     expect(done).toMatchObject({ status: 'completed', mode: 'full' });
@@ -173,7 +174,7 @@ describe('SyncEngine: a full run', () => {
       throw new Error('a bug in the UI');
     });
     const { job } = await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     microtask.mockRestore();
     expect(await engine.getJob(job.id)).toMatchObject({ status: 'completed' });
     expect(rethrown.length).toBeGreaterThan(0);
@@ -183,7 +184,7 @@ describe('SyncEngine: a full run', () => {
   it('learns the total only after listing when the source cannot know it up front', async () => {
     const { engine, events } = setup({ messages: 40, totalKnown: 'afterListing' });
     await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     const progress = events.of('progress').map((e) => e.progress);
     const listing = progress.filter((p) => p.phase === 'listing');
     expect(listing.length).toBeGreaterThan(0);
@@ -221,7 +222,7 @@ describe('SyncEngine.start', () => {
     const { engine, control } = setup({ messages: 50 });
     control.setDelay(1_000);
     const first = await engine.start(account);
-    const run = engine.runPendingJobs();
+    const run = runPendingJobs(engine);
     await vi.advanceTimersByTimeAsync(2_500);
     expect((await engine.getJob(first.job.id))?.status).toBe('running');
     const second = await engine.start(account);
@@ -254,7 +255,7 @@ describe('SyncEngine.cancel and retry', () => {
     expect(cancelled.status).toBe('cancelled');
     expect(events.of('cancelled').map((e) => e.jobId)).toEqual([job.id]);
     expect(await engine.cancel(job.id)).toMatchObject({ status: 'cancelled' });
-    expect(await engine.runPendingJobs()).toBe(0);
+    expect(await runPendingJobs(engine)).toBe(0);
   });
 
   it('answers NOT_FOUND for an unknown job and CONFLICT for a completed one', async () => {
@@ -268,7 +269,7 @@ describe('SyncEngine.cancel and retry', () => {
     await expect(engine.cancel('')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     const { job } = await engine.start(account);
     await expect(engine.retry(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     await expect(engine.cancel(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
     await expect(engine.retry(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
   });
@@ -287,14 +288,14 @@ describe('SyncEngine: crash and resume', () => {
     // Calls 1–4 list the pages; 5–7 fetch three batches; call 8 freezes, like a process that hangs.
     source.control.hang({ call: 8, ignoreAbort: true });
     const { job } = await engineA.start(account);
-    const runA = engineA.runPendingJobs();
+    const runA = runPendingJobs(engineA);
     await source.control.whenHanging();
     expect(await shared.data.countMessages(account)).toBe(30);
 
     // A is gone: its store calls fail, so it cannot heartbeat. B waits out the lease (60 s).
     a.kill();
     await vi.advanceTimersByTimeAsync(61_000);
-    expect(await engineB.runPendingJobs()).toBe(1);
+    expect(await runPendingJobs(engineB)).toBe(1);
 
     const done = (await engineB.getJob(job.id))!;
     expect(done).toMatchObject({ status: 'completed', attempt: 2 });
@@ -332,19 +333,19 @@ describe('SyncEngine: crash and resume', () => {
 
     source.control.hang({ call: 5, ignoreAbort: true });
     const { job } = await engineA.start(account);
-    void engineA.runPendingJobs();
+    void runPendingJobs(engineA);
     await source.control.whenHanging();
     a.kill();
     await vi.advanceTimersByTimeAsync(61_000);
 
-    expect(await engineB.runPendingJobs()).toBe(0);
+    expect(await runPendingJobs(engineB)).toBe(0);
     const interrupted = (await engineB.getJob(job.id))!;
     expect(interrupted).toMatchObject({ status: 'interrupted', error: { code: 'LEASE_EXPIRED' } });
     expect(eventsB.of('interrupted').map((e) => e.jobId)).toEqual([job.id]);
 
     const next = await engineB.start(account);
     expect(next).toMatchObject({ started: true, job: { trigger: 'resume', mode: 'full' } });
-    await engineB.runPendingJobs();
+    await runPendingJobs(engineB);
     expect(await engineB.getJob(next.job.id)).toMatchObject({
       status: 'completed',
       counters: expect.objectContaining({ stored: 60, total: 60 }),
@@ -360,7 +361,7 @@ describe('SyncEngine: crash and resume', () => {
     // A worker that claims the job and dies at once.
     await store.claimJob({ workerId: 'dead', leaseMs: 60_000 });
     await vi.advanceTimersByTimeAsync(60_001);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     expect(await engine.getJob(job.id)).toMatchObject({ status: 'interrupted', attempt: 1 });
     expect(events.of('interrupted')).toHaveLength(1);
   });
@@ -371,7 +372,7 @@ describe('SyncEngine: cancel of a running job', () => {
     const { store, engine, control, events } = setup({ messages: 100, pageSize: 50, batchSize: 10 });
     control.setDelay(1_000);
     const { job } = await engine.start(account);
-    const run = engine.runPendingJobs();
+    const run = runPendingJobs(engine);
     // 2 listing pages, then 3 batches stored; the 4th batch's fetch is under way.
     await vi.advanceTimersByTimeAsync(5_500);
     expect(await store.data.countMessages(account)).toBe(30);
@@ -394,7 +395,7 @@ describe('SyncEngine: cancel of a running job', () => {
     const next = await engine.start(account);
     expect(next.job.trigger).toBe('resume');
     control.setDelay(0);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     expect(await engine.getJob(next.job.id)).toMatchObject({ status: 'completed' });
     expect(await allMessageIds(store)).toHaveLength(100);
     expect(control.fetchCount('msg-000001')).toBe(1);
@@ -406,7 +407,7 @@ describe('SyncEngine: cancel of a running job', () => {
     const web = createSyncEngine({ store, sources: [worker.source], worker: false });
     worker.control.setDelay(1_000);
     const { job } = await web.start(account);
-    const run = worker.engine.runPendingJobs();
+    const run = runPendingJobs(worker.engine);
     await vi.advanceTimersByTimeAsync(3_500);
     const storedBefore = await store.data.countMessages(account);
 
@@ -424,7 +425,7 @@ describe('SyncEngine: retries', () => {
     const { engine, control, events } = setup({ messages: 40, pageSize: 40, batchSize: 10 });
     const { job } = await engine.start(account);
     control.throttle(30_000);
-    const run = engine.runPendingJobs();
+    const run = runPendingJobs(engine);
     await vi.advanceTimersByTimeAsync(0);
     expect(control.calls).toBe(1);
 
@@ -455,7 +456,7 @@ describe('SyncEngine: retries', () => {
     // Call 1 lists; calls 2–3 fetch; call 4 is refused for good.
     control.failCall(4, new SyncError('REAUTH_REQUIRED', 'The Gmail access was revoked; sign in again.'));
     const { job } = await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
 
     const failed = (await engine.getJob(job.id))!;
     expect(failed).toMatchObject({
@@ -475,7 +476,7 @@ describe('SyncEngine: retries', () => {
 
     const retried = await engine.retry(job.id);
     expect(retried).toMatchObject({ started: true, job: { trigger: 'resume', mode: 'full' } });
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     const done = (await engine.getJob(retried.job.id))!;
     expect(done.status).toBe('completed');
     // The new job's progress continued from the checkpoint: 50 of 50, not 30.
@@ -494,7 +495,7 @@ describe('SyncEngine: retries', () => {
     );
     control.failNext(new SyncError('NETWORK', 'socket hang up'), 3);
     const { job } = await engine.start(account);
-    const run = engine.runPendingJobs();
+    const run = runPendingJobs(engine);
     await vi.runAllTimersAsync();
     await run;
     expect(await engine.getJob(job.id)).toMatchObject({
@@ -526,7 +527,7 @@ describe('SyncEngine: store blips', () => {
     });
     const { engine, control } = setup({ messages: 30 }, {}, flaky);
     const { job } = await engine.start(account);
-    const run = engine.runPendingJobs();
+    const run = runPendingJobs(engine);
     await vi.runAllTimersAsync();
     await run;
     expect(refusals).toBe(0);
@@ -545,7 +546,7 @@ describe('SyncEngine.stop', () => {
     const first = setup({ messages: 60, pageSize: 60, batchSize: 10 }, {}, store);
     first.control.setDelay(1_000);
     const { job } = await first.engine.start(account);
-    const run = first.engine.runPendingJobs();
+    const run = runPendingJobs(first.engine);
     await vi.advanceTimersByTimeAsync(3_500);
 
     await first.engine.stop();
@@ -560,7 +561,7 @@ describe('SyncEngine.stop', () => {
     // No lease to wait for: another engine claims it now and continues from the checkpoint.
     const second = createSyncEngine({ store, sources: [first.source], worker: false });
     first.control.setDelay(0);
-    expect(await second.runPendingJobs()).toBe(1);
+    expect(await runPendingJobs(second)).toBe(1);
     expect(await store.getJob(job.id)).toMatchObject({ status: 'completed', attempt: 2 });
     expect(await store.data.countMessages(account)).toBe(60);
     expect([...first.control.fetchCounts.values()].every((n) => n === 1)).toBe(true);
@@ -572,7 +573,7 @@ describe('SyncEngine.stop with trouble', () => {
     const { store, engine, control } = setup({ messages: 30, pageSize: 30 });
     control.hang({ call: 2, ignoreAbort: true });
     const { job } = await engine.start(account);
-    const run = engine.runPendingJobs();
+    const run = runPendingJobs(engine);
     await control.whenHanging();
     await engine.stop({ timeoutMs: 5_000 });
     await run;
@@ -591,7 +592,7 @@ describe('SyncEngine.stop with trouble', () => {
     const { engine, control } = setup({ messages: 30, pageSize: 30 }, {}, hanging);
     control.setDelay(1_000);
     await engine.start(account);
-    void engine.runPendingJobs();
+    void runPendingJobs(engine);
     await vi.advanceTimersByTimeAsync(1_500);
     let resolved = false;
     const stopped = engine.stop({ timeoutMs: 5_000 }).then(() => {
@@ -614,12 +615,12 @@ describe('SyncEngine: resume during listing', () => {
     const engineB = createSyncEngine({ store: shared, sources: [source], worker: false });
     source.control.hang({ call: 3, ignoreAbort: true });
     const { job } = await engineA.start(account);
-    void engineA.runPendingJobs();
+    void runPendingJobs(engineA);
     await source.control.whenHanging();
     expect(await shared.countStaged(account)).toBe(50);
     a.kill();
     await vi.advanceTimersByTimeAsync(61_000);
-    await engineB.runPendingJobs();
+    await runPendingJobs(engineB);
 
     const logs = (await shared.getLogs(job.id, { limit: 1000 })).map((l) => l.message);
     const resumedAt = logs.indexOf(
@@ -745,7 +746,7 @@ describe('SyncEngine: progress', () => {
     );
     control.setDelay(10);
     const { job } = await engine.start(account);
-    const run = engine.runPendingJobs();
+    const run = runPendingJobs(engine);
     await vi.advanceTimersByTimeAsync(1_100);
     await run;
 
@@ -773,7 +774,7 @@ describe('SyncEngine: progress', () => {
     const { job } = await engine.start(account);
     // Every call takes 4 s: one listing page, then batches of 10 (2.5 messages/s).
     control.setDelay(4_000);
-    const run = engine.runPendingJobs();
+    const run = runPendingJobs(engine);
     await vi.advanceTimersByTimeAsync(8_000);
     expect((await store.getJob(job.id))?.counters.stored).toBe(10);
     expect((await store.getJob(job.id))?.etaSeconds).toBeNull();

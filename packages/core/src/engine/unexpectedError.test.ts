@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createSyncHandler } from '../http/syncHandler';
+import { UNEXPECTED_FAILURE_MESSAGE } from '../job/jobTexts';
 import type { SyncSource } from '../source/syncSource';
 import { createMemoryStore } from '../store/memoryStore';
-import { UNEXPECTED_FAILURE_MESSAGE } from './jobRun';
+import { runPendingJobs } from '../testing/runPendingJobs';
 import { createSyncEngine } from './syncEngine';
 
 const SECRET = 'secret at db.internal:5432';
@@ -36,7 +37,7 @@ describe('a job failing on an error that is not a SyncError', () => {
       logger,
     });
     const { job: started } = await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
 
     const job = await engine.getJob(started.id);
     expect(job?.status).toBe('failed');

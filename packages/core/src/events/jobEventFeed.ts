@@ -13,7 +13,7 @@ import type {
   SyncEvent,
   TerminalEvent,
 } from './syncEvents';
-import { terminalEventOf } from './syncEvents';
+import { progressOf, terminalEventOf } from './syncEvents';
 
 /** The engine events that carry a job's new status; the feed listens to all of them alike. */
 const STATUS_EVENTS = ['status', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
@@ -60,21 +60,6 @@ export interface JobEventFeed {
   /** Seq of the newest log line sent. */
   readonly lastSeq: number;
 }
-
-const PROGRESS_KEYS = [
-  'phase',
-  'mode',
-  'counters',
-  'categoryCounts',
-  'percent',
-  'ratePerSec',
-  'etaSeconds',
-  'currentItem',
-  'updatedAt',
-] as const satisfies readonly (keyof JobProgress)[];
-
-const progressOf = (job: Job): JobProgress =>
-  Object.fromEntries(PROGRESS_KEYS.map((key) => [key, job[key]])) as unknown as JobProgress;
 
 const progressJson = ({ updatedAt: _, ...progress }: JobProgress): string => JSON.stringify(progress);
 

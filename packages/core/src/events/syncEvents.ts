@@ -21,6 +21,24 @@ export type JobProgress = Pick<
   | 'updatedAt'
 >;
 
+/** The progress fields of a job as the store returned it (durable), optionally with a fresher ETA. */
+export function progressOf(
+  job: Job,
+  estimate?: { etaSeconds: number | null; ratePerSec: number | null },
+): JobProgress {
+  return {
+    phase: job.phase,
+    mode: job.mode,
+    counters: job.counters,
+    categoryCounts: job.categoryCounts,
+    percent: job.percent,
+    ratePerSec: estimate ? estimate.ratePerSec : job.ratePerSec,
+    etaSeconds: estimate ? estimate.etaSeconds : job.etaSeconds,
+    currentItem: job.currentItem,
+    updatedAt: job.updatedAt,
+  };
+}
+
 /** The whole job, first thing on a new connection (and each polling answer). */
 export interface SnapshotEvent {
   type: 'snapshot';

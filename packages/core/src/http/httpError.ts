@@ -42,70 +42,62 @@ export class HttpError extends Error {
 /** Seconds a client should wait before retrying when the store is unreachable. */
 export const STORE_RETRY_AFTER_SECONDS = 5;
 
-const STATUS_BY_CODE: Partial<Record<SyncErrorCode, number>> = {
+/**
+ * The HTTP status of every code, complete by type: a new code does not compile until it has one.
+ * Request errors are 4xx; a job state the user must resolve (sign in again, start a full sync) is
+ * 409; the provider's failures are 502 (its quota 429); the database or a stopping server 503.
+ */
+export const STATUS_BY_CODE: Readonly<Record<HttpErrorCode, number>> = {
   INVALID_INPUT: 400,
   UNKNOWN_SOURCE: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  CROSS_SITE_REQUEST: 403,
   NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  LEASE_LOST: 409,
+  LEASE_EXPIRED: 409,
+  CANCELLED: 409,
+  REAUTH_REQUIRED: 409,
+  ACCOUNT_MISMATCH: 409,
+  CURSOR_EXPIRED: 409,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  TOO_MANY_STREAMS: 429,
+  INTERNAL: 500,
+  NETWORK: 502,
+  PROVIDER_ERROR: 502,
   STORE_UNAVAILABLE: 503,
+  SHUTDOWN: 503,
 };
 
-/** Error codes of drivers and sockets that mean "the database cannot be reached right now". */
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'EAI_AGAIN',
-  // PostgreSQL: connection exceptions (08xxx) and admin/crash shutdown (57P0x).
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-  '57P01',
-  '57P02',
-  '57P03',
-  'SQLITE_BUSY',
-  'SQLITE_CANTOPEN',
-]);
-
-const CONNECTION_ERROR_MESSAGE =
-  /connection (terminated|refused|timeout)|database is locked|cannot open database|connect ECONNREFUSED/i;
-
-/** True when `cause` (or one of its causes) is a connection failure of a database driver. */
-export function isConnectionError(cause: unknown, depth = 0): boolean {
-  if (depth > 4 || typeof cause !== 'object' || cause === null) return false;
-  const { code, message } = cause as { code?: unknown; message?: unknown };
-  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
-  if (typeof message === 'string' && CONNECTION_ERROR_MESSAGE.test(message)) return true;
-  if (cause instanceof AggregateError && cause.errors.some((inner) => isConnectionError(inner, depth + 1))) {
-    return true;
-  }
-  return isConnectionError((cause as { cause?: unknown }).cause, depth + 1);
-}
+const INTERNAL_MESSAGE = 'An unexpected error occurred. It has been logged on the server.';
 
 /**
  * Maps anything thrown to its HTTP answer. Messages of `SyncError`s are written for people and are
- * passed on; anything else is a bug, answered as `INTERNAL` with no detail (no stack, no driver text).
+ * passed on; anything else is a bug, answered as `INTERNAL` with no detail (no stack, no driver
+ * text). Drivers' errors are not recognised here: each store turns its own connection failures
+ * into `SyncError('STORE_UNAVAILABLE')` at its edge, so this layer knows no database.
  */
 export function toHttpError(cause: unknown): HttpError {
   if (cause instanceof HttpError) return cause;
-  if (isSyncErrorLike(cause)) {
-    if (cause.code === 'STORE_UNAVAILABLE') return storeUnavailable();
-    const status = STATUS_BY_CODE[cause.code];
-    if (status !== undefined) return new HttpError(status, cause.code, cause.message);
+  if (!isSyncErrorLike(cause) || cause.code === 'INTERNAL') {
+    return new HttpError(500, 'INTERNAL', INTERNAL_MESSAGE);
   }
-  if (isConnectionError(cause)) return storeUnavailable();
-  return new HttpError(500, 'INTERNAL', 'An unexpected error occurred. It has been logged on the server.');
+  if (cause.code === 'STORE_UNAVAILABLE') return storeUnavailable();
+  const headers: Record<string, string> = {};
+  const { retryAfterMs } = cause as { retryAfterMs?: unknown };
+  if (typeof retryAfterMs === 'number' && retryAfterMs > 0) {
+    headers['retry-after'] = String(Math.ceil(retryAfterMs / 1000));
+  }
+  return new HttpError(STATUS_BY_CODE[cause.code], cause.code, cause.message, headers);
 }
 
 const storeUnavailable = () =>
   new HttpError(
-    503,
+    STATUS_BY_CODE.STORE_UNAVAILABLE,
     'STORE_UNAVAILABLE',
     `The sync database cannot be reached right now. Retry in ${STORE_RETRY_AFTER_SECONDS} seconds; running jobs resume when it is back.`,
     { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) },

@@ -7,7 +7,7 @@ export type {
 } from './actionRateLimiter';
 export { createActionRateLimiter } from './actionRateLimiter';
 export type { HttpErrorBody, HttpErrorCode } from './httpError';
-export { HttpError, isConnectionError, STORE_RETRY_AFTER_SECONDS, toHttpError } from './httpError';
+export { HttpError, STATUS_BY_CODE, STORE_RETRY_AFTER_SECONDS, toHttpError } from './httpError';
 export type { FetchHandler, NodeHandler, NodeHandlerOptions } from './nodeAdapter';
 export { toNodeHandler } from './nodeAdapter';
 export type { AllowedOrigins } from './requestOrigin';

@@ -151,14 +151,19 @@ describe('createSyncHandler with an engine getter', () => {
     let fail = true;
     const getter = vi.fn(async (): Promise<SyncEngine> => {
       await new Promise((resolve) => setTimeout(resolve, 20)); // a store that migrates first
-      if (fail) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      // What a store throws when its database is down: the driver's error wrapped at the store's edge.
+      if (fail) {
+        throw new SyncError('STORE_UNAVAILABLE', 'PostgreSQL is unreachable.', {
+          cause: new Error('connect ECONNREFUSED 127.0.0.1:5432'),
+        });
+      }
       return new ScriptedEngine();
     });
     const handler = createSyncHandler(getter, { ...auth, logger });
     const failed = await handler(new Request(`${BASE}/jobs?accountId=a`));
     expect(failed.status).toBe(503); // a database that is down: STORE_UNAVAILABLE, Retry-After
     expect(String(logger.error.mock.calls[0]?.[0])).toContain(
-      'Creating the sync engine failed: Error: connect ECONNREFUSED 127.0.0.1:5432',
+      'Creating the sync engine failed: SyncError [STORE_UNAVAILABLE]: PostgreSQL is unreachable.; caused by Error: connect ECONNREFUSED 127.0.0.1:5432',
     );
     fail = false;
     const answers = await Promise.all([

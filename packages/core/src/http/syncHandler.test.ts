@@ -383,13 +383,14 @@ describe('createSyncHandler', () => {
       expect(json.error.message).toMatch(/cannot be reached/);
     });
 
-    it('503 for a raw driver connection error', async () => {
+    it('500 for a raw driver error: the HTTP layer knows no database, each store maps its own to STORE_UNAVAILABLE', async () => {
       const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
         code: 'ECONNREFUSED',
       });
       vi.spyOn(engine, 'getJob').mockRejectedValue(new Error('query failed', { cause: refused }));
-      const { status } = await call(handler, `/jobs/${crypto.randomUUID()}`);
-      expect(status).toBe(503);
+      const { status, json } = await call(handler, `/jobs/${crypto.randomUUID()}`);
+      expect(status).toBe(500);
+      expect(JSON.stringify(json)).not.toMatch(/ECONNREFUSED|5432/);
     });
 
     it('500 INTERNAL without details for a bug, and tells onError', async () => {

@@ -1,8 +1,7 @@
 import type { Clock } from '../clock';
 import type { SyncEngine } from '../engine/engineTypes';
-import { SyncError } from '../errors';
+import { isSyncErrorLike, SyncError } from '../errors';
 import type { AccountKey, Job } from '../job/job';
-import { isActiveStatus, isTerminalStatus } from '../job/job';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
 import { LIMITS } from '../store/syncStore';
@@ -205,10 +204,10 @@ export function createSyncHandler<TPrincipal>(
     resolved ??= (async () => (engineOrGetter as () => SyncEngine | Promise<SyncEngine>)())().catch(
       (cause: unknown) => {
         resolved = undefined;
-        // Never a 400 for the app's own configuration error: the engine is missing, not the input.
-        throw new SyncError('INTERNAL', `Creating the sync engine failed: ${describeError(cause)}`, {
-          cause,
-        });
+        // A store that cannot reach its database says so itself (`STORE_UNAVAILABLE`: 503 with
+        // Retry-After). Anything else is never a 400: the engine is missing, not the input.
+        const code = isSyncErrorLike(cause) && cause.code === 'STORE_UNAVAILABLE' ? cause.code : 'INTERNAL';
+        throw new SyncError(code, `Creating the sync engine failed: ${describeError(cause)}`, { cause });
       },
     );
     return resolved;
@@ -338,26 +337,12 @@ export function createSyncHandler<TPrincipal>(
       case 'cancel': {
         await readJsonBody(request); // Ignored, but only JSON or nothing: never a form.
         const job = await loadJob(engine, principal, route.rawId);
-        if (isTerminalStatus(job.status)) {
-          throw new HttpError(
-            409,
-            'CONFLICT',
-            `The job already ended (${job.status}); there is nothing to cancel.`,
-          );
-        }
         await checkRateLimit(principal, 'cancel', job);
         return jsonResponse(202, { job: await engine.cancel(job.id) });
       }
       case 'retry': {
         await readJsonBody(request); // Ignored, but only JSON or nothing: never a form.
         const job = await loadJob(engine, principal, route.rawId);
-        if (isActiveStatus(job.status)) {
-          throw new HttpError(
-            409,
-            'CONFLICT',
-            `The job is still ${job.status}; cancel it or wait for it to end.`,
-          );
-        }
         await checkRateLimit(principal, 'retry', job);
         return jsonResponse(202, await engine.retry(job.id));
       }

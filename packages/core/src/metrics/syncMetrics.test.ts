@@ -3,6 +3,7 @@ import { createSyncEngine } from '../engine/syncEngine';
 import { SyncError } from '../errors';
 import type { SourceContext, SyncSource } from '../source/syncSource';
 import { createMemoryStore } from '../store/memoryStore';
+import { runPendingJobs } from '../testing/runPendingJobs';
 import { createTestSource } from '../testing/testSource';
 import { metricsHandler } from './metricsHandler';
 import { createSyncMetrics } from './syncMetrics';
@@ -50,7 +51,7 @@ describe('createSyncMetrics', () => {
 
     // a: completes (20 stored, 3 calls of 1 s). While it runs, one job is active.
     await engine.start(key('a'));
-    const runA = engine.runPendingJobs();
+    const runA = runPendingJobs(engine);
     await vi.advanceTimersByTimeAsync(500);
     expect(sample(await text(), 'syncjob_active_jobs{source="test"}')).toBe(1);
     await vi.advanceTimersByTimeAsync(10_000);
@@ -60,14 +61,14 @@ describe('createSyncMetrics', () => {
     // b: fails for good on its second call, after storing nothing.
     inner.control.failCall(inner.control.calls + 2, new SyncError('REAUTH_REQUIRED', 'Sign in again.'));
     await engine.start(key('b'));
-    const runB = engine.runPendingJobs();
+    const runB = runPendingJobs(engine);
     await vi.advanceTimersByTimeAsync(10_000);
     await runB;
 
     // c: one rate-limited call retried, then completes.
     inner.control.throttle(1_000);
     await engine.start(key('c'));
-    const runC = engine.runPendingJobs();
+    const runC = runPendingJobs(engine);
     await vi.advanceTimersByTimeAsync(20_000);
     await runC;
 
@@ -113,7 +114,7 @@ describe('createSyncMetrics', () => {
     const metrics = createSyncMetrics(engine, { registry, prefix: 'app_sync_' });
     expect(metrics.registry).toBe(registry);
     await engine.start(key('a'));
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
 
     const handler = metricsHandler(metrics);
     const response = await handler(new Request('http://localhost/metrics'));

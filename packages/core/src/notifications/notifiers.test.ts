@@ -290,7 +290,7 @@ describe('createSmtpNotifier', () => {
     const text = mail.data.replace(/=\r\n/g, '');
     expect(text).toMatch(/Subject: \[syncjob\] Sync failed: alice@example.com \(gmail\)/);
     expect(text).toContain('Messages: 38,000 stored of 44,000, 0 skipped, 0 deleted, 0 failed');
-    expect(text).toContain('Duration: 15 min 0 s');
+    expect(text).toContain('Duration: 15 min');
     expect(text).toMatch(
       /Error: REAUTH_REQUIRED =E2=80=94 Google refused the token|Error: REAUTH_REQUIRED — Google refused the token/,
     );

@@ -8,6 +8,7 @@ import type { DecideTransition, ExpiryPolicy } from '../job/jobLifecycle';
 import { cancelTransition, expireTransition, expireWith, releaseTransition } from '../job/jobLifecycle';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
 import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
+import { runPendingJobs } from './runPendingJobs';
 import { syntheticBatch, syntheticMessage } from './syntheticBatch';
 import { createTestSource } from './testSource';
 
@@ -1519,7 +1520,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           const dead = await claim(store, 'dead-worker', leaseMs);
           await pastLease();
           const asRead = (await store.getJob(dead.job.id))!;
-          expect(await engine.runPendingJobs()).toBe(0);
+          expect(await runPendingJobs(engine)).toBe(0);
           const interrupted = (await store.getJob(dead.job.id))!;
           const expected = expireTransition(asRead, interrupted.finishedAt ?? '', policy);
           expect(interrupted).toMatchObject({ ...expected?.change, status: 'interrupted' });

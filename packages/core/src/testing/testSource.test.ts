@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createSyncEngine } from '../engine/syncEngine';
 import { SyncError } from '../errors';
 import { createMemoryStore } from '../store/memoryStore';
+import { runPendingJobs } from './runPendingJobs';
 import { createTestSource } from './testSource';
 
 const account = { source: 'test', accountId: 'carol@example.test' };
@@ -11,7 +12,7 @@ async function syncOnce(options: Parameters<typeof createTestSource>[0]) {
   const source = createTestSource(options);
   const engine = createSyncEngine({ store, sources: [source], worker: false });
   const { job } = await engine.start(account);
-  await engine.runPendingJobs();
+  await runPendingJobs(engine);
   return { store, source, job: (await store.getJob(job.id))!, logs: await store.getLogs(job.id) };
 }
 
@@ -34,7 +35,7 @@ describe('createTestSource', () => {
     const store = createMemoryStore();
     const engine = createSyncEngine({ store, sources: [source], worker: false });
     const { job } = await engine.start(account);
-    await engine.runPendingJobs();
+    await runPendingJobs(engine);
     expect(await store.getJob(job.id)).toMatchObject({
       status: 'failed',
       error: { code: 'ACCOUNT_MISMATCH' },
@@ -49,7 +50,7 @@ describe('createTestSource', () => {
     const engine = createSyncEngine({ store, sources: [source], worker: false });
     source.control.hang();
     const { job } = await engine.start(account);
-    const run = engine.runPendingJobs();
+    const run = runPendingJobs(engine);
     await source.control.whenHanging();
     await engine.cancel(job.id);
     await run;

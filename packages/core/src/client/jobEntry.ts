@@ -2,10 +2,11 @@ import type { JobViewState, SyncEvent } from '../events/syncEvents';
 import { applyEvents, emptyJobViewState } from '../events/syncEvents';
 import type { Job } from '../job/job';
 import { isTerminalStatus } from '../job/job';
+import { Subscribable } from './subscribable';
 import { type ConnectionState, endsSubscription, type SyncTransport } from './syncTransport';
 import type { TransportError } from './transportError';
 
-/** What an observer holds: the folded job and logs, plus the connection. */
+/** What a job entry holds: the folded job and logs, plus the connection. */
 export interface JobSnapshot extends JobViewState {
   jobId: string;
   connection: ConnectionState;
@@ -15,58 +16,49 @@ export interface JobSnapshot extends JobViewState {
   isFinished: boolean;
 }
 
-export interface JobObserverOptions {
+export interface JobEntryOptions {
   /** Log lines kept (default 10,000; older ones are dropped). */
   maxLogs?: number;
 }
 
-type Listener = (snapshot: JobSnapshot) => void;
-
 /**
- * One job, observed: folds the transport's events with `applyEvents` and tells listeners, once per
- * batch (a 10,000-line backlog is one notification). `getSnapshot()` returns the same object until
+ * The client's one entry for a job, shared by every view that shows it (`client.observe(jobId)`):
+ * folds the transport's events with `applyEvents` and tells listeners, once per batch (a
+ * 10,000-line backlog is one notification). `getSnapshot()` returns the same object until
  * something changes (for `useSyncExternalStore`). The transport subscription is opened by the first
  * listener and closed when the last one leaves or the job ends, so the number of listeners never
  * multiplies connections. A job known to have ended (the latest job after a page refresh) is
  * subscribed to once all the same, to load its log lines; after its terminal event nothing is
  * requested again.
  */
-export class JobObserver {
+export class JobEntry extends Subscribable<JobSnapshot> {
   readonly jobId: string;
   private readonly transport: SyncTransport;
   private readonly maxLogs: number | undefined;
-  private readonly listeners = new Set<Listener>();
   private view: JobViewState = emptyJobViewState;
   private connection: ConnectionState = 'idle';
   private error: TransportError | null = null;
-  private snapshot: JobSnapshot;
   private unsubscribeTransport: (() => void) | null = null;
   private disconnectScheduled = false;
   /** The transport delivered the job's end (its terminal event): every log line is here, nothing will change. */
   private ended = false;
 
-  constructor(jobId: string, transport: SyncTransport, options: JobObserverOptions = {}) {
+  constructor(jobId: string, transport: SyncTransport, options: JobEntryOptions = {}) {
+    super(initialSnapshot(jobId));
     this.jobId = jobId;
     this.transport = transport;
     this.maxLogs = options.maxLogs;
-    this.snapshot = this.buildSnapshot();
   }
 
-  getSnapshot = (): JobSnapshot => this.snapshot;
-
-  /** Adds a listener; the first one connects. Returns the function that removes it. */
-  subscribe = (listener: Listener): (() => void) => {
-    this.listeners.add(listener);
+  /** Every new listener (re)connects when nothing is open: after a subscription error too. */
+  protected override onSubscribe(): void {
     this.disconnectScheduled = false;
     this.connect();
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.scheduleDisconnect();
-    };
-  };
+  }
+
+  protected override onLastUnsubscribe(): void {
+    this.scheduleDisconnect();
+  }
 
   /** Folds a job known from elsewhere (a start or cancel answer) so the view is current before the stream opens. */
   seed(job: Job): void {
@@ -85,7 +77,7 @@ export class JobObserver {
   }
 
   private connect() {
-    if (this.unsubscribeTransport || this.ended || this.listeners.size === 0) return;
+    if (this.unsubscribeTransport || this.ended || !this.hasListeners) return;
     this.error = null;
     let active = true;
     const unsubscribe = this.transport.subscribe(
@@ -135,7 +127,7 @@ export class JobObserver {
     queueMicrotask(() => {
       if (!this.disconnectScheduled) return;
       this.disconnectScheduled = false;
-      if (this.listeners.size === 0) this.disconnect('idle');
+      if (!this.hasListeners) this.disconnect('idle');
     });
   }
 
@@ -174,18 +166,25 @@ export class JobObserver {
     this.publish();
   }
 
-  private buildSnapshot(): JobSnapshot {
-    return {
+  /** Callers decide what changed (a folded event, a connection state), so every publish is news. */
+  private publish() {
+    this.setSnapshot({
       ...this.view,
       jobId: this.jobId,
       connection: this.connection,
       error: this.error,
       isFinished: this.isFinished,
-    };
-  }
-
-  private publish() {
-    this.snapshot = this.buildSnapshot();
-    for (const listener of [...this.listeners]) listener(this.snapshot);
+    });
   }
 }
+
+function initialSnapshot(jobId: string): JobSnapshot {
+  return { ...emptyJobViewState, jobId, connection: 'idle', error: null, isFinished: false };
+}
+
+/** @deprecated Renamed `JobEntry` (the client's shared entry for a job); this alias goes in the next minor release. */
+export const JobObserver = JobEntry;
+/** @deprecated Renamed `JobEntry`. */
+export type JobObserver = JobEntry;
+/** @deprecated Renamed `JobEntryOptions`. */
+export type JobObserverOptions = JobEntryOptions;

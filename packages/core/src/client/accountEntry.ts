@@ -1,12 +1,13 @@
 import type { StartResult } from '../engine/engineTypes';
 import type { AccountKey, Job, RequestedSyncMode } from '../job/job';
 import { isActiveStatus } from '../job/job';
-import type { JobObserver, JobSnapshot } from './jobObserver';
+import type { JobEntry, JobSnapshot } from './jobEntry';
+import { Subscribable } from './subscribable';
 import type { ConnectionState } from './syncTransport';
 import type { TransportError } from './transportError';
 import { toTransportError } from './transportError';
 
-/** What an account watcher holds: the account's current job (active, else the latest) and its state. */
+/** What an account entry holds: the account's current job (active, else the latest) and its state. */
 export interface AccountSnapshot {
   account: AccountKey;
   /** `loading` during the reattach (asking for the active job), `ready` after it. */
@@ -23,9 +24,9 @@ export interface AccountSnapshot {
   error: TransportError | null;
 }
 
-/** What the watcher needs of its client. */
-export interface AccountWatcherClient {
-  observe(jobId: string): JobObserver;
+/** What the account entry needs of its client. */
+export interface AccountEntryClient {
+  observe(jobId: string): JobEntry;
   getActive(account: AccountKey): Promise<Job | null>;
   listJobs(query: { accountId: string; source?: string; limit?: number }): Promise<Job[]>;
   start(input: AccountKey & { mode?: RequestedSyncMode }): Promise<StartResult>;
@@ -33,54 +34,47 @@ export interface AccountWatcherClient {
   retry(jobId: string): Promise<StartResult>;
 }
 
-type Listener = (snapshot: AccountSnapshot) => void;
-
 const EMPTY_LOGS: JobSnapshot['logs'] = Object.freeze([]);
 
 /**
- * Watches one account: on the first listener it reattaches (asks for the active job, then
+ * The client's one entry for an account, shared by every view of it (`client.watchAccount(account)`):
+ * on the first listener it reattaches (asks for the active job, then
  * subscribes to it; with none active it shows the latest job), and it follows the jobs its own
  * `start`/`retry` create. This is what survives a page refresh and another device starting a sync.
  * Actions never throw: their failures land in `error` (and the promise resolves to `null`).
  */
-export class AccountWatcher {
+export class AccountEntry extends Subscribable<AccountSnapshot> {
   readonly account: AccountKey;
-  private readonly client: AccountWatcherClient;
-  private readonly listeners = new Set<Listener>();
+  private readonly client: AccountEntryClient;
   private status: AccountSnapshot['status'] = 'idle';
   private error: TransportError | null = null;
-  private observer: JobObserver | null = null;
-  private unsubscribeObserver: (() => void) | null = null;
-  private snapshot: AccountSnapshot;
+  private entry: JobEntry | null = null;
+  private unsubscribeEntry: (() => void) | null = null;
   /** Bumped by every reattach and attach, so a late answer of an older one is ignored. */
   private generation = 0;
 
-  constructor(account: AccountKey, client: AccountWatcherClient) {
-    this.account = { source: account.source, accountId: account.accountId };
+  constructor(account: AccountKey, client: AccountEntryClient) {
+    const key = { source: account.source, accountId: account.accountId };
+    super(buildSnapshot(key, 'idle', null, null));
+    this.account = key;
     this.client = client;
-    this.snapshot = this.buildSnapshot();
   }
 
-  getSnapshot = (): AccountSnapshot => this.snapshot;
+  protected override onFirstSubscribe(): void {
+    if (this.entry) this.follow(this.entry);
+    void this.refresh();
+  }
 
-  subscribe = (listener: Listener): (() => void) => {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) {
-      if (this.observer) this.follow(this.observer);
-      void this.refresh();
-    }
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) {
-        this.generation++;
-        this.unsubscribeObserver?.();
-        this.unsubscribeObserver = null;
-      }
-    };
-  };
+  protected override onLastUnsubscribe(): void {
+    this.generation++;
+    this.unsubscribeEntry?.();
+    this.unsubscribeEntry = null;
+  }
+
+  /** Only a new status, job view or error is news. */
+  protected override isSameSnapshot(previous: AccountSnapshot, next: AccountSnapshot): boolean {
+    return next.status === previous.status && next.view === previous.view && next.error === previous.error;
+  }
 
   /** Reattach: ask for the active job and follow it; with none, show the latest job. */
   async refresh(): Promise<void> {
@@ -116,7 +110,7 @@ export class AccountWatcher {
   /** Cancels the watched job. */
   cancel = async (): Promise<Job | null> =>
     this.act(async () => {
-      const jobId = this.observer?.jobId;
+      const jobId = this.entry?.jobId;
       if (!jobId) return null;
       const job = await this.client.cancel(jobId);
       return job;
@@ -125,7 +119,7 @@ export class AccountWatcher {
   /** Retries the watched job (a new job resuming from the checkpoint) and follows the new one. */
   retry = async (): Promise<StartResult | null> =>
     this.act(async () => {
-      const jobId = this.observer?.jobId;
+      const jobId = this.entry?.jobId;
       if (!jobId) return null;
       const result = await this.client.retry(jobId);
       this.attach(result.job);
@@ -149,45 +143,51 @@ export class AccountWatcher {
 
   private attach(job: Job) {
     this.generation++;
-    const observer = this.client.observe(job.id);
-    observer.seed(job);
+    const entry = this.client.observe(job.id);
+    entry.seed(job);
     this.status = 'ready';
-    if (observer !== this.observer || !this.unsubscribeObserver) {
-      this.unsubscribeObserver?.();
-      this.unsubscribeObserver = null;
-      this.observer = observer;
-      if (this.listeners.size > 0) this.follow(observer);
+    if (entry !== this.entry || !this.unsubscribeEntry) {
+      this.unsubscribeEntry?.();
+      this.unsubscribeEntry = null;
+      this.entry = entry;
+      if (this.hasListeners) this.follow(entry);
     }
     this.publish();
   }
 
-  private follow(observer: JobObserver) {
-    this.unsubscribeObserver?.();
-    this.unsubscribeObserver = observer.subscribe(() => this.publish());
-  }
-
-  private buildSnapshot(): AccountSnapshot {
-    const view = this.observer?.getSnapshot() ?? null;
-    const job = view?.job ?? null;
-    return {
-      account: this.account,
-      status: this.status,
-      job,
-      view,
-      logs: view?.logs ?? EMPTY_LOGS,
-      connection: view?.connection ?? 'idle',
-      isActive: job !== null && isActiveStatus(job.status),
-      error: this.error ?? view?.error ?? null,
-    };
+  private follow(entry: JobEntry) {
+    this.unsubscribeEntry?.();
+    this.unsubscribeEntry = entry.subscribe(() => this.publish());
   }
 
   private publish() {
-    const next = this.buildSnapshot();
-    const previous = this.snapshot;
-    if (next.status === previous.status && next.view === previous.view && next.error === previous.error) {
-      return;
-    }
-    this.snapshot = next;
-    for (const listener of [...this.listeners]) listener(next);
+    this.setSnapshot(buildSnapshot(this.account, this.status, this.error, this.entry));
   }
 }
+
+function buildSnapshot(
+  account: AccountKey,
+  status: AccountSnapshot['status'],
+  error: TransportError | null,
+  entry: JobEntry | null,
+): AccountSnapshot {
+  const view = entry?.getSnapshot() ?? null;
+  const job = view?.job ?? null;
+  return {
+    account,
+    status,
+    job,
+    view,
+    logs: view?.logs ?? EMPTY_LOGS,
+    connection: view?.connection ?? 'idle',
+    isActive: job !== null && isActiveStatus(job.status),
+    error: error ?? view?.error ?? null,
+  };
+}
+
+/** @deprecated Renamed `AccountEntry` (the client's shared entry for an account); this alias goes in the next minor release. */
+export const AccountWatcher = AccountEntry;
+/** @deprecated Renamed `AccountEntry`. */
+export type AccountWatcher = AccountEntry;
+/** @deprecated Renamed `AccountEntryClient`. */
+export type AccountWatcherClient = AccountEntryClient;

@@ -32,10 +32,14 @@ process.env.SSE_BENCH_GAP_MS = String(GAP_MS);
 
 /** A worker engine (default settings) in a process of its own, on the given store. */
 async function spawnWorker(kind, target) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./sseWorker.mjs', import.meta.url)), kind, target], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: process.env,
-  });
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./sseWorker.mjs', import.meta.url)), kind, target],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: process.env,
+    },
+  );
   const lines = createInterface({ input: child.stdout });
   const next = () => new Promise((resolve) => lines.once('line', resolve));
   if ((await next()) !== 'ready') throw new Error('worker did not start');

@@ -8,7 +8,9 @@ import { benchSources } from './sseSources.mjs';
 
 const [kind, target] = process.argv.slice(2);
 const store =
-  kind === 'postgres' ? await createPostgresStore({ connectionString: target }) : createSqliteStore({ path: target });
+  kind === 'postgres'
+    ? await createPostgresStore({ connectionString: target })
+    : createSqliteStore({ path: target });
 const engine = createSyncEngine({ store, sources: benchSources });
 process.stdout.write('ready\n');
 process.stdin.resume();

@@ -39,6 +39,7 @@ import {
   systemClock,
   toIso,
 } from '@syncjob/core';
+import { ChangeWatcher } from './changeWatcher';
 import { defaultSqliteSink } from './defaultSink';
 import {
   accountStateFromRow,
@@ -55,7 +56,6 @@ import {
 } from './jobRecord';
 import { createMailDataReader } from './mailDataReader';
 import { migrateConnection } from './migrations';
-import { ChangeWatcher } from './changeWatcher';
 import { acquireFileMutex, Mutex } from './mutex';
 import { isPromiseLike, openDatabase, SqliteConnection, withBusyRetry } from './sqliteConnection';
 

@@ -259,7 +259,12 @@ describe('createSqliteStore', () => {
 
     // The reader's own writes: told once, at commit, not again by its watcher.
     reader.subscribe((notice) => own.push(notice));
-    const mine = await reader.createJob({ source: 'gmail', accountId: 'mine', mode: 'full', trigger: 'manual' });
+    const mine = await reader.createJob({
+      source: 'gmail',
+      accountId: 'mine',
+      mode: 'full',
+      trigger: 'manual',
+    });
     await reader.appendLogs(mine.job.id, [line('a')]);
     await sleep(100);
     expect(own.filter((n) => n.jobId === mine.job.id)).toEqual([
@@ -268,7 +273,12 @@ describe('createSqliteStore', () => {
     ]);
 
     // Mixed: the writer's change between two of the reader's own is still told.
-    const other = await writer.createJob({ source: 'gmail', accountId: 'theirs', mode: 'full', trigger: 'manual' });
+    const other = await writer.createJob({
+      source: 'gmail',
+      accountId: 'theirs',
+      mode: 'full',
+      trigger: 'manual',
+    });
     await reader.appendLogs(mine.job.id, [line('b')]);
     await waitFor(() => own.some((n) => n.jobId === other.job.id));
     await sleep(50);

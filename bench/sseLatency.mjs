@@ -21,24 +21,27 @@ import { createSyncHandler, toNodeHandler } from '@syncjob/core/http';
 import { createPostgresStore } from '@syncjob/postgres';
 import { createSqliteStore } from '@syncjob/sqlite';
 import { findPostgresBinaries, startPgCluster } from '../packages/adapters/postgres/test/pgCluster.ts';
-import { benchSources, epochNow } from './sseSources.mjs';
+import { benchSourcesFor, epochNow } from './sseSources.mjs';
 
 const EVENTS = Number(process.argv[2] ?? 300);
 const GAP_MS = Number(process.argv[3] ?? 10);
 const IDLE_STREAMS = Number(process.argv[4] ?? 100);
 const IDLE_SECONDS = Number(process.argv[5] ?? 10);
-process.env.SSE_BENCH_EVENTS = String(EVENTS);
-process.env.SSE_BENCH_GAP_MS = String(GAP_MS);
+const { DATABASE_URL } = process.env;
+const benchSources = benchSourcesFor({ events: EVENTS, gapMs: GAP_MS });
 
 /** A worker engine (default settings) in a process of its own, on the given store. */
 async function spawnWorker(kind, target) {
   const child = spawn(
     process.execPath,
-    [fileURLToPath(new URL('./sseWorker.mjs', import.meta.url)), kind, target],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-      env: process.env,
-    },
+    [
+      fileURLToPath(new URL('./sseWorker.mjs', import.meta.url)),
+      kind,
+      target,
+      String(EVENTS),
+      String(GAP_MS),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
   const next = () => new Promise((resolve) => lines.once('line', resolve));
@@ -69,8 +72,8 @@ async function serve(engine) {
   };
 }
 
-/** `workerStore`: the worker runs in this process on it; `worker`: it runs in another process. */
-async function measure(label, { webStore, workerStore, worker }) {
+/** `workerStore`: the worker runs in this process on it; without it, in another process (started before). */
+async function measure(label, { webStore, workerStore }) {
   const local = workerStore ? createSyncEngine({ store: workerStore, sources: benchSources }) : null;
   const web =
     local && webStore === workerStore
@@ -182,7 +185,7 @@ try {
   await sqliteWorker.stop();
   await sqliteWeb.close();
 
-  let postgresUrl = process.env.DATABASE_URL;
+  let postgresUrl = DATABASE_URL;
   if (!postgresUrl && findPostgresBinaries()) {
     cluster = await startPgCluster({ database: 'syncjob_sse_bench' });
     postgresUrl = cluster.url;

@@ -5,17 +5,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 /** Epoch milliseconds with sub-millisecond resolution, comparable between processes of one machine. */
 export const epochNow = () => performance.timeOrigin + performance.now();
 
-const EVENTS = Number(process.env.SSE_BENCH_EVENTS ?? 300);
-const GAP_MS = Number(process.env.SSE_BENCH_GAP_MS ?? 10);
-
-/** Yields one timestamped log line per batch; `idle` yields its phase, then nothing until stopped. */
-export const benchSources = [
+/** `bench` yields one timestamped log line per batch; `idle` yields its phase, then nothing until stopped. */
+export const benchSourcesFor = ({ events, gapMs }) => [
   {
     id: 'bench',
     async *run() {
-      yield { checkpoint: 0, total: EVENTS, phase: 'fetching' };
-      for (let i = 1; i <= EVENTS; i++) {
-        await delay(GAP_MS);
+      yield { checkpoint: 0, total: events, phase: 'fetching' };
+      for (let i = 1; i <= events; i++) {
+        await delay(gapMs);
         yield {
           checkpoint: i,
           counts: { fetched: 1, stored: 1 },

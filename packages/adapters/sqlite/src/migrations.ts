@@ -125,6 +125,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS messages_generation ON messages (source, account_id, generation);
     `,
   },
+  {
+    version: 3,
+    name: 'jobs.change_seq and its counter, for notices to other processes',
+    // Every write transaction that changes jobs takes the next value of the one-row counter and
+    // stamps it on them. The counter only grows (unlike MAX(change_seq), which a deleted job would
+    // lower), so a process that saw up to N reads exactly the jobs changed since with `> N`.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX IF NOT EXISTS jobs_by_change ON jobs (change_seq);
+      CREATE TABLE IF NOT EXISTS job_change_counter (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL
+      );
+      INSERT OR IGNORE INTO job_change_counter (id, seq) VALUES (1, 0);
+    `,
+  },
 ];
 
 /** The newest schema version this package knows. */

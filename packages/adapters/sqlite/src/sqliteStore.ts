@@ -41,6 +41,7 @@ import {
   newJob,
   newLogEntries,
 } from '@syncjob/core/store';
+import { ChangeWatcher } from './changeWatcher';
 import { defaultSqliteSink } from './defaultSink';
 import {
   accountStateFromRow,
@@ -58,7 +59,7 @@ import {
 import { createMailDataReader } from './mailDataReader';
 import { migrateConnection } from './migrations';
 import { acquireFileMutex, Mutex } from './mutex';
-import { openDatabase, SqliteConnection, withBusyRetry } from './sqliteConnection';
+import { isPromiseLike, openDatabase, SqliteConnection, withBusyRetry } from './sqliteConnection';
 
 export interface SqliteStoreOptions {
   /**
@@ -83,6 +84,13 @@ export interface SqliteStoreOptions {
    * Such a failure is retried a few times, then surfaces as `STORE_UNAVAILABLE`. Default 5000.
    */
   busyTimeoutMs?: number;
+  /**
+   * How often, while anything is subscribed (an open event stream, a running worker loop), the store
+   * asks SQLite whether another connection committed (`PRAGMA data_version`), in milliseconds. It is
+   * how a web process hears of a worker process's progress, and a worker of a job queued elsewhere,
+   * without reading the database: each check costs a few microseconds. Default 10.
+   */
+  noticeIntervalMs?: number;
 }
 
 const JOB_TRIGGERS = new Set(['manual', 'schedule', 'resume']);
@@ -109,6 +117,16 @@ function validateLeaseMs(leaseMs: number): void {
   }
 }
 
+/**
+ * Stamps the jobs a write transaction changed with the next value of the change counter (migration
+ * 3), inside that transaction, and returns it: what other connections' watchers read.
+ */
+function stampChanges(db: SqliteConnection, jobIds: Iterable<string>): number {
+  const seq = Number(db.get('UPDATE job_change_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq')?.seq);
+  for (const jobId of jobIds) db.run('UPDATE jobs SET change_seq = ? WHERE id = ?', seq, jobId);
+  return seq;
+}
+
 const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
 
 /** What a write transaction's body works with. `now` is read after the write lock was taken. */
@@ -130,6 +148,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   if (!Number.isFinite(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw invalid(`busyTimeoutMs must be zero or a positive number, got ${String(options.busyTimeoutMs)}.`);
+  }
+  const noticeIntervalMs = options.noticeIntervalMs ?? 10;
+  if (!Number.isFinite(noticeIntervalMs) || noticeIntervalMs <= 0) {
+    throw invalid(`noticeIntervalMs must be a positive number, got ${String(options.noticeIntervalMs)}.`);
   }
   const { path } = options;
   const clock = options.clock ?? systemClock;
@@ -169,13 +191,35 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     return mutex.run(async () => {
       const db = await open();
       const changed = new Map<string, JobRecord>();
-      const result = await db.transaction(() => body({ db, now: clock.now(), changed }), clock);
+      let changeSeq = 0;
+      const stamp = (value: T): T => {
+        if (changed.size > 0) changeSeq = stampChanges(db, changed.keys());
+        return value;
+      };
+      const result = await db.transaction(() => {
+        const value = body({ db, now: clock.now(), changed });
+        return isPromiseLike(value) ? value.then(stamp) : stamp(value);
+      }, clock);
       for (const record of changed.values()) {
         notify({ jobId: record.id, status: record.status, lastLogSeq: record.lastLogSeq });
       }
+      if (changeSeq > 0) watcher?.noteOwnChange(changeSeq);
       return result;
     });
   }
+
+  // Other connections' changes reach subscribers through the watcher; an in-memory database has
+  // no other connection.
+  const watcher =
+    path === ':memory:'
+      ? undefined
+      : new ChangeWatcher({
+          connection: () => connection,
+          read: (body) => read(body),
+          clock,
+          intervalMs: noticeIntervalMs,
+          deliver: notify,
+        });
 
   function notify(notice: StoreNotice): void {
     for (const listener of listeners) {
@@ -313,7 +357,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
 
   const store: SyncStore = {
     kind: 'sqlite',
-    capabilities: { multiProcess: true, crossProcessNotices: false },
+    capabilities: { multiProcess: true, crossProcessNotices: true },
 
     async createJob(input) {
       validateCreateInput(input);
@@ -620,9 +664,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     data: createMailDataReader(read),
 
     subscribe(listener) {
+      if (closed) return () => {};
       listeners.add(listener);
+      watcher?.start();
       return () => {
         listeners.delete(listener);
+        if (listeners.size === 0) watcher?.stop();
       };
     },
 
@@ -631,6 +678,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
       return mutex.run(() => {
         closed = true;
         listeners.clear();
+        watcher?.stop();
         connection?.close();
         connection = undefined;
         shared?.release();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { SyncStore } from '@syncjob/core';
+import type { StoreNotice, SyncStore } from '@syncjob/core';
 import { expireWith } from '@syncjob/core/store';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/index';
@@ -122,6 +122,25 @@ describe('several processes on one SQLite file', () => {
     const completed = await store.listJobs({ statuses: ['completed'], limit: 500 });
     expect(completed).toHaveLength(200);
     expect(completed.every((job) => job.attempt === 1 && job.lastLogSeq === 1)).toBe(true);
+  });
+
+  it("tells this process's subscribers of another process's job changes, without polling by the caller", async () => {
+    expect(store.capabilities.crossProcessNotices).toBe(true);
+    await store.listJobs();
+    const notices: StoreNotice[] = [];
+    store.subscribe((notice) => notices.push(notice));
+    const writer = spawnFixture('runJob.mjs', [path, 'notices@example.com']);
+    expect((await writer.next()).type).toBe('ready');
+    writer.send('go');
+    const { jobId } = await writer.next();
+    const until = Date.now() + 5000;
+    while (!notices.some((n) => n.jobId === jobId && n.status === 'completed') && Date.now() < until) {
+      await delay(5);
+    }
+    const seen = notices.filter((n) => n.jobId === jobId);
+    // Each change is told (commits closer together than a watcher tick may merge into one notice).
+    expect(seen.at(-1)).toEqual({ jobId, status: 'completed', lastLogSeq: 3 });
+    expect(seen.map((n) => n.lastLogSeq)).toEqual([...seen.map((n) => n.lastLogSeq)].sort((a, b) => a - b));
   });
 
   it('a worker frozen past its lease changes nothing after another process took the job over', async () => {

@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import type { Clock, MailMessage, SyncStore } from '@syncjob/core';
+import {
+  type Clock,
+  type LogInput,
+  type MailMessage,
+  type StoreNotice,
+  type SyncStore,
+  sleep,
+} from '@syncjob/core';
 import { expireWith } from '@syncjob/core/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteStore, MIGRATIONS, migrate, SCHEMA_VERSION } from '../src/index';
@@ -15,6 +22,17 @@ const manualClock = (start = Date.UTC(2026, 0, 1)) => {
 };
 
 const account = { source: 'gmail', accountId: 'a@example.com' };
+
+const line = (message: string): LogInput => ({ level: 'info', message });
+
+/** Notices of another connection arrive on the watcher's next tick: wait for them (at most 5 s). */
+async function waitFor(predicate: () => boolean): Promise<void> {
+  const until = Date.now() + 5000;
+  while (!predicate()) {
+    if (Date.now() > until) throw new Error('timed out waiting for a notice');
+    await sleep(5);
+  }
+}
 
 const message = (id: string, extra: Partial<MailMessage> = {}): MailMessage => ({
   id,
@@ -220,6 +238,57 @@ describe('createSqliteStore', () => {
       { jobId: job.id, status: 'queued', lastLogSeq: 0 },
       { jobId: job.id, status: 'queued', lastLogSeq: 1 },
     ]);
+  });
+
+  it("tells subscribers of another connection's changes (data_version watcher), each own change once", async () => {
+    const writer = open();
+    const reader = open();
+    await reader.listJobs();
+    const heard: StoreNotice[] = [];
+    const own: StoreNotice[] = [];
+    const unsubscribe = reader.subscribe((notice) => heard.push(notice));
+    // A write before the subscription is not told; every one after it is.
+    const { job } = await writer.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    await waitFor(() => heard.some((n) => n.jobId === job.id && n.status === 'queued'));
+    const claimed = await writer.claimJob({ workerId: 'w1', leaseMs: 60_000 });
+    await waitFor(() => heard.some((n) => n.jobId === job.id && n.status === 'running'));
+    await writer.appendLogs(job.id, [line('one'), line('two')], claimed!.lease);
+    await waitFor(() => heard.some((n) => n.jobId === job.id && n.lastLogSeq === 2));
+    await writer.finishJob(claimed!.lease, { status: 'completed', logs: [line('done')] });
+    await waitFor(() => heard.some((n) => n.status === 'completed' && n.lastLogSeq === 3));
+
+    // The reader's own writes: told once, at commit, not again by its watcher.
+    reader.subscribe((notice) => own.push(notice));
+    const mine = await reader.createJob({
+      source: 'gmail',
+      accountId: 'mine',
+      mode: 'full',
+      trigger: 'manual',
+    });
+    await reader.appendLogs(mine.job.id, [line('a')]);
+    await sleep(100);
+    expect(own.filter((n) => n.jobId === mine.job.id)).toEqual([
+      { jobId: mine.job.id, status: 'queued', lastLogSeq: 0 },
+      { jobId: mine.job.id, status: 'queued', lastLogSeq: 1 },
+    ]);
+
+    // Mixed: the writer's change between two of the reader's own is still told.
+    const other = await writer.createJob({
+      source: 'gmail',
+      accountId: 'theirs',
+      mode: 'full',
+      trigger: 'manual',
+    });
+    await reader.appendLogs(mine.job.id, [line('b')]);
+    await waitFor(() => own.some((n) => n.jobId === other.job.id));
+    await sleep(50);
+    expect(own.filter((n) => n.jobId === mine.job.id)).toHaveLength(3);
+
+    unsubscribe();
+    const count = heard.length;
+    await writer.createJob({ source: 'gmail', accountId: 'after', mode: 'full', trigger: 'manual' });
+    await sleep(100);
+    expect(heard).toHaveLength(count);
   });
 
   it('does not stall a second store of the same process while an app sink awaits inside its transaction', async () => {

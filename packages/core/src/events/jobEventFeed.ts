@@ -27,7 +27,7 @@ export interface JobEventFeedOptions {
   afterSeq?: number;
   /**
    * How often to read the store when it cannot tell this process about changes made by another one
-   * (a multi-process store without cross-process notices, e.g. SQLite), in ms (default 1,000).
+   * (a multi-process store without cross-process notices), in ms (default 1,000).
    */
   pollIntervalMs?: number;
   /** Injected time for the polling timer (default: the system clock). */

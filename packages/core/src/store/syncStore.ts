@@ -151,7 +151,7 @@ export interface StoreNotice {
 export interface StoreCapabilities {
   /** Several processes may share the store (SQLite file, PostgreSQL). */
   multiProcess: boolean;
-  /** `subscribe` delivers notices from other processes (PostgreSQL LISTEN/NOTIFY). */
+  /** `subscribe` delivers notices from other processes (PostgreSQL LISTEN/NOTIFY, SQLite `PRAGMA data_version`). */
   crossProcessNotices: boolean;
 }
 

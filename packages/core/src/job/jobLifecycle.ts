@@ -127,67 +127,56 @@ export function cancelTransition(job: Job, now: string): JobTransition | null {
   return null;
 }
 
+/** Why a worker gives a job back before it ends, with the texts each reason logs. */
+const GIVE_BACK = {
+  shutdown: {
+    cancelled:
+      'The worker is shutting down after a cancel was requested: the sync is cancelled. Stored messages and the checkpoint are kept.',
+    queued: 'The worker is shutting down: the job is released and resumes from its checkpoint.',
+  },
+  slice: {
+    cancelled:
+      'The time slice ended after a cancel was requested: the sync is cancelled. Stored messages and the checkpoint are kept.',
+    queued: 'Time slice over: the job is handed back and the next work call resumes it from its checkpoint.',
+  },
+} as const;
+
 /**
- * The worker gives the job back (graceful shutdown): queued again, so another worker resumes it
- * from the checkpoint at once; cancelled instead when a cancel was requested meanwhile.
+ * The worker gives a running job back: queued again, so another worker (or the next slice) resumes
+ * it from the checkpoint at once; cancelled instead when a cancel was requested meanwhile.
  */
-export function releaseTransition(job: Job, now: string): JobTransition {
+function giveBack(job: Job, now: string, reason: keyof typeof GIVE_BACK): JobTransition {
   const ended = { phase: null, leaseExpiresAt: null } as const;
+  const texts = GIVE_BACK[reason];
   if (job.cancelRequested) {
     return {
       change: { ...ended, status: 'cancelled', finishedAt: now },
-      logs: [
-        {
-          level: 'info',
-          message:
-            'The worker is shutting down after a cancel was requested: the sync is cancelled. Stored messages and the checkpoint are kept.',
-        },
-      ],
+      logs: [{ level: 'info', message: texts.cancelled }],
     };
   }
+  // A hand-back is the normal end of a slice, not a failure: the claim it used is given back
+  // (`attempt` returns to its value before the claim), so a job that needs a hundred slices does not
+  // spend `maxAttempts`, which counts runs lost to a dead worker.
+  const change =
+    reason === 'slice'
+      ? { ...ended, status: 'queued' as const, attempt: Math.max(0, job.attempt - 1) }
+      : { ...ended, status: 'queued' as const };
   return {
-    change: { ...ended, status: 'queued' },
+    change,
     logs: [
-      {
-        level: 'info',
-        message: 'The worker is shutting down: the job is released and resumes from its checkpoint.',
-      },
+      { level: 'info', message: texts.queued, ...(reason === 'slice' ? { data: { handedBack: true } } : {}) },
     ],
   };
 }
 
-/**
- * A time slice (`engine.work`) is over and the worker hands the job back at a batch boundary: queued
- * again, so the next slice resumes it from the checkpoint at once; cancelled instead when a cancel
- * was requested meanwhile. A hand-back is the normal end of a slice, not a failure: the claim it
- * used is given back (`attempt` returns to its value before the claim), so a job that needs a
- * hundred slices does not spend `maxAttempts`, which counts runs lost to a dead worker.
- */
+/** The worker gives the job back on a graceful shutdown (see `giveBack`). */
+export function releaseTransition(job: Job, now: string): JobTransition {
+  return giveBack(job, now, 'shutdown');
+}
+
+/** A time slice (`engine.work`) is over: the job is handed back at a batch boundary (see `giveBack`). */
 export function handBackTransition(job: Job, now: string): JobTransition {
-  const ended = { phase: null, leaseExpiresAt: null } as const;
-  if (job.cancelRequested) {
-    return {
-      change: { ...ended, status: 'cancelled', finishedAt: now },
-      logs: [
-        {
-          level: 'info',
-          message:
-            'The time slice ended after a cancel was requested: the sync is cancelled. Stored messages and the checkpoint are kept.',
-        },
-      ],
-    };
-  }
-  return {
-    change: { ...ended, status: 'queued', attempt: Math.max(0, job.attempt - 1) },
-    logs: [
-      {
-        level: 'info',
-        message:
-          'Time slice over: the job is handed back and the next work call resumes it from its checkpoint.',
-        data: { handedBack: true },
-      },
-    ],
-  };
+  return giveBack(job, now, 'slice');
 }
 
 /**

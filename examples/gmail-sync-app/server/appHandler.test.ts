@@ -127,6 +127,23 @@ describe('POST /auth/signout', () => {
     expect((await call('/auth/signout', { method: 'POST' })).status).toBe(204);
     expect((await call('/auth/signout')).status).toBe(405);
   });
+
+  it('refuses a sign-out sent by a page of another site or port, and keeps the session', async () => {
+    const { call, sessions } = app();
+    const cookie = cookieOf(sessions.issue({ accountId: 'me@example.com' }).header);
+    for (const headers of [
+      { 'sec-fetch-site': 'cross-site', origin: 'http://evil.test' },
+      { 'sec-fetch-site': 'same-site', origin: 'http://app.test:8080' },
+      { origin: 'http://evil.test' },
+    ]) {
+      const response = await call('/auth/signout', { method: 'POST', headers: { cookie, ...headers } });
+      expect(response.status).toBe(403);
+      expect(response.headers.get('set-cookie')).toBeNull();
+    }
+    expect((await call('/api/session', { headers: { cookie } })).status).toBe(200);
+    const own = { cookie, 'sec-fetch-site': 'same-origin', origin: 'http://app.test' };
+    expect((await call('/auth/signout', { method: 'POST', headers: own })).status).toBe(204);
+  });
 });
 
 describe('pages', () => {

@@ -179,6 +179,19 @@ export function createAppHandler(options: AppHandlerOptions): (request: Request)
         { status: 405, headers: { allow: 'POST' } },
       );
     }
+    // A page of another site (or another port of this one) may not sign the visitor out: the same
+    // rule the sync API applies to its POSTs (Sec-Fetch-Site, else Origin against our own).
+    const site = request.headers.get('sec-fetch-site');
+    const origin = request.headers.get('origin');
+    const crossSite = site
+      ? site !== 'same-origin' && site !== 'none'
+      : origin !== null && origin !== new URL(request.url).origin;
+    if (crossSite) {
+      return json(
+        { error: { code: 'CROSS_SITE_REQUEST', message: 'Sign out from the app’s own pages.' } },
+        { status: 403 },
+      );
+    }
     const session = sessions.read(request.headers.get('cookie'));
     if (session) await sessions.revoke(session);
     return new Response(null, {

@@ -131,11 +131,12 @@ describe('POST /auth/signout', () => {
   it('refuses a sign-out sent by a page of another site or port, and keeps the session', async () => {
     const { call, sessions } = app();
     const cookie = cookieOf(sessions.issue({ accountId: 'me@example.com' }).header);
-    for (const headers of [
+    const attempts: Record<string, string>[] = [
       { 'sec-fetch-site': 'cross-site', origin: 'http://evil.test' },
       { 'sec-fetch-site': 'same-site', origin: 'http://app.test:8080' },
       { origin: 'http://evil.test' },
-    ]) {
+    ];
+    for (const headers of attempts) {
       const response = await call('/auth/signout', { method: 'POST', headers: { cookie, ...headers } });
       expect(response.status).toBe(403);
       expect(response.headers.get('set-cookie')).toBeNull();

@@ -3,6 +3,7 @@ import { systemClock } from '../clock';
 import type { JobEventFeedEngine } from '../events/jobEventFeed';
 import { openJobEventFeed } from '../events/jobEventFeed';
 import type { SyncEvent } from '../events/syncEvents';
+import { TERMINAL_STATUSES } from '../job/job';
 
 export interface SseStreamOptions {
   jobId: string;
@@ -45,12 +46,8 @@ export const SSE_DEFAULTS = {
   backlogPageSize: 500,
 } as const;
 
-const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'completed',
-  'failed',
-  'cancelled',
-  'interrupted',
-]);
+/** The events named after a terminal status end the stream. */
+const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
 
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/event-stream; charset=utf-8',

@@ -232,7 +232,9 @@ export class PushHub {
     for (let attempt = 1; generation === this.generation; attempt++) {
       this.counters.attempts += 1;
       if (attempt > 1) this.counters.redelivered += 1;
-      if (await this.post(options, body)) {
+      const acked = await this.post(options, body);
+      if (generation !== this.generation) return;
+      if (acked) {
         this.counters.acked += 1;
         this.counters.pending -= 1;
         return;

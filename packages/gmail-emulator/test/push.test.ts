@@ -1,4 +1,6 @@
 import { createPublicKey, verify } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { GaxiosError } from 'gaxios';
 import { OAuth2Client } from 'google-auth-library';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -249,6 +251,49 @@ describe('push delivery', () => {
     emulator.addMessage('me@example.com');
     await emulator.pushesSettled();
     expect(emulator.stats().push).toMatchObject({ attempts: 3, redelivered: 2, failed: 1, acked: 0 });
+  });
+
+  it('counts an endpoint that does not answer within ackDeadlineMs as a nack', async () => {
+    const held: ServerResponse[] = [];
+    const silent = createServer((_request, response) => {
+      held.push(response);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          silent.close(() => resolve());
+          silent.closeAllConnections();
+        }),
+    );
+    const emulator = new GmailEmulator({
+      users: [{ address: 'me@example.com', messages: 5 }],
+      clock: fakeClock(),
+      push: {
+        endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/push`,
+        ackDeadlineMs: 50,
+        maxAttempts: 2,
+      },
+    });
+    emulator.push.watch('me@example.com', {
+      topicName: TOPIC,
+      labelIds: [],
+      labelBits: 0,
+      labelFilterBehavior: 'include',
+    });
+    emulator.addMessage('me@example.com');
+    await emulator.pushesSettled();
+    expect(held).toHaveLength(2);
+    expect(emulator.stats().push).toMatchObject({ attempts: 2, acked: 0, failed: 1, pending: 0 });
+  });
+
+  it('shows the watch in the admin user summary', async () => {
+    const { gmail, running } = await setup({});
+    await gmail.users.watch({ userId: 'me', requestBody: { topicName: TOPIC, labelIds: ['INBOX'] } });
+    const summary = await (await fetch(`${running.url}/_emulator/users/me@example.com`)).json();
+    expect(summary).toMatchObject({
+      watch: { topicName: TOPIC, labelIds: ['INBOX'], labelFilterBehavior: 'include' },
+    });
   });
 
   it('with earlyByMs, delivers the push before history.list shows the change', async () => {

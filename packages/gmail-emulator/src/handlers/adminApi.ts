@@ -2,7 +2,7 @@ import type { FaultRule } from '../faults/faultRule.js';
 import type { EmulatorUserOptions, GmailEmulator } from '../gmailEmulator.js';
 import { jsonResponse } from '../http/googleError.js';
 import type { NewMessage } from '../mailbox/mailbox.js';
-import type { PushOptions } from '../push/pushHub.js';
+import type { PushOptions, Watch } from '../push/pushHub.js';
 import type { QuotaSetting } from '../quota/costTables.js';
 
 class AdminError extends Error {
@@ -24,6 +24,12 @@ async function readJson<T>(request: Request): Promise<T> {
   }
 }
 
+function watchSummary(watch: Watch | undefined) {
+  if (!watch) return null;
+  const { topicName, labelIds, labelFilterBehavior, expiration } = watch;
+  return { topicName, labelIds, labelFilterBehavior, expiration: String(expiration) };
+}
+
 function userSummary(emulator: GmailEmulator, address: string) {
   const mailbox = emulator.mailbox(address);
   return {
@@ -32,6 +38,7 @@ function userSummary(emulator: GmailEmulator, address: string) {
     historyId: String(mailbox.historyId),
     historyFloor: String(mailbox.historyFloor),
     refreshTokens: emulator.tokens.refreshTokensOf(mailbox.address),
+    watch: watchSummary(emulator.push.watchOf(mailbox.address)),
   };
 }
 

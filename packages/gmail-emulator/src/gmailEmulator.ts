@@ -330,15 +330,8 @@ export class GmailEmulator {
       if (path === '/oauth2/v3/certs' || path === '/oauth2/v1/certs') return this.certificates(path);
       const route = matchGmailRoute(request.method, path);
       if (!route) return googleErrors.methodNotFound(request.method, path);
-      let body: unknown;
-      if (request.method === 'POST') {
-        const text = await request.text();
-        try {
-          body = text.trim() ? JSON.parse(text) : undefined;
-        } catch {
-          return googleErrors.badRequest('Invalid JSON payload received.');
-        }
-      }
+      const body = request.method === 'POST' ? parseJsonBody(await request.text()) : undefined;
+      if (body instanceof Response) return body;
       const call = await this.callGmail(
         route,
         url.searchParams,
@@ -530,6 +523,8 @@ export class GmailEmulator {
         return Promise.resolve<CallResult>({
           response: googleErrors.methodNotFound(part.method, target.pathname),
         });
+      const body = part.method === 'POST' ? parseJsonBody(part.body) : undefined;
+      if (body instanceof Response) return Promise.resolve<CallResult>({ response: body });
       const authorization = part.headers.get('authorization') ?? outerAuthorization;
       const user = this.userOf(authorization, route);
       if (user !== undefined) {
@@ -539,7 +534,7 @@ export class GmailEmulator {
         }
         held.push(user);
       }
-      return this.callGmail(route, target.searchParams, authorization, user !== undefined);
+      return this.callGmail(route, target.searchParams, authorization, user !== undefined, body);
     });
     let results: CallResult[];
     try {
@@ -558,6 +553,16 @@ export class GmailEmulator {
     });
     const drop = results.find((result) => result.drop)?.drop;
     return drop ? droppedResponse(response, drop) : response;
+  }
+}
+
+/** The JSON body of a POST method (`undefined` when empty), or the 400 Google answers for bad JSON. */
+function parseJsonBody(text: string): unknown {
+  if (!text.trim()) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return googleErrors.badRequest('Invalid JSON payload received.');
   }
 }
 

@@ -208,9 +208,7 @@ export class PushHub {
     const publishTime = new Date(this.clock.now()).toISOString();
     const body: PushBody = {
       message: {
-        data: Buffer.from(JSON.stringify({ emailAddress: address, historyId: Number(historyId) })).toString(
-          'base64',
-        ),
+        data: Buffer.from(JSON.stringify({ emailAddress: address, historyId })).toString('base64'),
         messageId,
         message_id: messageId,
         publishTime,

@@ -217,9 +217,15 @@ export class PushHub {
       subscription: options.subscription ?? defaultSubscription(topicName),
     };
     this.counters.pending += 1;
-    const delivery = this.deliver(options, JSON.stringify(body), this.generation);
+    const generation = this.generation;
+    const delivery = this.deliver(options, JSON.stringify(body), generation).catch(() => {
+      // Only a failing clock gets here; the message counts as given up rather than pending forever.
+      if (generation !== this.generation) return;
+      this.counters.failed += 1;
+      this.counters.pending -= 1;
+    });
     this.inFlight.add(delivery);
-    delivery.finally(() => this.inFlight.delete(delivery));
+    void delivery.then(() => this.inFlight.delete(delivery));
   }
 
   private async deliver(options: PushOptions, body: string, generation: number): Promise<void> {

@@ -108,8 +108,8 @@ export interface GmailSource extends SyncSource<GmailCheckpoint> {
   watch(accountId: string): Promise<GmailWatch>;
   /**
    * Renews the watches of `accountIds` that expire within `push.renewWithinMs` (default 24 h), are
-   * not recorded, or were set with other push options. Call it at least daily, e.g. with
-   * `(await store.listAccountStates({ source: 'gmail' })).map((a) => a.accountId)`.
+   * not recorded, or were set with other push options. Call it at least daily with the connected
+   * accounts (not every account state in the store: those outlive a disconnection).
    */
   renewWatches(accountIds: Iterable<string>): Promise<GmailWatchRenewal>;
   /** Ends the account's watch (`users.stop`) and forgets it. Call it when the account is disconnected. */

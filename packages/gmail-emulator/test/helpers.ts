@@ -23,6 +23,8 @@ export interface InnerRequest {
   method?: string;
   path: string;
   headers?: Record<string, string>;
+  /** The inner request's body (JSON for POST methods). */
+  body?: string;
 }
 
 /** Builds the multipart/mixed body googleapis cannot build (it has no batch helper). */
@@ -44,7 +46,8 @@ export function buildBatch(
       '\r\n' +
       `${request.method ?? 'GET'} ${request.path} HTTP/1.1\r\n` +
       innerHeaders.join('') +
-      '\r\n'
+      '\r\n' +
+      (request.body ? `${request.body}\r\n` : '')
     );
   });
   return {
@@ -78,11 +81,13 @@ export function parseBatch(contentType: string, text: string): InnerResponse[] {
         headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
       }
       const contentId = /Content-ID: <([^>]+)>/i.exec(outer)?.[1];
+      const body = bodyParts.join('\r\n\r\n').trim();
       return {
         contentId,
         status: Number(statusLine.split(' ')[1]),
         headers,
-        body: JSON.parse(bodyParts.join('\r\n\r\n').trim()),
+        // A 204 (users.stop) has no body.
+        body: body ? JSON.parse(body) : null,
       };
     });
 }

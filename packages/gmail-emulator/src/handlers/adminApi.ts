@@ -2,6 +2,7 @@ import type { FaultRule } from '../faults/faultRule.js';
 import type { EmulatorUserOptions, GmailEmulator } from '../gmailEmulator.js';
 import { jsonResponse } from '../http/googleError.js';
 import type { NewMessage } from '../mailbox/mailbox.js';
+import type { PushOptions, Watch } from '../push/pushHub.js';
 import type { QuotaSetting } from '../quota/costTables.js';
 
 class AdminError extends Error {
@@ -23,6 +24,12 @@ async function readJson<T>(request: Request): Promise<T> {
   }
 }
 
+function watchSummary(watch: Watch | undefined) {
+  if (!watch) return null;
+  const { topicName, labelIds, labelFilterBehavior, expiration } = watch;
+  return { topicName, labelIds, labelFilterBehavior, expiration: String(expiration) };
+}
+
 function userSummary(emulator: GmailEmulator, address: string) {
   const mailbox = emulator.mailbox(address);
   return {
@@ -31,6 +38,7 @@ function userSummary(emulator: GmailEmulator, address: string) {
     historyId: String(mailbox.historyId),
     historyFloor: String(mailbox.historyFloor),
     refreshTokens: emulator.tokens.refreshTokensOf(mailbox.address),
+    watch: watchSummary(emulator.push.watchOf(mailbox.address)),
   };
 }
 
@@ -123,6 +131,16 @@ export async function handleAdminRequest(
       case 'POST users/:/tokens/expire':
         emulator.expireAccessTokens(segments[1]!);
         return jsonResponse({ ok: true });
+      case 'GET push':
+        return jsonResponse({ config: emulator.push.config ?? null, stats: emulator.push.stats() });
+      case 'POST push': {
+        const body = await readJson<PushOptions | { endpoint?: null }>(request);
+        if (body.endpoint === null || body.endpoint === undefined) emulator.configurePush(null);
+        else if (typeof body.endpoint !== 'string' || !URL.canParse(body.endpoint)) {
+          throw new AdminError(400, 'endpoint must be an absolute URL, or null to stop pushing');
+        } else emulator.configurePush(body as PushOptions);
+        return jsonResponse({ config: emulator.push.config ?? null });
+      }
       case 'GET faults':
         return jsonResponse({ faults: emulator.faults.list() });
       case 'POST faults': {

@@ -93,7 +93,7 @@ export interface SqliteStoreOptions {
   noticeIntervalMs?: number;
 }
 
-const JOB_TRIGGERS = new Set(['manual', 'schedule', 'resume']);
+const JOB_TRIGGERS = new Set(['manual', 'schedule', 'resume', 'push']);
 const SYNC_MODES = new Set(['full', 'incremental']);
 
 const invalid = (message: string) => new SyncError('INVALID_INPUT', message, { retryable: false });

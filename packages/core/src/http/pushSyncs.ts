@@ -45,6 +45,8 @@ interface AccountPushes {
   timer: TimerHandle | null;
 }
 
+const TERMINAL_EVENTS = ['completed', 'failed', 'cancelled', 'interrupted'] as const;
+
 /** `following` while `engine.start` is under way. */
 const STARTING = '';
 
@@ -123,33 +125,31 @@ export function createPushSyncs(
   /** Resolves with the job once it ended: told by this process's events, or read back from the store. */
   const follow = (engine: SyncEngine, job: Job): Promise<Job> =>
     new Promise<Job>((resolve, reject) => {
+      let finished = false;
       let timer: TimerHandle | null = null;
-      const done = (ended: Job) => {
-        engine.off('completed', onEnd);
-        engine.off('failed', onEnd);
-        engine.off('cancelled', onEnd);
-        engine.off('interrupted', onEnd);
+      const finish = () => {
+        finished = true;
+        for (const type of TERMINAL_EVENTS) engine.off(type, onEnd);
         if (timer !== null) clock.clearTimeout(timer);
-        resolve(ended);
       };
       const onEnd = (event: { jobId: string; job: Job }) => {
-        if (event.jobId === job.id) done(event.job);
+        if (event.jobId !== job.id || finished) return;
+        finish();
+        resolve(event.job);
       };
-      engine.on('completed', onEnd);
-      engine.on('failed', onEnd);
-      engine.on('cancelled', onEnd);
-      engine.on('interrupted', onEnd);
+      for (const type of TERMINAL_EVENTS) engine.on(type, onEnd);
+      // A job run by another process ends without an event here.
       const poll = () => {
         timer = clock.setTimeout(async () => {
           try {
             const current = await engine.getJob(job.id);
-            if (current === null || isTerminalStatus(current.status)) done(current ?? job);
-            else poll();
+            if (finished) return;
+            if (current !== null && !isTerminalStatus(current.status)) return poll();
+            finish();
+            resolve(current ?? job);
           } catch (cause) {
-            engine.off('completed', onEnd);
-            engine.off('failed', onEnd);
-            engine.off('cancelled', onEnd);
-            engine.off('interrupted', onEnd);
+            if (finished) return;
+            finish();
             reject(cause);
           }
         }, followPollMs);
@@ -194,7 +194,12 @@ export function createPushSyncs(
     state.wanted = null;
   };
 
-  const ended = async (accountId: string, state: AccountPushes, job: Job) => {
+  /**
+   * Decides at once (no await, so no notification slips between the decision and the plan): a
+   * push-started sync that found nothing is re-checked; a sync that was joined, or that got
+   * notifications while it ran, is followed by one more unless the cursor covers them by then.
+   */
+  const ended = (accountId: string, state: AccountPushes, job: Job) => {
     state.following = null;
     if (job.status !== 'completed') {
       // A failed sync is retried by the engine's policy or the schedule; pushing it again would not help.
@@ -202,27 +207,27 @@ export function createPushSyncs(
       return;
     }
     const untilDebounced = state.lastStartAt + debounceMs - clock.now();
-    if ((state.joined || state.notifiedSince) && !(await covered(accountId, state))) {
-      plan(accountId, state, untilDebounced, 'followUp');
-      return;
-    }
     if (state.firstOfBurst && recheckDelayMs > 0 && processedCount(job.counters) === 0) {
       plan(accountId, state, Math.max(recheckDelayMs, untilDebounced), 'recheck');
-      return;
+    } else if (state.joined || state.notifiedSince) {
+      plan(accountId, state, untilDebounced, 'followUp');
+    } else {
+      settle(state);
     }
-    settle(state);
   };
 
-  /** Whether the account's cursor is at or past every history id notified (unknown counts as not). */
+  /** Whether the account's cursor is at or past every history id notified (a failed read counts as not). */
   const covered = async (accountId: string, state: AccountPushes): Promise<boolean> => {
-    if (state.wanted === null) return false;
+    let cursor: string | null;
     try {
-      const account = await (await getEngine()).getAccountState({ source, accountId });
-      const cursor = account?.cursor ?? null;
-      return cursor !== null && /^\d{1,30}$/.test(cursor) && BigInt(cursor) >= state.wanted;
+      cursor = (await (await getEngine()).getAccountState({ source, accountId }))?.cursor ?? null;
     } catch {
       return false;
     }
+    // Compared with what was notified by now, after the read: a push during it is not skipped.
+    return (
+      state.wanted !== null && cursor !== null && /^\d{1,30}$/.test(cursor) && BigInt(cursor) >= state.wanted
+    );
   };
 
   return {

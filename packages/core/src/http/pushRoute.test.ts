@@ -103,13 +103,17 @@ function push(
 
 // ── The app's side: a real engine on the memory store, the handler with a clock the test moves ──
 
-/** Timers fire only when the test advances time, so "nothing more happens" is asserted, not waited for. */
+/**
+ * Time stands still until the test moves it, and timers fire only then: "nothing more happens" is
+ * asserted, not waited for, and a slow machine cannot stretch a one-second storm.
+ */
 function manualClock() {
+  const start = Date.now();
   let offset = 0;
   let nextId = 1;
   const timers = new Map<number, { at: number; delay: number; callback: () => void }>();
   const clock: Clock = {
-    now: () => Date.now() + offset,
+    now: () => start + offset,
     setTimeout: (callback, ms) => {
       const id = nextId++;
       timers.set(id, { at: clock.now() + ms, delay: ms, callback });

@@ -14,6 +14,12 @@ const usage = `Usage: syncjob-gmail-emulator [options]
   --speed <n>            Quota time compression: the 60 s window lasts 60/n s (default 1)
   --token-lifetime <s>   Access-token lifetime in seconds (default 3600)
   --max-concurrent <n>   Per-user concurrent calls before 429 (default 50)
+  --push-endpoint <url>  POST Pub/Sub pushes for watched mailboxes here (default: none sent)
+  --push-audience <aud>  The push token's audience (default the endpoint URL)
+  --push-service-account <email>  The push token's email claim
+                         (default gmail-push@emulator.iam.gserviceaccount.com)
+  --push-delay <ms>      Wait before delivering each push (default 0)
+  --push-early <ms>      Deliver pushes this long before history.list shows the change (default 0)
   --help                 Show this help
 `;
 
@@ -39,6 +45,11 @@ async function main(): Promise<void> {
       speed: { type: 'string' },
       'token-lifetime': { type: 'string' },
       'max-concurrent': { type: 'string' },
+      'push-endpoint': { type: 'string' },
+      'push-audience': { type: 'string' },
+      'push-service-account': { type: 'string' },
+      'push-delay': { type: 'string' },
+      'push-early': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -54,6 +65,20 @@ async function main(): Promise<void> {
   const messages = positiveNumber('messages', values.messages, 1000);
   const seed = positiveNumber('seed', values.seed, 1);
   const addresses = values.user?.length ? values.user : ['me@example.com'];
+  const pushEndpoint = values['push-endpoint'];
+  if (pushEndpoint !== undefined && !URL.canParse(pushEndpoint)) {
+    process.stderr.write(`--push-endpoint must be an absolute URL, got "${pushEndpoint}"\n`);
+    process.exit(2);
+  }
+  const push = pushEndpoint
+    ? {
+        endpoint: pushEndpoint,
+        ...(values['push-audience'] ? { audience: values['push-audience'] } : {}),
+        ...(values['push-service-account'] ? { serviceAccountEmail: values['push-service-account'] } : {}),
+        delayMs: positiveNumber('push-delay', values['push-delay'], 0),
+        earlyByMs: positiveNumber('push-early', values['push-early'], 0),
+      }
+    : undefined;
   const running = await startGmailEmulator({
     port: positiveNumber('port', values.port, 8085),
     host: values.host ?? '127.0.0.1',
@@ -62,10 +87,14 @@ async function main(): Promise<void> {
     speed: positiveNumber('speed', values.speed, 1) || 1,
     tokenLifetimeSeconds: positiveNumber('token-lifetime', values['token-lifetime'], 3600),
     maxConcurrentPerUser: positiveNumber('max-concurrent', values['max-concurrent'], 50),
+    ...(push ? { push } : {}),
   });
   process.stdout.write(`Gmail emulator listening on ${running.url}\n`);
   process.stdout.write(
     `  rootUrl for the Gmail client: ${running.url}/   token endpoint: ${running.url}/token\n`,
+  );
+  process.stdout.write(
+    `  push certificates: ${running.url}/oauth2/v3/certs   pushes to: ${push?.endpoint ?? '(none)'}\n`,
   );
   const stop = (signal: string) => {
     process.stdout.write(`\n${signal} received, stopping\n`);

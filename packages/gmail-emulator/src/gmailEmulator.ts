@@ -11,7 +11,7 @@ import { handleAdminRequest } from './handlers/adminApi.js';
 import { type GmailRoute, gmailMethodHandlers, matchGmailRoute } from './handlers/gmailApi.js';
 import { handleTokenRequest } from './handlers/tokenEndpoint.js';
 import { droppedResponse } from './http/droppedConnection.js';
-import { googleErrors } from './http/googleError.js';
+import { googleErrors, jsonResponse } from './http/googleError.js';
 import { Mailbox, type MailboxOptions, type NewMessage } from './mailbox/mailbox.js';
 import { hash32, Random } from './mailbox/prng.js';
 import {
@@ -21,6 +21,8 @@ import {
   type OAuthClientCredentials,
   TokenIssuer,
 } from './oauth/tokenIssuer.js';
+import { PushHub, type PushOptions, type PushStats } from './push/pushHub.js';
+import { PushSigningKey } from './push/signingKey.js';
 import { type GmailMethod, type QuotaProfile, type QuotaSetting, resolveQuota } from './quota/costTables.js';
 import { QuotaWindow } from './quota/quotaWindow.js';
 import { type CallCounters, type CallOutcome, StatsRecorder } from './stats/statsRecorder.js';
@@ -65,6 +67,11 @@ export interface GmailEmulatorOptions {
   clock?: Clock;
   /** Called with unexpected errors (answered as 500 `backendError`). Default `console.error`. */
   onError?: (error: unknown) => void;
+  /**
+   * The Pub/Sub push subscription behind `users.watch`: where notifications of watched mailboxes
+   * are POSTed. Default none: watches are kept and notifications counted, but nothing is sent.
+   */
+  push?: PushOptions;
 }
 
 export const DEFAULT_USER: EmulatorUserOptions = { address: 'me@example.com', messages: 1000, seed: 1 };
@@ -91,6 +98,7 @@ export interface EmulatorStats {
   byUser: Record<string, UserStats>;
   batches: { requests: number; parts: number };
   tokens: { requests: number; refused: number };
+  push: PushStats;
 }
 
 /** What an added message looks like to the caller. */
@@ -111,6 +119,8 @@ export class GmailEmulator {
   readonly tokens: TokenIssuer;
   readonly faults: FaultInjector;
   readonly statsRecorder = new StatsRecorder();
+  /** Watches and push deliveries; its `key` signs the push tokens and is served at `/oauth2/v3/certs`. */
+  readonly push: PushHub;
   private readonly users = new Map<string, Mailbox>();
   private readonly windows = new Map<string, QuotaWindow>();
   private readonly inFlight = new Map<string, number>();
@@ -128,13 +138,18 @@ export class GmailEmulator {
       options.tokenLifetimeSeconds ?? 3600,
     );
     this.faults = new FaultInjector(options.seed ?? 1);
+    this.push = new PushHub(this.clock, new PushSigningKey(), options.push);
     this.mix = new Random(hash32(options.seed ?? 1, 0x403));
     this.setQuota(options.quota ?? 'legacy', options.speed ?? 1);
     this.reset();
   }
 
-  /** Restores the state the options describe: regenerated mailboxes, fresh tokens, faults and stats. */
+  /**
+   * Restores the state the options describe: regenerated mailboxes, fresh tokens, faults and stats.
+   * Watches are forgotten and pending pushes stop retrying; the push configuration and key stay.
+   */
   reset(): void {
+    this.push.reset();
     this.users.clear();
     this.windows.clear();
     this.inFlight.clear();
@@ -200,9 +215,17 @@ export class GmailEmulator {
     return index;
   }
 
+  /** Publishes a push for the records a mutation wrote after `before`, when the mailbox is watched. */
+  private changed(mailbox: Mailbox, before: number): void {
+    if (mailbox.historyId === before) return;
+    this.push.changed(mailbox.address, mailbox.historyId, before + 1, mailbox.historyAfter(before));
+  }
+
   addMessage(user: string, message: NewMessage = {}): AddedMessage {
     const mailbox = this.mailbox(user);
+    const before = mailbox.historyId;
     const index = mailbox.addMessage(message);
+    this.changed(mailbox, before);
     return {
       id: mailbox.idOf(index),
       threadId: mailbox.threadIdOf(index),
@@ -212,7 +235,9 @@ export class GmailEmulator {
 
   deleteMessage(user: string, id: string): { historyId: string } {
     const mailbox = this.mailbox(user);
+    const before = mailbox.historyId;
     mailbox.deleteMessage(this.messageIndex(mailbox, id));
+    this.changed(mailbox, before);
     return { historyId: String(mailbox.historyId) };
   }
 
@@ -224,7 +249,9 @@ export class GmailEmulator {
   ): { labelIds: string[]; historyId: string } {
     const mailbox = this.mailbox(user);
     const index = this.messageIndex(mailbox, id);
+    const before = mailbox.historyId;
     mailbox.modifyLabels(index, mailbox.bitsOfIds(change.add ?? []), mailbox.bitsOfIds(change.remove ?? []));
+    this.changed(mailbox, before);
     return { labelIds: mailbox.labels.idsOf(mailbox.labelsOf(index)), historyId: String(mailbox.historyId) };
   }
 
@@ -260,6 +287,16 @@ export class GmailEmulator {
     this.faults.clear();
   }
 
+  /** Points pushes at another endpoint (or none with `null`), e.g. once the app's server listens. */
+  configurePush(options: PushOptions | null): void {
+    this.push.configure(options);
+  }
+
+  /** Resolves once every push published so far is acknowledged or given up. */
+  pushesSettled(): Promise<void> {
+    return this.push.settled();
+  }
+
   stats(): EmulatorStats {
     const recorder = this.statsRecorder;
     const byUser: Record<string, UserStats> = {};
@@ -272,6 +309,7 @@ export class GmailEmulator {
       byUser,
       batches: { requests: recorder.batches, parts: recorder.batchParts },
       tokens: { requests: recorder.tokenRequests, refused: recorder.tokenRefusals },
+      push: this.push.stats(),
     };
   }
 
@@ -289,14 +327,41 @@ export class GmailEmulator {
       if (path.startsWith('/_emulator/')) return await handleAdminRequest(this, request, url);
       if (path === '/token' || path === '/oauth2/v4/token') return await handleTokenRequest(this, request);
       if (path === '/batch/gmail/v1' || path === '/batch') return await this.handleBatch(request);
+      if (path === '/oauth2/v3/certs' || path === '/oauth2/v1/certs') return this.certificates(path);
       const route = matchGmailRoute(request.method, path);
       if (!route) return googleErrors.methodNotFound(request.method, path);
-      const call = await this.callGmail(route, url.searchParams, request.headers.get('authorization'), false);
+      let body: unknown;
+      if (request.method === 'POST') {
+        const text = await request.text();
+        try {
+          body = text.trim() ? JSON.parse(text) : undefined;
+        } catch {
+          return googleErrors.badRequest('Invalid JSON payload received.');
+        }
+      }
+      const call = await this.callGmail(
+        route,
+        url.searchParams,
+        request.headers.get('authorization'),
+        false,
+        body,
+      );
       return call.drop ? await droppedResponse(call.response, call.drop) : call.response;
     } catch (error) {
       (this.options.onError ?? console.error)(error);
       return googleErrors.backendError(500);
     }
+  }
+
+  /**
+   * The public half of the push key, where Google publishes its own: `/oauth2/v3/certs` as a JWK
+   * set, `/oauth2/v1/certs` as a map of key id to PEM (an SPKI public key where Google has an X.509
+   * certificate; verifiers that take a PEM key accept both).
+   */
+  private certificates(path: string): Response {
+    const key = this.push.key;
+    const body = path === '/oauth2/v3/certs' ? { keys: [key.publicJwk] } : { [key.kid]: key.publicPem };
+    return jsonResponse(body, 200, { 'cache-control': 'public, max-age=3600, must-revalidate' });
   }
 
   /** The user a call will run as, or undefined when it will be refused before reaching a mailbox. */
@@ -359,6 +424,7 @@ export class GmailEmulator {
     query: URLSearchParams,
     authorization: string | null,
     reserved: boolean,
+    body?: unknown,
   ): Promise<CallResult> {
     const { method } = route;
     let user: string;
@@ -422,6 +488,8 @@ export class GmailEmulator {
         query,
         now: this.clock.now(),
         onFetch: (index) => mailbox.recordFetch(index),
+        body,
+        push: this.push,
       });
       const drop = this.faults.drop(method, user);
       const outcome: CallOutcome = drop ? 'dropped' : response.status < 400 ? 'ok' : 'clientError';

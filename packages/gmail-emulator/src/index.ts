@@ -23,6 +23,22 @@ export {
   type OAuthClientCredentials,
 } from './oauth/tokenIssuer.js';
 export {
+  type ChangedLabels,
+  GOOGLE_ISSUER,
+  type LabelFilterBehavior,
+  type PushBody,
+  PushHub,
+  type PushOptions,
+  type PushStats,
+  type Watch,
+} from './push/pushHub.js';
+export {
+  createPushSigningKey,
+  type IdTokenClaims,
+  type PublicJwk,
+  PushSigningKey,
+} from './push/signingKey.js';
+export {
   GMAIL_METHODS,
   type GmailMethod,
   LEGACY_QUOTA,

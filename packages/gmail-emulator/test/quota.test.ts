@@ -20,6 +20,8 @@ describe('cost tables', () => {
       'users.messages.get': 5,
       'users.threads.get': 10,
       'users.history.list': 2,
+      'users.watch': 100,
+      'users.stop': 50,
     });
     expect(QUOTA_2026.unitsPerUserPerMinute).toBe(6_000);
     expect(QUOTA_2026.costs['users.messages.get']).toBe(20);

@@ -217,6 +217,43 @@ export class GmailApi {
     }
   }
 
+  /** `users.watch`: starts or replaces the mailbox's push watch; answers Gmail's historyId and expiration (ms). */
+  async watch(request: {
+    topicName: string;
+    labelIds?: readonly string[];
+    labelFilterBehavior?: 'include' | 'exclude';
+  }): Promise<{ historyId: string; expiration: number }> {
+    const data = await this.#call('users.watch', 'users.watch', (headers, signal) =>
+      this.#gmail.users.watch(
+        {
+          userId: 'me',
+          requestBody: {
+            topicName: request.topicName,
+            ...(request.labelIds?.length
+              ? {
+                  labelIds: [...request.labelIds],
+                  labelFilterBehavior: request.labelFilterBehavior ?? 'include',
+                }
+              : {}),
+          },
+        },
+        { headers, signal },
+      ),
+    );
+    const expiration = Number(data.expiration);
+    if (!data.historyId || !Number.isFinite(expiration)) {
+      throw new SyncError('PROVIDER_ERROR', 'Gmail answered users.watch without a historyId or expiration.');
+    }
+    return { historyId: data.historyId, expiration };
+  }
+
+  /** `users.stop`: ends the mailbox's push watch (Gmail answers 204 whether or not one was set). */
+  async stop(): Promise<void> {
+    await this.#call('users.stop', 'users.stop', (headers, signal) =>
+      this.#gmail.users.stop({ userId: 'me' }, { headers, signal }),
+    );
+  }
+
   /** One forced token refresh after calls with a token of `generation` answered 401. */
   refreshAfter(generation: number): Promise<void> {
     return this.#options.session.refresh(generation);

@@ -9,8 +9,9 @@ import type {
 } from '@syncjob/core';
 import { newId, processedCount, SyncError } from '@syncjob/core';
 import { type FetchUnit, planCost, planFetches, threadThreshold } from './fetchPlanner';
-import { GmailApi, type GmailTransport } from './gmailApi';
+import { GmailApi, type GmailApiOptions, type GmailTransport } from './gmailApi';
 import { authKeyOf, type GmailAuthOption, GmailAuthSession, resolveAuth } from './gmailAuth';
+import { type GmailPushOptions, type GmailWatch, GmailWatches, type GmailWatchRenewal } from './gmailWatches';
 import { QuotaLimiter } from './quotaLimiter';
 import { type GmailQuotaProfile, type GmailQuotaSetting, resolveQuotaProfile } from './quotaProfiles';
 import { stagedBatches } from './stagedBatches';
@@ -68,6 +69,11 @@ export interface GmailSourceOptions {
    * an `@`, else no check. A different profile address fails the job with `ACCOUNT_MISMATCH`.
    */
   expectedEmail?: (accountId: string) => string | null | undefined | Promise<string | null | undefined>;
+  /**
+   * Push notifications: the Pub/Sub topic (and optional label filter) `users.watch` points Gmail at.
+   * Enables `watch`, `renewWatches` and `stopWatch`. Default none.
+   */
+  push?: GmailPushOptions;
 }
 
 /**
@@ -93,6 +99,23 @@ export interface GmailSource extends SyncSource<GmailCheckpoint> {
   readonly quotaProfile: GmailQuotaProfile;
   /** The account's limiter (one per account, shared by its runs), for metrics and tests. */
   limiterFor(accountId: string): QuotaLimiter;
+  /**
+   * Sets (or replaces) the account's Gmail watch (`users.watch`, 100 units) with the `push` options,
+   * and records it. Call it when an account is connected. The `historyId` Gmail answers is recorded
+   * but never becomes the sync cursor: an account without a cursor needs its full sync anyway, and
+   * one with a cursor must continue from it, or changes made since its last sync would be skipped.
+   */
+  watch(accountId: string): Promise<GmailWatch>;
+  /**
+   * Renews the watches of `accountIds` that expire within `push.renewWithinMs` (default 24 h), are
+   * not recorded, or were set with other push options. Call it at least daily, e.g. with
+   * `(await store.listAccountStates({ source: 'gmail' })).map((a) => a.accountId)`.
+   */
+  renewWatches(accountIds: Iterable<string>): Promise<GmailWatchRenewal>;
+  /** Ends the account's watch (`users.stop`) and forgets it. Call it when the account is disconnected. */
+  stopWatch(accountId: string): Promise<{ stopped: boolean }>;
+  /** The account's recorded watch, or `null`. */
+  watchOf(accountId: string): Promise<GmailWatch | null>;
 }
 
 const DEFAULT_HEADERS = ['From', 'To', 'Cc', 'Subject', 'Date', 'Message-ID'];
@@ -147,13 +170,15 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     return session;
   };
 
-  async function* run(ctx: SourceContext<GmailCheckpoint>): AsyncGenerator<SourceBatch<GmailCheckpoint>> {
-    const { accountId } = ctx.account;
-    const limiter = limiterFor(accountId);
-    const api = new GmailApi({
+  /** The account's Gmail calls: its session and limiter, shared by its runs and its watch calls. */
+  const apiFor = async (
+    accountId: string,
+    run: Pick<GmailApiOptions, 'signal' | 'onBackoff' | 'onUnits'>,
+  ): Promise<GmailApi> =>
+    new GmailApi({
       rootUrl,
       session: await sessionFor(accountId),
-      limiter,
+      limiter: limiterFor(accountId),
       profile,
       format,
       metadataHeaders,
@@ -162,6 +187,26 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       partsPerRequest: options.partsPerRequest ?? 50,
       concurrency: options.concurrency ?? 4,
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+      ...run,
+    });
+
+  const watches = options.push
+    ? new GmailWatches(options.push, (accountId) =>
+        apiFor(accountId, { signal: new AbortController().signal }),
+      )
+    : undefined;
+  const watchesOrThrow = (): GmailWatches => {
+    if (watches) return watches;
+    throw new SyncError(
+      'INVALID_INPUT',
+      'This Gmail source has no `push` option: give gmailSource({ push: { topicName } }) to manage watches.',
+    );
+  };
+
+  async function* run(ctx: SourceContext<GmailCheckpoint>): AsyncGenerator<SourceBatch<GmailCheckpoint>> {
+    const { accountId } = ctx.account;
+    const limiter = limiterFor(accountId);
+    const api = await apiFor(accountId, {
       signal: ctx.signal,
       onBackoff: (ms) => ctx.reportBackoff(ms),
       onUnits: (units) => ctx.reportQuotaUnits?.(units),
@@ -565,7 +610,16 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     return `Fetching ${fmt(staged)} messages in batches of ${batchSize} (${options.transport ?? 'batch'} requests, ${threadsText})`;
   }
 
-  return { id: 'gmail', run, quotaProfile: profile, limiterFor };
+  return {
+    id: 'gmail',
+    run,
+    quotaProfile: profile,
+    limiterFor,
+    watch: async (accountId) => watchesOrThrow().watch(accountId),
+    renewWatches: async (accountIds) => watchesOrThrow().renew(accountIds),
+    stopWatch: async (accountId) => watchesOrThrow().stop(accountId),
+    watchOf: async (accountId) => watchesOrThrow().watchOf(accountId),
+  };
 }
 
 type FullCheckpoint = Extract<GmailCheckpoint, { stage: 'labels' | 'listing' | 'fetching' }>;

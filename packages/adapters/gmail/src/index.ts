@@ -8,6 +8,13 @@ export { GmailAuthSession } from './gmailAuth';
 export { errorOfResponse, parseRetryAfter } from './gmailErrors';
 export type { ClassifyResult, GmailCheckpoint, GmailSource, GmailSourceOptions } from './gmailSource';
 export { gmailSource, historyChanges } from './gmailSource';
+export type {
+  GmailLabelFilterBehavior,
+  GmailPushOptions,
+  GmailWatch,
+  GmailWatchRenewal,
+  GmailWatchStore,
+} from './gmailWatches';
 export type { QuotaLimiterOptions, QuotaLimiterStats } from './quotaLimiter';
 export { QuotaLimiter } from './quotaLimiter';
 export type { GmailMethod, GmailQuotaProfile, GmailQuotaSetting } from './quotaProfiles';

@@ -5,7 +5,9 @@ export type GmailMethod =
   | 'users.messages.list'
   | 'users.messages.get'
   | 'users.threads.get'
-  | 'users.history.list';
+  | 'users.history.list'
+  | 'users.watch'
+  | 'users.stop';
 
 /** A per-user quota: a budget of units per minute and what each method costs. */
 export interface GmailQuotaProfile {
@@ -26,6 +28,8 @@ export const LEGACY_QUOTA_PROFILE: GmailQuotaProfile = {
     'users.messages.get': 5,
     'users.threads.get': 10,
     'users.history.list': 2,
+    'users.watch': 100,
+    'users.stop': 50,
   },
 };
 

@@ -2,6 +2,7 @@ import type { FaultRule } from '../faults/faultRule.js';
 import type { EmulatorUserOptions, GmailEmulator } from '../gmailEmulator.js';
 import { jsonResponse } from '../http/googleError.js';
 import type { NewMessage } from '../mailbox/mailbox.js';
+import type { PushOptions } from '../push/pushHub.js';
 import type { QuotaSetting } from '../quota/costTables.js';
 
 class AdminError extends Error {
@@ -123,6 +124,16 @@ export async function handleAdminRequest(
       case 'POST users/:/tokens/expire':
         emulator.expireAccessTokens(segments[1]!);
         return jsonResponse({ ok: true });
+      case 'GET push':
+        return jsonResponse({ config: emulator.push.config ?? null, stats: emulator.push.stats() });
+      case 'POST push': {
+        const body = await readJson<PushOptions | { endpoint?: null }>(request);
+        if (body.endpoint === null || body.endpoint === undefined) emulator.configurePush(null);
+        else if (typeof body.endpoint !== 'string' || !URL.canParse(body.endpoint)) {
+          throw new AdminError(400, 'endpoint must be an absolute URL, or null to stop pushing');
+        } else emulator.configurePush(body as PushOptions);
+        return jsonResponse({ config: emulator.push.config ?? null });
+      }
       case 'GET faults':
         return jsonResponse({ faults: emulator.faults.list() });
       case 'POST faults': {

@@ -2,7 +2,9 @@ import { googleErrors, jsonResponse } from '../http/googleError.js';
 import type { HistoryKind, HistoryRecord, Mailbox } from '../mailbox/mailbox.js';
 import { MESSAGE_FORMATS, type MessageFormat, messageResource } from '../mailbox/messageResource.js';
 import { compileFilter, QueryError } from '../mailbox/searchQuery.js';
+import type { PushHub } from '../push/pushHub.js';
 import type { GmailMethod } from '../quota/costTables.js';
+import { stop, watch } from './watchApi.js';
 
 /** A Gmail REST route resolved from a path. */
 export interface GmailRoute {
@@ -12,15 +14,23 @@ export interface GmailRoute {
 }
 
 const USERS_PATH =
-  /^\/gmail\/v1\/users\/([^/]+)\/(profile|labels|messages|threads|history)(?:\/([^/]+))?\/?$/;
+  /^\/gmail\/v1\/users\/([^/]+)\/(profile|labels|messages|threads|history|watch|stop)(?:\/([^/]+))?\/?$/;
+
+/** The routes served on POST: the rest are GET. */
+const POST_METHODS = { watch: 'users.watch', stop: 'users.stop' } as const;
 
 /** Maps an HTTP method and path to a Gmail method, or undefined for paths the emulator does not serve. */
 export function matchGmailRoute(httpMethod: string, pathname: string): GmailRoute | undefined {
-  if (httpMethod !== 'GET') return undefined;
   const match = USERS_PATH.exec(pathname);
   if (!match) return undefined;
   const userId = decodeURIComponent(match[1]!);
   const collection = match[2]!;
+  if (collection in POST_METHODS) {
+    return httpMethod === 'POST' && match[3] === undefined
+      ? { method: POST_METHODS[collection as keyof typeof POST_METHODS], userId }
+      : undefined;
+  }
+  if (httpMethod !== 'GET') return undefined;
   const resourceId = match[3] === undefined ? undefined : decodeURIComponent(match[3]);
   const method = (
     {
@@ -42,6 +52,10 @@ export interface GmailCallContext {
   now: number;
   /** Counts message fetches for the stats. */
   onFetch: (index: number) => void;
+  /** The parsed JSON body of a POST method (`undefined` for GET). */
+  body: unknown;
+  /** Watches and pushes. */
+  push: PushHub;
 }
 
 const ID_PATTERN = /^[0-9a-f]{1,24}$/i;
@@ -208,7 +222,7 @@ function historyEntry(mailbox: Mailbox, record: HistoryRecord): Record<string, u
   return entry;
 }
 
-function listHistory({ mailbox, query }: GmailCallContext): Response {
+function listHistory({ mailbox, query, push }: GmailCallContext): Response {
   const rawStart = query.get('startHistoryId');
   if (!rawStart) return googleErrors.invalidArgument('Missing required parameter: startHistoryId');
   if (!/^\d+$/.test(rawStart)) return googleErrors.invalidArgument(`Invalid startHistoryId: ${rawStart}`);
@@ -236,10 +250,13 @@ function listHistory({ mailbox, query }: GmailCallContext): Response {
     if (!/^\d{1,12}$/.test(pageToken)) return googleErrors.invalidArgument('Invalid pageToken');
     after = Math.max(start, Number(pageToken));
   }
+  // With `push.earlyByMs`, a change already notified is not in the history yet.
+  const visible = push.visibleHistoryId(mailbox.address, mailbox.historyId);
   const matching = mailbox
     .historyAfter(after)
     .filter(
       (record) =>
+        record.id <= visible &&
         (types.length === 0 || types.includes(record.kind)) &&
         (labelBit === 0 || ((record.labelBits | record.changedBits) & labelBit) !== 0),
     );
@@ -248,7 +265,7 @@ function listHistory({ mailbox, query }: GmailCallContext): Response {
   return jsonResponse({
     ...(page.length ? { history: page.map((record) => historyEntry(mailbox, record)) } : {}),
     ...(more ? { nextPageToken: String(page[page.length - 1]!.id) } : {}),
-    historyId: String(mailbox.historyId),
+    historyId: String(visible),
   });
 }
 
@@ -259,4 +276,6 @@ export const gmailMethodHandlers: Record<GmailMethod, (context: GmailCallContext
   'users.messages.get': getMessage,
   'users.threads.get': getThread,
   'users.history.list': listHistory,
+  'users.watch': watch,
+  'users.stop': stop,
 };

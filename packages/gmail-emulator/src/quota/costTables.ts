@@ -5,7 +5,9 @@ export type GmailMethod =
   | 'users.messages.list'
   | 'users.messages.get'
   | 'users.threads.get'
-  | 'users.history.list';
+  | 'users.history.list'
+  | 'users.watch'
+  | 'users.stop';
 
 export const GMAIL_METHODS: readonly GmailMethod[] = [
   'users.getProfile',
@@ -14,6 +16,8 @@ export const GMAIL_METHODS: readonly GmailMethod[] = [
   'users.messages.get',
   'users.threads.get',
   'users.history.list',
+  'users.watch',
+  'users.stop',
 ];
 
 /** A quota profile: a per-user budget of units per minute and the cost of each method. */
@@ -35,6 +39,8 @@ export const LEGACY_QUOTA: QuotaProfile = {
     'users.messages.get': 5,
     'users.threads.get': 10,
     'users.history.list': 2,
+    'users.watch': 100,
+    'users.stop': 50,
   },
 };
 

@@ -19,6 +19,8 @@ const DEFAULT_KEYS_TTL_MS = 3_600_000;
  * and a flood of tokens naming made-up key ids costs Google one request per interval, not one each.
  */
 const UNKNOWN_KID_REFETCH_MS = 30_000;
+/** Longest wait for the signing keys (Pub/Sub's default push deadline is 10 s). */
+const KEYS_FETCH_TIMEOUT_MS = 5_000;
 /** Longer tokens are refused before any parsing (Google's are about 1 kB). */
 const MAX_TOKEN_LENGTH = 8_192;
 
@@ -157,7 +159,11 @@ async function fetchKeySet(url: string, now: number): Promise<KeySet> {
   let body: unknown;
   let maxAgeSeconds: number | null = null;
   try {
-    const response = await fetch(url, { headers: { accept: 'application/json' } });
+    const response = await fetch(url, {
+      headers: { accept: 'application/json' },
+      // A hung key server must not hold pushes past Pub/Sub's deadline: they are delivered again.
+      signal: AbortSignal.timeout(KEYS_FETCH_TIMEOUT_MS),
+    });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const cacheControl = response.headers.get('cache-control') ?? '';
     const maxAge = /(?:^|,)\s*max-age=(\d+)/i.exec(cacheControl);

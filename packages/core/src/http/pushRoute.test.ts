@@ -295,6 +295,21 @@ describe('POST {base}/push/{source}: answers that Pub/Sub should not redeliver',
     expect(await pushJobs()).toEqual([]);
   });
 
+  it("answers 502 NETWORK when Google's keys cannot be fetched, so Pub/Sub redelivers, and starts nothing", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const { handler, pushJobs, warnings } = await setup({
+      push: { certsUrl: `http://127.0.0.1:${port}/oauth2/v3/certs` },
+    });
+    const response = await handler(push());
+    expect(response.status).toBe(502);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('NETWORK');
+    expect(warnings.join('\n')).toContain('signing keys could not be fetched');
+    expect(await pushJobs()).toEqual([]);
+  });
+
   it('refuses other methods with 405', async () => {
     const { handler } = await setup();
     const response = await handler(new Request('https://app.test/api/sync/push/test', { method: 'GET' }));

@@ -233,13 +233,24 @@ describe('POST {base}/push/{source}: authentication', () => {
     ['a token that is not a JWT', () => 'not-a-jwt'],
   ];
   it.each(refusals)('refuses %s with 401 UNAUTHENTICATED and starts nothing', async (_name, bearer) => {
-    const { handler, pushJobs, engine } = await setup();
+    const { handler, pushJobs, engine, warnings } = await setup();
     const response = await handler(push({ bearer: bearer() }));
     expect(response.status).toBe(401);
+    expect(warnings).toEqual([expect.stringContaining('The push was refused')]);
     expect(response.headers.get('www-authenticate')).toContain('Bearer');
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
     expect(await pushJobs()).toEqual([]);
     expect(await engine.getActiveJob({ source: 'test', accountId: ACCOUNT })).toBeNull();
+  });
+
+  it('logs refused pushes at most once a minute, counting the ones in between', async () => {
+    const { handler, warnings, time } = await setup();
+    for (let i = 0; i < 5; i++) expect((await handler(push({ bearer: 'forged' }))).status).toBe(401);
+    expect(warnings).toHaveLength(1);
+    await time.advance(60_000);
+    expect((await handler(push({ bearer: null }))).status).toBe(401);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1]).toContain('4 more refused since the last line');
   });
 
   it('fetches the keys once while they are fresh, and again for an unknown key id at most every 30 s', async () => {

@@ -12,6 +12,8 @@ import { readJsonBody } from './requestValidation';
 const DEFAULT_DEBOUNCE_MS = 2_000;
 /** Default wait before re-checking a push sync that found nothing. */
 const DEFAULT_RECHECK_DELAY_MS = 2_000;
+/** Least time between two log lines about refused pushes. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 /** How often a followed job run by another process is read back. */
 const FOLLOW_POLL_MS = 1_000;
 
@@ -84,11 +86,37 @@ export function createPushRoute(
   const verify = createPubSubTokenVerifier({ ...options, clock });
   let syncs: ReturnType<typeof createPushSyncs> | undefined;
 
+  /**
+   * A refused push is worth a line: a wrong `audience` or service account refuses every genuine
+   * push, and nothing else would tell. At most one line a minute, so a flood of forgeries is not a
+   * flood of logs.
+   */
+  let lastRefusalLogAt = Number.NEGATIVE_INFINITY;
+  let refusalsNotLogged = 0;
+  const reportRefusal = (reason: string) => {
+    const now = clock.now();
+    if (now - lastRefusalLogAt < REFUSAL_LOG_INTERVAL_MS) {
+      refusalsNotLogged += 1;
+      return;
+    }
+    const more = refusalsNotLogged > 0 ? ` (${refusalsNotLogged} more refused since the last line)` : '';
+    logger.warn(
+      `[syncjob/push] ${reason}${more} If genuine pushes are refused, check push.audience and push.serviceAccountEmail against the subscription.`,
+    );
+    lastRefusalLogAt = now;
+    refusalsNotLogged = 0;
+  };
+
   const handle = async (request: Request, getEngine: () => Promise<SyncEngine>): Promise<Response> => {
     if (request.method !== 'POST') {
       throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'Use POST on this route.', { allow: 'POST' });
     }
-    await verify(request.headers.get('authorization'));
+    try {
+      await verify(request.headers.get('authorization'));
+    } catch (cause) {
+      if (cause instanceof HttpError && cause.status === 401) reportRefusal(cause.message);
+      throw cause;
+    }
     let notification: MailboxNotification;
     try {
       notification = parseNotification(await readJsonBody(request));

@@ -107,7 +107,7 @@ function validateCreateInput(input: CreateJobInput): void {
   if (!SYNC_MODES.has(input.mode))
     throw invalid(`mode must be "full" or "incremental", got ${String(input.mode)}.`);
   if (!JOB_TRIGGERS.has(input.trigger)) {
-    throw invalid(`trigger must be "manual", "schedule" or "resume", got ${String(input.trigger)}.`);
+    throw invalid(`trigger must be "manual", "schedule", "resume" or "push", got ${String(input.trigger)}.`);
   }
 }
 

@@ -253,6 +253,23 @@ describe('POST {base}/push/{source}: authentication', () => {
     expect(warnings[1]).toContain('4 more refused since the last line');
   });
 
+  it('fetches the keys again once their Cache-Control max-age (3600 s here) has passed', async () => {
+    const { handler, time, idle } = await setup();
+    const before = certsFetches;
+    expect((await handler(push({ historyId: 2 }))).status).toBe(204);
+    await idle();
+    await time.advance(3_599_000);
+    expect((await handler(push({ historyId: 2 }))).status).toBe(204);
+    expect(certsFetches - before).toBe(1);
+    await time.advance(2_000);
+    // The token is minted on the real clock; the route's clock is an hour on: a fresh token for it.
+    const now = Math.floor(time.clock.now() / 1000);
+    expect((await handler(push({ bearer: token({ iat: now, exp: now + 3600 }), historyId: 2 }))).status).toBe(
+      204,
+    );
+    expect(certsFetches - before).toBe(2);
+  });
+
   it('fetches the keys once while they are fresh, and again for an unknown key id at most every 30 s', async () => {
     const { handler, time } = await setup();
     const before = certsFetches;

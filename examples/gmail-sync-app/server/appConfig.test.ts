@@ -17,6 +17,7 @@ describe('loadAppConfig', () => {
       quota: 'legacy',
       speed: 2,
       seed: 1,
+      push: true,
     });
   });
 
@@ -81,10 +82,16 @@ describe('parseTokenKey', () => {
 });
 
 describe('loadAppConfig: scheduler and webhook', () => {
-  it('schedules every 5 minutes for accounts stale for an hour, with no webhook, by default', () => {
+  it('schedules every 30 minutes as the safety net of push, every 5 without push, with no webhook, by default', () => {
     const config = loadAppConfig({});
-    expect(config.schedule).toEqual({ everyMs: 300_000, staleAfterMs: 3_600_000, concurrency: 2 });
+    expect(config.schedule).toEqual({ everyMs: 1_800_000, staleAfterMs: 3_600_000, concurrency: 2 });
     expect(config.webhook).toBeNull();
+    const polling = loadAppConfig({ SYNCJOB_DEMO_PUSH: 'off' });
+    expect(polling.gmail).toMatchObject({ mode: 'emulator', push: false });
+    expect(polling.schedule).toEqual({ everyMs: 300_000, staleAfterMs: 3_600_000, concurrency: 2 });
+    expect(() => loadAppConfig({ SYNCJOB_DEMO_PUSH: 'sometimes' })).toThrow(
+      /SYNCJOB_DEMO_PUSH must be on or off/,
+    );
   });
 
   it('reads the schedule variables, and `off` disables it', () => {

@@ -18,6 +18,11 @@ export interface EmulatorGmailConfig {
   speed: number;
   /** Mailbox generation seed (`SYNCJOB_DEMO_SEED`, default 1): same seed, same mailbox. */
   seed: number;
+  /**
+   * Gmail push through the emulator (`SYNCJOB_DEMO_PUSH`, default on; `off` disables): the emulator
+   * watches the mailbox and pushes every change to `POST /api/sync/push/gmail`, which syncs it.
+   */
+  push: boolean;
 }
 
 /** A real Gmail account through Google OAuth (`GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET` set). */
@@ -100,6 +105,14 @@ function quotaVar<T extends string>(env: Env, name: string, allowed: readonly T[
   return raw;
 }
 
+function onOffVar(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'on' || raw === 'true' || raw === '1') return true;
+  if (raw === 'off' || raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be on or off, got "${env[name]}".`);
+}
+
 function durationVar(env: Env, name: string, fallback: string): number {
   const raw = env[name]?.trim() || fallback;
   let ms: number;
@@ -116,10 +129,14 @@ function durationVar(env: Env, name: string, fallback: string): number {
   return ms;
 }
 
-function scheduleVars(env: Env): ScheduleConfig | null {
+/**
+ * With push on, the schedule is only the safety net (a lost push, a lapsed watch): every 30 min
+ * instead of 5.
+ */
+function scheduleVars(env: Env, push: boolean): ScheduleConfig | null {
   if (env.SYNCJOB_SCHEDULE_EVERY?.trim().toLowerCase() === 'off') return null;
   return {
-    everyMs: durationVar(env, 'SYNCJOB_SCHEDULE_EVERY', '5m'),
+    everyMs: durationVar(env, 'SYNCJOB_SCHEDULE_EVERY', push ? '30m' : '5m'),
     staleAfterMs: durationVar(env, 'SYNCJOB_STALE_AFTER', '1h'),
     concurrency: numberVar(
       env,
@@ -212,6 +229,7 @@ export function loadAppConfig(env: Env = process.env): AppConfig {
       quota: quotaVar(env, 'SYNCJOB_DEMO_QUOTA', ['legacy', '2026', 'off'] as const),
       speed: numberVar(env, 'SYNCJOB_DEMO_SPEED', 2, (n) => n > 0, 'a positive number'),
       seed: numberVar(env, 'SYNCJOB_DEMO_SEED', 1, (n) => Number.isInteger(n) && n >= 0, 'a whole number'),
+      push: onOffVar(env, 'SYNCJOB_DEMO_PUSH', true),
     };
   }
 
@@ -224,7 +242,7 @@ export function loadAppConfig(env: Env = process.env): AppConfig {
     sessionSecret: secret || randomBytes(32).toString('base64url'),
     sessionSecretGenerated: !secret,
     gmail,
-    schedule: scheduleVars(env),
+    schedule: scheduleVars(env, gmail.mode === 'emulator' && gmail.push),
     webhook: webhookVars(env),
     webDir: env.SYNCJOB_WEB_DIR?.trim() || `${exampleRoot}dist/web`,
   };

@@ -1,5 +1,5 @@
 import { SyncError, type SyncSource } from '@syncjob/core';
-import { type ClassifyResult, gmailSource } from '@syncjob/gmail';
+import { type ClassifyResult, type GmailSource, gmailSource } from '@syncjob/gmail';
 import { DEFAULT_OAUTH_CLIENT, defaultRefreshToken } from '@syncjob/gmail-emulator';
 import type { DemoQuota } from './appConfig.ts';
 import type { TokenVault } from './tokenVault.ts';
@@ -34,7 +34,9 @@ export function emulatorGmailSource(options: {
   emulatorUrl: string;
   quota: DemoQuota;
   speed: number;
-}): SyncSource {
+  /** The Pub/Sub topic `users.watch` names (the emulator checks its form only); none: no watches. */
+  pushTopic?: string;
+}): GmailSource {
   // With the quota off the emulator still charges legacy costs but never refuses.
   const base = options.quota === 'off' ? 'legacy' : options.quota;
   const speed = options.quota === 'off' ? options.speed * 20 : options.speed;
@@ -49,7 +51,8 @@ export function emulatorGmailSource(options: {
     quota: base,
     quotaSpeed: speed,
     classify: classifyByLabels,
-  }) as SyncSource;
+    ...(options.pushTopic ? { push: { topicName: options.pushTopic } } : {}),
+  });
 }
 
 /** The Gmail source on Google: each account's refresh token comes out of the encrypted vault. */

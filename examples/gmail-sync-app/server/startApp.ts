@@ -6,6 +6,7 @@ import { createSyncEngine, type SyncEngine, type SyncSource, type SyncStore } fr
 import { createActionRateLimiter, createSyncHandler, toNodeHandler } from '@syncjob/core/http';
 import { createSyncMetrics, metricsHandler } from '@syncjob/core/metrics';
 import { createWebhookNotifier } from '@syncjob/core/notifications';
+import type { GmailSource } from '@syncjob/gmail';
 import { type RunningGmailEmulator, startGmailEmulator } from '@syncjob/gmail-emulator';
 import { createPostgresStore } from '@syncjob/postgres';
 import { createSqliteStore } from '@syncjob/sqlite';
@@ -30,6 +31,13 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
+/** The topic `users.watch` names in emulator mode (the emulator checks its form, nothing more). */
+const DEMO_PUSH_TOPIC = 'projects/syncjob-demo/topics/gmail';
+/** The service account the emulator's pushes are signed as, and that the push route expects. */
+const DEMO_PUSH_ACCOUNT = 'gmail-push@syncjob-demo.iam.gserviceaccount.com';
+/** Gmail watches last 7 days; renewing twice a day keeps one lapse from costing a week of pushes. */
+const WATCH_RENEWAL_MS = 12 * 60 * 60 * 1000;
+
 export interface StartAppOptions {
   /** Progress lines for a person (default `console.log`). */
   log?: (line: string) => void;
@@ -49,6 +57,8 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
 
   let emulator: RunningGmailEmulator | null = null;
   let source: SyncSource;
+  /** Emulator mode with push: the mailbox the emulator notifies about, and the source that watches it. */
+  let push: { address: string; source: GmailSource; certsUrl: string } | null = null;
   let demo: AppHandlerOptions['demo'];
   let google: AppHandlerOptions['google'];
   const { gmail } = config;
@@ -58,7 +68,16 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
       quota: gmail.quota,
       speed: gmail.speed,
     });
-    source = emulatorGmailSource({ emulatorUrl: emulator.url, quota: gmail.quota, speed: gmail.speed });
+    const emulatorSource = emulatorGmailSource({
+      emulatorUrl: emulator.url,
+      quota: gmail.quota,
+      speed: gmail.speed,
+      pushTopic: gmail.push ? DEMO_PUSH_TOPIC : undefined,
+    });
+    source = emulatorSource as SyncSource;
+    if (gmail.push) {
+      push = { address: gmail.address, source: emulatorSource, certsUrl: `${emulator.url}/oauth2/v3/certs` };
+    }
     demo = { accountId: gmail.address, messages: gmail.messages, quota: gmail.quota, speed: gmail.speed };
     log(
       `gmail: emulator at ${emulator.url}, ${gmail.messages.toLocaleString('en-US')} messages for ${gmail.address}, ` +
@@ -105,6 +124,18 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
     principalKey: principalOf,
     // A start/cancel loop with a valid session must not burn the Gmail quota: 10 actions a minute.
     rateLimit: createActionRateLimiter({ perMinute: 10, key: principalOf }),
+    // Gmail push (emulator mode): the emulator signs its pushes with its own key, served at certsUrl.
+    ...(push
+      ? {
+          push: {
+            audience: pushAudience(config),
+            serviceAccountEmail: DEMO_PUSH_ACCOUNT,
+            certsUrl: push.certsUrl,
+            accountForEmail: (email: string) =>
+              email.toLowerCase() === push.address.toLowerCase() ? push.address : null,
+          },
+        }
+      : {}),
   });
   const handler = createAppHandler({
     sessions,
@@ -125,9 +156,31 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
+  let renewal: NodeJS.Timeout | null = null;
+  if (push && emulator) {
+    // The server listens now: point the emulator's push subscription at it, then watch the mailbox.
+    const reachable = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : host;
+    const endpoint = `http://${reachable}:${port}/api/sync/push/gmail`;
+    emulator.emulator.configurePush({
+      endpoint,
+      audience: pushAudience(config),
+      serviceAccountEmail: DEMO_PUSH_ACCOUNT,
+    });
+    const { source: watcher, address } = push;
+    await watcher.watch(address);
+    renewal = setInterval(() => {
+      watcher
+        .renewWatches([address])
+        .catch((error: unknown) => log(`push: renewing the watch failed: ${error}`));
+    }, WATCH_RENEWAL_MS);
+    renewal.unref();
+    log(`push: the emulator pushes changes of ${address} to ${endpoint} (scheduler as the safety net)`);
+  }
+
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
+      if (renewal) clearInterval(renewal);
       // Also stops the schedule and waits for webhook deliveries under way.
       await engine.stop({ timeoutMs: options.stopTimeoutMs ?? 10_000 });
       metrics.dispose();
@@ -144,6 +197,9 @@ export async function startApp(config: AppConfig, options: StartAppOptions = {})
 
   return { url: `http://${host}:${port}`, port, engine, store, emulator, close };
 }
+
+/** The `aud` the push tokens carry: the public URL of the push route (any fixed string would do). */
+const pushAudience = (config: AppConfig) => `${config.publicUrl}/api/sync/push/gmail`;
 
 /** `90000` → `1m 30s`, for the startup log. */
 function duration(ms: number): string {

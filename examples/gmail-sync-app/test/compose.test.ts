@@ -95,8 +95,8 @@ describe.skipIf(!hasPostgres)('the app as docker-compose.yml runs it, without Do
       /gmail: emulator at .*600 messages for me@example.com, legacy quota at 60× speed/,
     );
     // compose.env's schedule, read as the app reads it.
-    expect(composeEnv.SYNCJOB_SCHEDULE_EVERY).toBe('5m');
-    expect(app.output()).toContain('scheduler: every 5m, syncs accounts not synced for 1h');
+    expect(composeEnv.SYNCJOB_SCHEDULE_EVERY).toBe('30m');
+    expect(app.output()).toContain('scheduler: every 30m, syncs accounts not synced for 1h');
   });
 
   it('refuses API calls without the session cookie', async () => {

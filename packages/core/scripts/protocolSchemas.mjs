@@ -52,7 +52,11 @@ export const definitions = {
     description: '`auto` picks incremental when the account has a cursor.',
     enum: ['auto', 'full', 'incremental'],
   },
-  JobTrigger: { enum: ['manual', 'schedule', 'resume'] },
+  JobTrigger: {
+    description:
+      "`resume` continues from the account's checkpoint; `push` follows a mailbox-changed notification.",
+    enum: ['manual', 'schedule', 'resume', 'push'],
+  },
   LogLevel: { enum: ['info', 'warn', 'error'] },
   SyncErrorCode: { enum: SYNC_ERROR_CODES },
   HttpErrorCode: {
@@ -221,6 +225,31 @@ export const definitions = {
       ran: { ...count, description: 'Jobs this call claimed and ran.' },
       jobs: { type: 'array', items: ref('WorkedJob') },
       moreWork: { type: 'boolean', description: 'Call again now.' },
+    }),
+  },
+  PushBody: {
+    description:
+      "The body of a Pub/Sub push: `message.data` is base64 of Gmail's JSON `{ emailAddress, historyId }`.",
+    ...object(
+      {
+        message: object(
+          {
+            data: { type: 'string', contentEncoding: 'base64' },
+            messageId: { type: 'string' },
+            publishTime: { type: 'string' },
+          },
+          ['data'],
+        ),
+        subscription: { type: 'string' },
+      },
+      ['message'],
+    ),
+  },
+  PushIgnored: {
+    description:
+      'A correctly signed push whose body is not a Gmail notification: acknowledged, so not redelivered.',
+    ...object({
+      ignored: object({ code: { const: 'INVALID_INPUT' }, message: { type: 'string', minLength: 1 } }),
     }),
   },
   ErrorBody: {
@@ -466,6 +495,36 @@ export function buildOpenApi() {
           responses: {
             200: answer('What the slice did.', 'WorkResult'),
             ...errorAnswers(400, 404, 415, ...COMMON),
+          },
+        },
+      },
+      '/push/{source}': {
+        post: {
+          operationId: 'push',
+          summary:
+            'The endpoint of a Pub/Sub push subscription on the Gmail watch topic: starts, joins or plans an incremental sync of the notified account. Only when the server configures `push`.',
+          description:
+            "Authorised by Pub/Sub's OIDC token (`Authorization: Bearer <JWT>` signed by Google for the configured audience and service account), not by a user session. Answers 2xx for everything a redelivery cannot change, so Pub/Sub redelivers only what may succeed later. Without `push` on the server the route does not exist (404 ROUTE_NOT_FOUND).",
+          parameters: [
+            {
+              name: 'source',
+              in: 'path',
+              required: true,
+              description: 'The source the notifications are about (default `gmail`).',
+              schema: { type: 'string' },
+            },
+          ],
+          requestBody: { required: true, content: json('PushBody') },
+          responses: {
+            200: answer('Signed, but not a Gmail notification: acknowledged and ignored.', 'PushIgnored'),
+            204: {
+              description: 'Accepted (sync started, joined or planned), or an address with no account.',
+            },
+            ...errorAnswers(404, ...COMMON),
+            502: answer(
+              "NETWORK: Google's signing keys could not be fetched; Pub/Sub delivers the push again.",
+              'Error502',
+            ),
           },
         },
       },

@@ -500,4 +500,39 @@ describe('the real handler answers as documented', () => {
       await engine.stop({ timeoutMs: 1000 });
     }
   });
+
+  it('POST /push/{source} answers as documented (no token, a token that is not a JWT, another method)', async () => {
+    const engine = createSyncEngine({
+      store: createMemoryStore(),
+      sources: [createTestSource()],
+      worker: false,
+    });
+    const handler = createSyncHandler(engine, {
+      basePath: '/api/sync',
+      authenticate: () => 'alice',
+      authorizeAccount: () => true,
+      push: {
+        audience: 'https://app.test/push',
+        serviceAccountEmail: 'push@project.iam.gserviceaccount.com',
+        // Never fetched: every request here is refused before a key is needed.
+        certsUrl: 'http://127.0.0.1:9/certs',
+        accountForEmail: () => 'alice',
+      },
+    });
+    const push = (init: RequestInit) =>
+      handler(new Request(`${BASE}/push/gmail`, { method: 'POST', ...init }));
+    try {
+      const body = JSON.stringify({ message: { data: btoa('{"emailAddress":"a@b.c","historyId":1}') } });
+      const headers = { 'content-type': 'application/json' };
+      await expectDocumented('POST', '/push/{source}', await push({ headers, body }));
+      await expectDocumented(
+        'POST',
+        '/push/{source}',
+        await push({ headers: { ...headers, authorization: 'Bearer not-a-jwt' }, body }),
+      );
+      await expectDocumented('POST', '/push/{source}', await handler(new Request(`${BASE}/push/gmail`)));
+    } finally {
+      await engine.stop({ timeoutMs: 1000 });
+    }
+  });
 });

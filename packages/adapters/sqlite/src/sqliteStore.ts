@@ -93,7 +93,7 @@ export interface SqliteStoreOptions {
   noticeIntervalMs?: number;
 }
 
-const JOB_TRIGGERS = new Set(['manual', 'schedule', 'resume']);
+const JOB_TRIGGERS = new Set(['manual', 'schedule', 'resume', 'push']);
 const SYNC_MODES = new Set(['full', 'incremental']);
 
 const invalid = (message: string) => new SyncError('INVALID_INPUT', message, { retryable: false });
@@ -107,7 +107,7 @@ function validateCreateInput(input: CreateJobInput): void {
   if (!SYNC_MODES.has(input.mode))
     throw invalid(`mode must be "full" or "incremental", got ${String(input.mode)}.`);
   if (!JOB_TRIGGERS.has(input.trigger)) {
-    throw invalid(`trigger must be "manual", "schedule" or "resume", got ${String(input.trigger)}.`);
+    throw invalid(`trigger must be "manual", "schedule", "resume" or "push", got ${String(input.trigger)}.`);
   }
 }
 

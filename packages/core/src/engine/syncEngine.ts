@@ -29,7 +29,7 @@ import type { WorkOptions, WorkResult } from './workSlice';
 
 const MAX_ACCOUNT_ID_LENGTH = 512;
 const REQUESTED_MODES: readonly RequestedSyncMode[] = ['auto', 'full', 'incremental'];
-const TRIGGERS: readonly JobTrigger[] = ['manual', 'schedule', 'resume'];
+const TRIGGERS: readonly JobTrigger[] = ['manual', 'schedule', 'resume', 'push'];
 
 const noop = () => {};
 /** A library stays quiet about routine work and speaks up about trouble. */

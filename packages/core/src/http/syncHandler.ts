@@ -1,4 +1,5 @@
 import type { Clock } from '../clock';
+import { systemClock } from '../clock';
 import type { SyncEngine } from '../engine/engineTypes';
 import { isSyncErrorLike, SyncError } from '../errors';
 import type { AccountKey, Job } from '../job/job';
@@ -7,6 +8,8 @@ import { describeError } from '../logger';
 import { LIMITS } from '../store/syncStore';
 import type { RateLimit, SyncAction } from './actionRateLimiter';
 import { errorResponse, HttpError, jsonResponse, toHttpError } from './httpError';
+import type { PushRouteOptions } from './pushRoute';
+import { createPushRoute, isPushPath } from './pushRoute';
 import type { AllowedOrigins } from './requestOrigin';
 import { checkSameOrigin, originMatcher } from './requestOrigin';
 import {
@@ -117,6 +120,14 @@ export interface SyncHandlerOptions<TPrincipal> {
    * room for a cold start; set it a few seconds under your host's function time limit).
    */
   maxWorkMs?: number;
+  /**
+   * Enables `POST {basePath}/push/{source}` (default `/push/gmail`): the endpoint of a Pub/Sub push
+   * subscription on the Gmail watch topic. Each push is verified (OIDC token of the configured
+   * service account and audience, signed by Google's keys), its address mapped to an account by
+   * `accountForEmail`, and an incremental sync started, joined or planned (see `PushRouteOptions`).
+   * No user session is involved. Without it the route does not exist (404 `ROUTE_NOT_FOUND`).
+   */
+  push?: PushRouteOptions;
 }
 
 /**
@@ -196,6 +207,11 @@ export function createSyncHandler<TPrincipal>(
     options.workSecret === undefined
       ? null
       : createWorkRoute({ workSecret: options.workSecret, maxWorkMs: options.maxWorkMs });
+
+  const pushRoute =
+    options.push === undefined
+      ? null
+      : createPushRoute(options.push, { clock: options.clock ?? systemClock, logger });
 
   let resolved: Promise<SyncEngine> | undefined =
     typeof engineOrGetter === 'function' ? undefined : Promise.resolve(engineOrGetter);
@@ -359,6 +375,10 @@ export function createSyncHandler<TPrincipal>(
       }
       // Authorised by the shared secret, not by `authenticate`: a cron is not a user.
       if (workRoute && isWorkPath(url.pathname, basePath)) return await workRoute(request, getEngine);
+      // Authorised by Pub/Sub's signed token, not by `authenticate`: Google is not a user either.
+      if (pushRoute && isPushPath(url.pathname, basePath, pushRoute.source)) {
+        return await pushRoute.handle(request, getEngine);
+      }
       const route = matchRoute(url.pathname, basePath);
       if (!route) throw new HttpError(404, 'ROUTE_NOT_FOUND', `No route ${url.pathname}.`);
       const allowed = METHODS_BY_ROUTE[route.name];

@@ -27,8 +27,11 @@ export type SyncMode = 'full' | 'incremental';
 /** What a caller may ask for: `auto` picks incremental when the account has a cursor. */
 export type RequestedSyncMode = SyncMode | 'auto';
 
-/** Why a job exists. `resume` continues from the account's checkpoint (a retry, or after an interruption). */
-export type JobTrigger = 'manual' | 'schedule' | 'resume';
+/**
+ * Why a job exists. `resume` continues from the account's checkpoint (a retry, or after an
+ * interruption); `push` follows a mailbox-changed notification (Gmail watch + Pub/Sub push).
+ */
+export type JobTrigger = 'manual' | 'schedule' | 'resume' | 'push';
 
 /** Counters count durable work only: they move when a batch is committed, never before. */
 export interface JobCounters {

@@ -121,11 +121,16 @@ export type {
   ListStagedQuery,
   MailDataReader,
   ProgressPatch,
+  QuotaDemand,
+  QuotaWindow,
+  ReportQuotaDemandInput,
   StageChange,
   StagedItem,
   StoreCapabilities,
   StoreNotice,
   SyncStore,
+  TakeQuotaInput,
+  TakeQuotaResult,
 } from './store/syncStore';
 
 /** @deprecated Import from `@syncjob/core/store`; removed from the root in the next minor release. */

@@ -52,6 +52,9 @@ export const CONFORMANCE_TEST_IDS = [
   'writes-return-logs',
   'null-lease-expired',
   'lifecycle-through-engine',
+  'quota-take',
+  'quota-take-concurrent',
+  'quota-demand',
 ] as const;
 
 export type ConformanceTestId = (typeof CONFORMANCE_TEST_IDS)[number];
@@ -1532,6 +1535,129 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         }
       },
       20_000,
+    );
+
+    test(
+      'quota-take',
+      'takeQuota adds units to every window or to none, and reads with 0 units',
+      async () => {
+        const { store, other } = await open();
+        const far = Date.now() + 3_600_000;
+        const minute = { key: 'slice:1', limit: 100, expiresAt: far };
+        const day = { key: 'day:1', limit: 150, expiresAt: far };
+        expect(await store.takeQuota({ scope: 'p', units: 60, windows: [minute, day] })).toEqual({
+          granted: true,
+          used: [60, 60],
+        });
+        // Does not fit the minute: nothing changes, the day included.
+        expect(await other.takeQuota({ scope: 'p', units: 50, windows: [minute, day] })).toEqual({
+          granted: false,
+          used: [60, 60],
+        });
+        expect(await other.takeQuota({ scope: 'p', units: 40, windows: [minute, day] })).toEqual({
+          granted: true,
+          used: [100, 100],
+        });
+        // A fresh minute, but the day cannot hold 60 more: refused in both.
+        const next = { ...minute, key: 'slice:2' };
+        expect(await store.takeQuota({ scope: 'p', units: 60, windows: [next, day] })).toEqual({
+          granted: false,
+          used: [0, 100],
+        });
+        expect(await store.takeQuota({ scope: 'p', units: 0, windows: [next, day] })).toEqual({
+          granted: true,
+          used: [0, 100],
+        });
+        // Larger than a whole window: goes alone into an empty one, then nothing more fits.
+        const big = { key: 'slice:3', limit: 100, expiresAt: far };
+        expect(await store.takeQuota({ scope: 'p', units: 250, windows: [big] })).toEqual({
+          granted: true,
+          used: [250],
+        });
+        expect((await store.takeQuota({ scope: 'p', units: 1, windows: [big] })).granted).toBe(false);
+        // Scopes are separate budgets.
+        expect(await store.takeQuota({ scope: 'q', units: 100, windows: [minute] })).toEqual({
+          granted: true,
+          used: [100],
+        });
+        expect((await store.takeQuota({ scope: 'p', units: 0, windows: [minute] })).used).toEqual([100]);
+        // Bad input is refused with a code and changes nothing.
+        await expectCode(store.takeQuota({ scope: 'p', units: -1, windows: [next] }), 'INVALID_INPUT');
+        await expectCode(store.takeQuota({ scope: 'p', units: 1.5, windows: [next] }), 'INVALID_INPUT');
+        await expectCode(store.takeQuota({ scope: 'p', units: 1, windows: [] }), 'INVALID_INPUT');
+        await expectCode(
+          store.takeQuota({ scope: 'p', units: 1, windows: [{ ...next, limit: 0 }] }),
+          'INVALID_INPUT',
+        );
+        expect((await store.takeQuota({ scope: 'p', units: 0, windows: [next] })).used).toEqual([0]);
+      },
+    );
+
+    test(
+      'quota-take-concurrent',
+      'concurrent takes from every instance never overspend a window',
+      async () => {
+        const { stores } = await open();
+        const window = { key: 'slice:1', limit: 100, expiresAt: Date.now() + 3_600_000 };
+        const results = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            stores[i % stores.length]!.takeQuota({ scope: 'p', units: 7, windows: [window] }),
+          ),
+        );
+        const granted = results.filter((result) => result.granted).length;
+        expect(granted).toBe(14);
+        expect((await stores[0]!.takeQuota({ scope: 'p', units: 0, windows: [window] })).used).toEqual([98]);
+      },
+    );
+
+    test(
+      'quota-demand',
+      'reportQuotaDemand upserts, removes and forgets stale rows and expired windows',
+      async () => {
+        const { store, other } = await open();
+        const t = 1_000_000;
+        const row = (demander: string, priority: number, wanted: number | null, seenAt: number) => ({
+          demander,
+          priority,
+          wanted,
+          seenAt,
+        });
+        expect(
+          await store.reportQuotaDemand({
+            scope: 'p',
+            upsert: [row('gmail:b', 0, null, t), row('gmail:a', 1, 300, t)],
+            activeSince: t - 2000,
+            now: t,
+          }),
+        ).toEqual([row('gmail:a', 1, 300, t), row('gmail:b', 0, null, t)]);
+        // Another instance overwrites one row and reads both; other scopes are untouched.
+        await other.reportQuotaDemand({ scope: 'q', upsert: [row('gmail:z', 0, 5, t)], activeSince: 0, now: t });
+        expect(
+          await other.reportQuotaDemand({
+            scope: 'p',
+            upsert: [row('gmail:b', 1, 40, t + 1000)],
+            activeSince: t - 2000,
+            now: t + 1000,
+          }),
+        ).toEqual([row('gmail:a', 1, 300, t), row('gmail:b', 1, 40, t + 1000)]);
+        // `a` was last seen before activeSince: gone; `b` is removed by its worker.
+        expect(
+          await store.reportQuotaDemand({ scope: 'p', activeSince: t + 500, now: t + 1500 }),
+        ).toEqual([row('gmail:b', 1, 40, t + 1000)]);
+        expect(
+          await store.reportQuotaDemand({ scope: 'p', remove: ['gmail:b'], activeSince: 0, now: t + 1500 }),
+        ).toEqual([]);
+        expect(await store.reportQuotaDemand({ scope: 'q', activeSince: 0, now: t })).toEqual([
+          row('gmail:z', 0, 5, t),
+        ]);
+        // Windows expired by `now` are deleted: their key counts from zero again.
+        const window = { key: 'slice:7', limit: 10, expiresAt: t + 2000 };
+        await store.takeQuota({ scope: 'p', units: 10, windows: [window] });
+        await store.reportQuotaDemand({ scope: 'p', activeSince: 0, now: t + 1999 });
+        expect((await store.takeQuota({ scope: 'p', units: 0, windows: [window] })).used).toEqual([10]);
+        await other.reportQuotaDemand({ scope: 'p', activeSince: 0, now: t + 2000 });
+        expect((await store.takeQuota({ scope: 'p', units: 0, windows: [window] })).used).toEqual([0]);
+      },
     );
 
     test('returns-copies', 'returned objects never alias the stored state', async () => {

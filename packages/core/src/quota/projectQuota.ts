@@ -327,7 +327,16 @@ export function createProjectQuotaGovernor(
           own.handles -= 1;
           if (own.handles > 0) return;
           demanders.delete(own.id);
+          // Removed at once, so the others' shares grow from the next slice; should this fail, the
+          // next report removes it, and without one it expires after a few slices anyway.
           closed.add(own.id);
+          const now = clock.now();
+          store
+            .reportQuotaDemand({ scope, remove: [own.id], activeSince: now - ACTIVE_SLICES * sliceMs, now })
+            .then(
+              () => closed.delete(own.id),
+              () => {},
+            );
         },
       };
     },

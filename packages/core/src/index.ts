@@ -92,6 +92,7 @@ export type {
   NewJobInput,
 } from './job/jobLifecycle';
 export type { SyncLogger } from './logger';
+export type { ProjectQuota, ProjectQuotaOptions, ProjectQuotaWait } from './quota/projectQuota';
 export type { Duration } from './scheduler/duration';
 export { parseDuration } from './scheduler/duration';
 export type { ScheduleHandle, ScheduleOptions } from './scheduler/scheduler';

@@ -985,7 +985,12 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
             ],
           );
         }
-        const { rows } = await client.query<{ demander: string; priority: number; wanted: string | null; seen_at: string }>(
+        const { rows } = await client.query<{
+          demander: string;
+          priority: number;
+          wanted: string | null;
+          seen_at: string;
+        }>(
           `WITH gone AS (
              DELETE FROM ${quotaDemands} WHERE scope = $1 AND (seen_at < $2 OR demander = ANY ($3::text[]))
              RETURNING demander

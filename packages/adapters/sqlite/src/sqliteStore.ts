@@ -669,7 +669,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
       const { scope, units, windows } = input;
       const usedOf = (db: SqliteConnection) =>
         windows.map((window) =>
-          Number(db.get('SELECT used FROM quota_windows WHERE scope = ? AND key = ?', scope, window.key)?.used ?? 0),
+          Number(
+            db.get('SELECT used FROM quota_windows WHERE scope = ? AND key = ?', scope, window.key)?.used ??
+              0,
+          ),
         );
       if (units === 0) return read((db) => ({ granted: true, used: usedOf(db) }));
       // Read and add under the one write lock, so no other process takes between the check and the add.
@@ -710,16 +713,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
           db.run('DELETE FROM quota_demands WHERE scope = ? AND demander = ?', scope, demander);
         }
         db.run('DELETE FROM quota_demands WHERE scope = ? AND seen_at < ?', scope, input.activeSince);
-        return db
-          .all('SELECT * FROM quota_demands WHERE scope = ? ORDER BY demander', scope)
-          .map(
-            (row): QuotaDemand => ({
-              demander: String(row.demander),
-              priority: Number(row.priority),
-              wanted: row.wanted === null ? null : Number(row.wanted),
-              seenAt: Number(row.seen_at),
-            }),
-          );
+        return db.all('SELECT * FROM quota_demands WHERE scope = ? ORDER BY demander', scope).map(
+          (row): QuotaDemand => ({
+            demander: String(row.demander),
+            priority: Number(row.priority),
+            wanted: row.wanted === null ? null : Number(row.wanted),
+            seenAt: Number(row.seen_at),
+          }),
+        );
       });
     },
 

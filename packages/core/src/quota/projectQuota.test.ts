@@ -147,7 +147,9 @@ describe('engine with projectQuota', () => {
       expect(used).toEqual([210]);
       // The ended job's account is no longer a demander: the others' shares grow at once.
       await vi.waitFor(async () =>
-        expect(await store.reportQuotaDemand({ scope: 'project', activeSince: 0, now: Date.now() })).toEqual([]),
+        expect(await store.reportQuotaDemand({ scope: 'project', activeSince: 0, now: Date.now() })).toEqual(
+          [],
+        ),
       );
     } finally {
       await engine.stop();

@@ -149,7 +149,11 @@ export function createProjectQuotaGovernor(
   const dayWindow = (day: number): QuotaWindow | null =>
     dayLimit === null ? null : { key: `day:${day}`, limit: dayLimit, expiresAt: (day + 1) * dayMs };
   const windowsAt = (slice: number, now: number): QuotaWindow[] => {
-    const minute: QuotaWindow = { key: `slice:${slice}`, limit: sliceLimit, expiresAt: (slice + 2) * sliceMs };
+    const minute: QuotaWindow = {
+      key: `slice:${slice}`,
+      limit: sliceLimit,
+      expiresAt: (slice + 2) * sliceMs,
+    };
     const day = dayWindow(dayOf(now));
     return day ? [minute, day] : [minute];
   };
@@ -234,7 +238,8 @@ export function createProjectQuotaGovernor(
     const need = units - demander.leased;
     const left = demander.allowance - demander.taken;
     // A call dearer than the whole share goes at the start of a slice, and owes the rest.
-    if (left < need && !(demander.taken === 0 && demander.allowance > 0)) return { until: next, for: 'project-quota' };
+    if (left < need && !(demander.taken === 0 && demander.allowance > 0))
+      return { until: next, for: 'project-quota' };
     const windows = windowsAt(slice, now);
     const lease = Math.max(need, Math.floor(Math.min(left, demander.lastGranted)));
     let taken = lease;
@@ -315,7 +320,8 @@ export function createProjectQuotaGovernor(
       let open = true;
       return {
         take(units) {
-          if (!open) return Promise.reject(new SyncError('INTERNAL', 'This project quota handle was closed.'));
+          if (!open)
+            return Promise.reject(new SyncError('INTERNAL', 'This project quota handle was closed.'));
           if (!(units > 0)) return Promise.resolve();
           const granted = own.tail.then(() => take(own, Math.ceil(units), hooks));
           own.tail = granted.then(noop, noop);
@@ -352,7 +358,8 @@ export function createProjectQuotaGovernor(
 const noop = () => {};
 
 function checkOptions(options: ProjectQuotaOptions): ProjectQuotaGovernor['options'] {
-  const bad = (message: string) => new SyncError('INVALID_INPUT', `projectQuota: ${message}`, { retryable: false });
+  const bad = (message: string) =>
+    new SyncError('INVALID_INPUT', `projectQuota: ${message}`, { retryable: false });
   const positive = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value > 0;
   if (!positive(options?.unitsPerMinute)) {
     throw bad(`unitsPerMinute must be a positive number, got ${String(options?.unitsPerMinute)}.`);
@@ -365,7 +372,8 @@ function checkOptions(options: ProjectQuotaOptions): ProjectQuotaGovernor['optio
   const speed = options.speed ?? 1;
   if (!positive(speed)) throw bad(`speed must be a positive number, got ${String(options.speed)}.`);
   const slices = options.slices ?? 60;
-  if (!Number.isInteger(slices) || slices < 1) throw bad(`slices must be a whole number of at least 1, got ${String(options.slices)}.`);
+  if (!Number.isInteger(slices) || slices < 1)
+    throw bad(`slices must be a whole number of at least 1, got ${String(options.slices)}.`);
   const scope = options.scope ?? 'project';
   if (typeof scope !== 'string' || scope === '') throw bad('scope must be a non-empty string.');
   return {

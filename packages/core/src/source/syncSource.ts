@@ -92,7 +92,9 @@ export interface SourceContext<TCheckpoint = unknown> {
    * before then), or `null` when it resumes; shown on the job and folded into the ETA. Optional so
    * hand-made contexts in tests need not provide it.
    */
-  reportWait?(wait: { for: 'project-quota' | 'project-daily-quota' | 'user-quota'; until: Date } | null): void;
+  reportWait?(
+    wait: { for: 'project-quota' | 'project-daily-quota' | 'user-quota'; until: Date } | null,
+  ): void;
   /** Reads the account's durable work list. */
   readonly staged: {
     list(query: ListStagedQuery): Promise<StagedItem[]>;

@@ -12,11 +12,11 @@ import type {
   Lease,
   ListStagedQuery,
   MailDataReader,
+  QuotaDemand,
   StageChange,
   StagedItem,
   StoreNotice,
   SyncStore,
-  QuotaDemand,
 } from './syncStore';
 import {
   applyProgressPatch,

@@ -1,3 +1,4 @@
+import { SyncError } from '../errors';
 import type {
   AccountKey,
   AccountState,
@@ -14,7 +15,6 @@ import type {
   TerminalJobStatus,
 } from '../job/job';
 import type { DecideTransition } from '../job/jobLifecycle';
-import { SyncError } from '../errors';
 import type { MailLabel, MailMessage, SinkWrite } from './sink';
 
 /**
@@ -443,7 +443,8 @@ export function newLogEntries(
  * positive limit or an expiry.
  */
 export function checkTakeQuota(input: TakeQuotaInput): void {
-  const bad = (message: string) => new SyncError('INVALID_INPUT', `takeQuota: ${message}`, { retryable: false });
+  const bad = (message: string) =>
+    new SyncError('INVALID_INPUT', `takeQuota: ${message}`, { retryable: false });
   if (typeof input?.scope !== 'string' || input.scope === '') throw bad('scope must be a non-empty string.');
   if (!Number.isSafeInteger(input.units) || input.units < 0) {
     throw bad(`units must be a whole number of at least 0, got ${String(input.units)}.`);
@@ -462,7 +463,11 @@ export function checkTakeQuota(input: TakeQuotaInput): void {
  * The one rule of `takeQuota`, for stores that compute it in JavaScript: whether `units` may be
  * added to windows holding `used` (PostgreSQL states the same rule in SQL).
  */
-export function quotaTakeFits(units: number, windows: readonly QuotaWindow[], used: readonly number[]): boolean {
+export function quotaTakeFits(
+  units: number,
+  windows: readonly QuotaWindow[],
+  used: readonly number[],
+): boolean {
   return windows.every((window, index) => {
     const held = used[index] ?? 0;
     return units === 0 || held === 0 || held + units <= window.limit;

@@ -34,7 +34,9 @@ export class SteppedClock implements Clock {
     const giveUpAt = Date.now() + patienceMs;
     while (this.#timers.size < parties) {
       if (Date.now() > giveUpAt) {
-        throw new Error(`SteppedClock: ${this.#timers.size} of ${parties} parties waiting after ${patienceMs} ms.`);
+        throw new Error(
+          `SteppedClock: ${this.#timers.size} of ${parties} parties waiting after ${patienceMs} ms.`,
+        );
       }
       await new Promise((resolve) => globalThis.setTimeout(resolve, 1));
     }

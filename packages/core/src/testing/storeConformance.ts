@@ -6,9 +6,9 @@ import type { AccountKey, Job, JobCounters, LogEntry, LogInput, SyncCheckpoint }
 import { emptyCounters, isUuid, newId } from '../job/job';
 import type { DecideTransition, ExpiryPolicy } from '../job/jobLifecycle';
 import { cancelTransition, expireTransition, expireWith, releaseTransition } from '../job/jobLifecycle';
+import { createProjectQuotaGovernor } from '../quota/projectQuota';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
 import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
-import { createProjectQuotaGovernor } from '../quota/projectQuota';
 import { runPendingJobs } from './runPendingJobs';
 import { SteppedClock } from './steppedClock';
 import { syntheticBatch, syntheticMessage } from './syntheticBatch';
@@ -202,7 +202,10 @@ async function runQuotaScenario(stores: SyncStore[], takers: QuotaTaker[]) {
         }
         if (taker.perSlice) {
           manualDelays.push(slice - asked);
-          await sleep((slice + 1) * QUOTA_SLICE_MS + start - clock.now(), { clock, signal: controller.signal });
+          await sleep((slice + 1) * QUOTA_SLICE_MS + start - clock.now(), {
+            clock,
+            signal: controller.signal,
+          });
         }
       }
     } catch (error) {
@@ -1714,7 +1717,12 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           }),
         ).toEqual([row('gmail:a', 1, 300, t), row('gmail:b', 0, null, t)]);
         // Another instance overwrites one row and reads both; other scopes are untouched.
-        await other.reportQuotaDemand({ scope: 'q', upsert: [row('gmail:z', 0, 5, t)], activeSince: 0, now: t });
+        await other.reportQuotaDemand({
+          scope: 'q',
+          upsert: [row('gmail:z', 0, 5, t)],
+          activeSince: 0,
+          now: t,
+        });
         expect(
           await other.reportQuotaDemand({
             scope: 'p',
@@ -1724,9 +1732,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           }),
         ).toEqual([row('gmail:a', 1, 300, t), row('gmail:b', 1, 40, t + 1000)]);
         // `a` was last seen before activeSince: gone; `b` is removed by its worker.
-        expect(
-          await store.reportQuotaDemand({ scope: 'p', activeSince: t + 500, now: t + 1500 }),
-        ).toEqual([row('gmail:b', 1, 40, t + 1000)]);
+        expect(await store.reportQuotaDemand({ scope: 'p', activeSince: t + 500, now: t + 1500 })).toEqual([
+          row('gmail:b', 1, 40, t + 1000),
+        ]);
         expect(
           await store.reportQuotaDemand({ scope: 'p', remove: ['gmail:b'], activeSince: 0, now: t + 1500 }),
         ).toEqual([]);

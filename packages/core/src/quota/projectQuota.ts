@@ -82,6 +82,8 @@ const PRIORITY_MANUAL = 1;
 const PRIORITY_SCHEDULED = 0;
 /** A demander not heard of for this many slices has stopped asking. */
 const ACTIVE_SLICES = 3;
+/** Weight of the last slice in a demander's asking rate (about the last ten slices count). */
+const RATE_WEIGHT = 0.1;
 /** Waits of up to this many slices in a row are folded into the ETA only, not shown as a wait. */
 const SILENT_WAIT_SLICES = 2;
 
@@ -92,7 +94,9 @@ interface Demander {
   handles: number;
   /** The slice the counts below are of. */
   slice: number;
-  /** Units it may take from the store this slice: its fair share less any debt. */
+  /** Its fair share of this slice. */
+  share: number;
+  /** Units it may take from the store this slice: its share, plus what it saved while gathering. */
   allowance: number;
   /** Units taken from the store this slice. */
   taken: number;
@@ -100,15 +104,15 @@ interface Demander {
   leased: number;
   /** Units its calls asked for this slice. */
   asked: number;
+  /** Moving average of the units asked per slice, up to the current slice; `null` before the first. */
+  rate: number | null;
   /** Units granted to its calls this slice, and in the slice before (the next lease's size). */
   granted: number;
   lastGranted: number;
   /** Whether a call of it had to wait this slice: it wants more than it got. */
   waited: boolean;
-  /** Units taken beyond its allowance (a call dearer than its share), paid off in later slices. */
-  debt: number;
-  /** The last slice it asked in. */
-  askedSlice: number;
+  /** Whether a waiting call is gathering units over several slices (dearer than a slice's share). */
+  gathering: boolean;
   /** Its calls, one at a time in order. */
   tail: Promise<void>;
 }
@@ -119,7 +123,7 @@ interface Demander {
  * once per slice.
  *
  * Fairness: at the start of each slice a process reports the demand of its accounts (priority,
- * units asked in the last slice, or "any" when one had to wait) and reads everyone's; each account
+ * units asked per slice lately, or "any" when a call had to wait) and reads everyone's; each account
  * may then take its max-min fair share of the slice (`fairShares`), manual syncs served first. An
  * account leases what it was granted in the last slice in one store round trip and hands it to
  * its calls locally, so a grant costs a round trip per account per slice, not one per call.
@@ -158,9 +162,27 @@ export function createProjectQuotaGovernor(
     return day ? [minute, day] : [minute];
   };
 
-  /** What a demander wanted in its last slice: what it asked, or any amount when that was not enough. */
+  /**
+   * The demander's asking rate in units per slice as of the start of `slice`: a moving average of
+   * the units it asked per slice (`null` before its first slice), so a sync that calls once every
+   * few slices (a dear batch under its per-user limit) is counted at its real pace.
+   */
+  const rateAt = (demander: Demander, slice: number): number | null => {
+    if (!Number.isFinite(demander.slice)) return null;
+    if (demander.slice >= slice) return demander.rate;
+    const ended =
+      demander.rate === null
+        ? demander.asked
+        : demander.rate * (1 - RATE_WEIGHT) + demander.asked * RATE_WEIGHT;
+    return ended * (1 - RATE_WEIGHT) ** (slice - demander.slice - 1);
+  };
+
+  /**
+   * What a demander wants per slice: its asking rate, or any amount when a call of it had to wait
+   * in the last slice it was active in (also a wait of many slices, e.g. for the next day).
+   */
   const wantedOf = (demander: Demander, slice: number): number | null =>
-    demander.slice < slice - 1 || demander.waited ? null : demander.asked;
+    demander.waited ? null : rateAt(demander, slice);
 
   /** Reports this process's demand for `slice` and reads everyone's: one store round trip. */
   const report = (slice: number): Promise<void> => {
@@ -168,18 +190,19 @@ export function createProjectQuotaGovernor(
     const now = clock.now();
     const remove = [...closed];
     closed.clear();
-    const upsert = [...demanders.values()]
-      .filter((demander) => demander.askedSlice >= slice - 1)
-      .map((demander) => ({
-        demander: demander.id,
-        priority: demander.priority,
-        wanted: wantedOf(demander, slice),
-        seenAt: now,
-      }));
+    // Every account with a job running here is a demander, also between two of its calls.
+    const upsert = [...demanders.values()].map((demander) => ({
+      demander: demander.id,
+      priority: demander.priority,
+      wanted: wantedOf(demander, slice),
+      seenAt: now,
+    }));
     const done = store
       .reportQuotaDemand({ scope, upsert, remove, activeSince: now - ACTIVE_SLICES * sliceMs, now })
       .then((rows) => {
-        shares = { slice, byDemander: fairShares(sliceLimit, rows) };
+        // A slow report of an earlier slice must not replace a newer one.
+        if (shares === null || shares.slice <= slice)
+          shares = { slice, byDemander: fairShares(sliceLimit, rows) };
       })
       .finally(() => {
         if (reporting?.done === done) reporting = null;
@@ -188,19 +211,20 @@ export function createProjectQuotaGovernor(
     return done;
   };
 
-  /** Starts a new slice for the demander with its fair share, paying off any debt first. */
+  /**
+   * Starts a new slice for the demander with its fair share. Units (and unused share) gathered for
+   * a call still waiting stay with it; a lease nobody waits for lapses with its slice, so units are
+   * spent in the slice that counted them.
+   */
   const roll = (demander: Demander, slice: number, fairShare: number) => {
-    const passed = Math.max(1, slice - demander.slice);
-    const owed = Math.max(
-      0,
-      demander.debt + Math.max(0, demander.taken - demander.allowance) - fairShare * (passed - 1),
-    );
-    demander.debt = Math.max(0, owed - fairShare);
-    demander.allowance = Math.max(0, fairShare - owed);
-    demander.lastGranted = passed === 1 ? demander.granted : 0;
+    const unused = Math.max(0, demander.allowance - demander.taken);
+    demander.rate = rateAt(demander, slice);
+    demander.lastGranted = slice - demander.slice === 1 ? demander.granted : 0;
+    demander.share = fairShare;
+    demander.allowance = fairShare + (demander.gathering ? unused : 0);
+    if (!demander.gathering) demander.leased = 0;
     demander.slice = slice;
     demander.taken = 0;
-    demander.leased = 0;
     demander.asked = 0;
     demander.granted = 0;
     demander.waited = false;
@@ -208,7 +232,6 @@ export function createProjectQuotaGovernor(
 
   /** Makes `demander` current in `slice`: its share known, its counts those of this slice. */
   const enter = async (demander: Demander, slice: number) => {
-    demander.askedSlice = slice;
     if (demander.slice === slice) return;
     if (shares?.slice !== slice || !shares.byDemander.has(demander.id)) await report(slice);
     // A report finishing after the slice ended still gives a fair share for this one.
@@ -230,31 +253,33 @@ export function createProjectQuotaGovernor(
     await enter(demander, slice);
     if (firstInSlice) demander.asked += units;
     const next = (slice + 1) * sliceMs;
-    if (demander.leased >= units) {
+    const grant = () => {
       demander.leased -= units;
       demander.granted += units;
+      demander.gathering = false;
       return null;
-    }
+    };
+    if (demander.leased >= units) return grant();
     const need = units - demander.leased;
-    const left = demander.allowance - demander.taken;
-    // A call dearer than the whole share goes at the start of a slice, and owes the rest.
-    if (left < need && !(demander.taken === 0 && demander.allowance > 0))
-      return { until: next, for: 'project-quota' };
+    const left = Math.floor(demander.allowance - demander.taken);
+    // A call dearer than a whole slice's share gathers it slice by slice; any other waits for the
+    // next slice, so its units are spent in the slice that counted them.
+    const gather = units > demander.share;
+    if (left <= 0 || (left < need && !gather)) return { until: next, for: 'project-quota' };
     const windows = windowsAt(slice, now);
-    const lease = Math.max(need, Math.floor(Math.min(left, demander.lastGranted)));
-    let taken = lease;
-    let result = await store.takeQuota({ scope, units: lease, windows });
-    if (!result.granted && lease > need) {
-      taken = need;
-      result = await store.takeQuota({ scope, units: need, windows });
+    // Leases what the account was granted in the last slice, so most calls need no round trip.
+    let taken = Math.min(left, Math.max(need, demander.lastGranted));
+    let result = await store.takeQuota({ scope, units: taken, windows });
+    if (!result.granted && taken > Math.min(left, need)) {
+      taken = Math.min(left, need);
+      result = await store.takeQuota({ scope, units: taken, windows });
     }
     if (result.granted) {
-      if (demander.slice === slice) {
-        demander.taken += taken;
-        demander.leased += taken - units;
-      }
-      demander.granted += units;
-      return null;
+      demander.taken += taken;
+      demander.leased += taken;
+      if (demander.leased >= units) return grant();
+      demander.gathering = true;
+      return { until: next, for: 'project-quota' };
     }
     const dayUsed = result.used[1];
     if (dayLimit !== null && dayUsed !== undefined && dayUsed > 0 && dayUsed + need > dayLimit) {
@@ -300,15 +325,16 @@ export function createProjectQuotaGovernor(
           priority: PRIORITY_SCHEDULED,
           handles: 0,
           slice: Number.NEGATIVE_INFINITY,
+          share: 0,
           allowance: 0,
           taken: 0,
           leased: 0,
           asked: 0,
+          rate: null,
           granted: 0,
           lastGranted: 0,
           waited: false,
-          debt: 0,
-          askedSlice: Number.NEGATIVE_INFINITY,
+          gathering: false,
           tail: Promise.resolve(),
         };
         demanders.set(id, demander);

@@ -251,7 +251,7 @@ async function main(): Promise<void> {
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const row of rows) {
     console.log(
-      `| ${row.store} | ${fmt(row.takeUs, 1)} | ${fmt(row.takeContended)} | ${fmt(row.reportUs, 1)} |`,
+      `| ${row.store} | ${fmt(row.readUs, 1)} | ${fmt(row.takeUs, 1)} | ${fmt(row.takeContended)} | ${fmt(row.reportUs, 1)} |`,
     );
   }
   console.log(

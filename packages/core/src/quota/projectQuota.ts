@@ -181,8 +181,10 @@ export function createProjectQuotaGovernor(
    * What a demander wants per slice: its asking rate, or any amount when a call of it had to wait
    * in the last slice it was active in (also a wait of many slices, e.g. for the next day).
    */
-  const wantedOf = (demander: Demander, slice: number): number | null =>
-    demander.waited ? null : rateAt(demander, slice);
+  const wantedOf = (demander: Demander, slice: number): number | null => {
+    const rate = demander.waited ? null : rateAt(demander, slice);
+    return rate === null ? null : Math.ceil(rate);
+  };
 
   /** Reports this process's demand for `slice` and reads everyone's: one store round trip. */
   const report = (slice: number): Promise<void> => {

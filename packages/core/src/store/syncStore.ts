@@ -358,7 +358,7 @@ export interface QuotaDemand {
   demander: string;
   /** Higher is served first (manual syncs before scheduled ones). */
   priority: number;
-  /** Units per window the demander asked for lately; `null` when it would take any amount. */
+  /** Whole units per window the demander asked for lately; `null` when it would take any amount. */
   wanted: number | null;
   /** Epoch ms of the report, by the reporter's clock. */
   seenAt: number;

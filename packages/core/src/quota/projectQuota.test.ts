@@ -89,6 +89,40 @@ describe('project quota governor', () => {
     quota.close();
   });
 
+  it('gathers a call dearer than a whole slice over several slices, never more than a slice each', async () => {
+    const store = createMemoryStore();
+    const start = Date.UTC(2030, 0, 1, 12);
+    const clock = new SteppedClock(start);
+    // 6,100 units a minute: 100 per one-second slice.
+    const governor = createProjectQuotaGovernor(store, clock, { unitsPerMinute: 6_100 });
+    const backoffs: number[] = [];
+    const quota = governor.forJob(
+      { source: 'gmail', accountId: 'ada', trigger: 'manual' },
+      { signal: new AbortController().signal, reportBackoff: (ms) => backoffs.push(ms) },
+    );
+    const dear = quota.take(250);
+    await clock.step(1);
+    await clock.step(1);
+    await dear;
+    // 100 in the first slice, 100 in the second, 50 in the third.
+    expect(clock.now()).toBe(start + 2_000);
+    expect(backoffs).toEqual([1_000, 1_000]);
+    // What the last two slice rows hold (the governor's own row keys, `slice:<index>`; the first
+    // row has expired: a row lives two slices).
+    const used = [];
+    for (const index of [1, 2]) {
+      const key = `slice:${start / 1_000 + index}`;
+      const read = await store.takeQuota({
+        scope: 'project',
+        units: 0,
+        windows: [{ key, limit: 1, expiresAt: 0 }],
+      });
+      used.push(read.used[0]);
+    }
+    expect(used).toEqual([100, 50]);
+    quota.close();
+  });
+
   it('stops waiting when the job is cancelled', async () => {
     const store = createMemoryStore();
     const clock = new SteppedClock(Date.UTC(2030, 0, 1, 12));

@@ -87,7 +87,7 @@ const RATE_WEIGHT = 0.1;
 /** Waits of up to this many slices in a row are folded into the ETA only, not shown as a wait. */
 const SILENT_WAIT_SLICES = 2;
 
-/** One account asking for units in this process, with its accounts for the current slice. */
+/** One account asking for units in this process, with its counts for the current slice. */
 interface Demander {
   id: string;
   priority: number;

@@ -77,7 +77,7 @@ export interface ProjectQuotaGovernor {
   dailyRemaining(): Promise<number | null>;
 }
 
-/** Priority in the demand registry: interactive syncs first. */
+/** Priority in the demand registry: manual syncs (`trigger: 'manual'`) before any other trigger. */
 const PRIORITY_MANUAL = 1;
 const PRIORITY_SCHEDULED = 0;
 /** A demander not heard of for this many slices has stopped asking. */

@@ -18,7 +18,9 @@ Commands:
                            Jobs, newest first (default 20)
   logs <jobId> [--follow]  A job's log; --follow prints new lines until it ends
   worker [--concurrency <n>] [--every 5m] [--stale-after 1h] [--schedule-concurrency <n>] [--no-schedule]
-                           Run queued jobs and schedule stale accounts until SIGTERM/SIGINT
+         [--project-units-per-minute <n> [--project-daily-units <n>] [--project-share <0..1>]]
+                           Run queued jobs and schedule stale accounts until SIGTERM/SIGINT; with
+                           --project-units-per-minute, every worker shares the Cloud project's quota
   migrate                  Create or upgrade the database schema
   check-server <baseUrl> [--header 'Name: value']… [--source gmail] [--account <id>] [--keepalive-timeout 20s]
                            Check that any backend speaks the syncjob wire protocol (needs a server

@@ -34,6 +34,15 @@ describe('syncjob: bad arguments exit 2', () => {
     [['logs', '--db', db], /a job id is required/],
     [['logs', 'undefined', '--db', db], /"undefined" is not a job id/],
     [['status', '--db', db, '--bogus'], /Unknown option '--bogus'/],
+    [
+      ['worker', '--db', db, '--project-units-per-minute', '1200000', '--project-share', '1.5'],
+      /--project-share must be a number in \(0, 1\]/,
+    ],
+    [['worker', '--db', db, '--project-daily-units', '80000000'], /need --project-units-per-minute/],
+    [
+      ['worker', '--db', db, '--project-units-per-minute', '0'],
+      /--project-units-per-minute must be a positive/,
+    ],
   ])('%j', async (args, message) => {
     const { code, stderr, stdout } = await runCli(args);
     expect(code).toBe(2);

@@ -92,6 +92,7 @@ export type {
   NewJobInput,
 } from './job/jobLifecycle';
 export type { SyncLogger } from './logger';
+export type { ProjectQuota, ProjectQuotaOptions, ProjectQuotaWait } from './quota/projectQuota';
 export type { Duration } from './scheduler/duration';
 export { parseDuration } from './scheduler/duration';
 export type { ScheduleHandle, ScheduleOptions } from './scheduler/scheduler';
@@ -121,11 +122,16 @@ export type {
   ListStagedQuery,
   MailDataReader,
   ProgressPatch,
+  QuotaDemand,
+  QuotaWindow,
+  ReportQuotaDemandInput,
   StageChange,
   StagedItem,
   StoreCapabilities,
   StoreNotice,
   SyncStore,
+  TakeQuotaInput,
+  TakeQuotaResult,
 } from './store/syncStore';
 
 /** @deprecated Import from `@syncjob/core/store`; removed from the root in the next minor release. */

@@ -1,5 +1,5 @@
 import { gmail, type gmail_v1 } from '@googleapis/gmail';
-import type { MailLabel, MailMessage } from '@syncjob/core';
+import type { MailLabel, MailMessage, ProjectQuota } from '@syncjob/core';
 import { SyncError } from '@syncjob/core';
 import PQueue from 'p-queue';
 import { type BatchResponsePart, encodeBatch, MAX_BATCH_PARTS, parseBatchResponse } from './batchCodec';
@@ -33,6 +33,8 @@ export interface GmailApiOptions {
   onBackoff?: (ms: number) => void;
   /** Told the units of calls Gmail answered (refused calls are not charged). */
   onUnits?: (units: number) => void;
+  /** The Cloud project's budget shared by every worker (`ctx.projectQuota`), when the engine has one. */
+  projectQuota?: ProjectQuota | undefined;
 }
 
 export interface GmailProfile {
@@ -88,6 +90,23 @@ export class GmailApi {
     return AbortSignal.any([this.#options.signal, AbortSignal.timeout(this.#options.requestTimeoutMs)]);
   }
 
+  /**
+   * Sends once the account's limiter granted the units and calls, then the project's budget (when
+   * shared) the units: the per-user wait comes first, so a project grant is never held idle by it.
+   */
+  #spend<T>(units: number, calls: number, send: () => Promise<T>): Promise<T> {
+    const { limiter, signal, projectQuota } = this.#options;
+    return limiter.run(
+      units,
+      calls,
+      async () => {
+        await projectQuota?.take(units);
+        return this.#queue.add(send);
+      },
+      signal,
+    );
+  }
+
   /** One plain call: quota, token, a single refresh on 401, mapped errors. */
   async #call<T>(
     method: GmailMethod,
@@ -98,11 +117,8 @@ export class GmailApi {
     for (let attempt = 0; ; attempt++) {
       const access = await session.token();
       try {
-        const response = await limiter.run(
-          this.#costs[method],
-          1,
-          () => this.#queue.add(() => send({ Authorization: `Bearer ${access.token}` }, this.#signal())),
-          signal,
+        const response = await this.#spend(this.#costs[method], 1, () =>
+          send({ Authorization: `Bearer ${access.token}` }, this.#signal()),
         );
         this.#options.onUnits?.(this.#costs[method]);
         return response.data;
@@ -300,32 +316,26 @@ export class GmailApi {
   }
 
   async #sendBatch(chunk: FetchUnit[], token: string, generation: number, result: FetchRoundResult) {
-    const { limiter, signal, rootUrl } = this.#options;
+    const { signal, rootUrl } = this.#options;
     const units = chunk.reduce((sum, unit) => sum + this.#unitCost(unit), 0);
     let parts: BatchResponsePart[];
     try {
-      parts = await limiter.run(
-        units,
-        chunk.length,
-        () =>
-          this.#queue.add(async () => {
-            const { body, contentType } = encodeBatch(
-              chunk.map((unit, index) => ({ id: String(index), path: this.#unitPath(unit) })),
-            );
-            const response = await fetch(`${rootUrl}batch/gmail/v1`, {
-              method: 'POST',
-              headers: { 'content-type': contentType, authorization: `Bearer ${token}` },
-              body,
-              signal: this.#signal(),
-            });
-            const text = await response.text();
-            if (response.status !== 200) {
-              throw errorOfResponse('a batch request', response.status, response.headers, text);
-            }
-            return parseBatchResponse(response.headers.get('content-type'), text);
-          }),
-        signal,
-      );
+      parts = await this.#spend(units, chunk.length, async () => {
+        const { body, contentType } = encodeBatch(
+          chunk.map((unit, index) => ({ id: String(index), path: this.#unitPath(unit) })),
+        );
+        const response = await fetch(`${rootUrl}batch/gmail/v1`, {
+          method: 'POST',
+          headers: { 'content-type': contentType, authorization: `Bearer ${token}` },
+          body,
+          signal: this.#signal(),
+        });
+        const text = await response.text();
+        if (response.status !== 200) {
+          throw errorOfResponse('a batch request', response.status, response.headers, text);
+        }
+        return parseBatchResponse(response.headers.get('content-type'), text);
+      });
     } catch (thrown) {
       const error = errorOfThrown(`a batch of ${chunk.length} calls`, thrown, signal);
       if (!(error instanceof SyncError)) throw error;
@@ -354,34 +364,28 @@ export class GmailApi {
   }
 
   async #sendSingle(unit: FetchUnit, token: string, generation: number, result: FetchRoundResult) {
-    const { limiter, signal } = this.#options;
+    const { signal } = this.#options;
     const cost = this.#unitCost(unit);
     const headers = { Authorization: `Bearer ${token}` };
     const format = this.#options.format;
     const metadataHeaders = format === 'metadata' ? [...this.#options.metadataHeaders] : undefined;
     let answer: UnitAnswer;
     try {
-      const response = await limiter.run(
-        cost,
-        1,
-        () =>
-          this.#queue.add(() =>
-            unit.kind === 'thread'
-              ? this.#gmail.users.threads.get(
-                  {
-                    userId: 'me',
-                    id: unit.threadId,
-                    format,
-                    ...(metadataHeaders ? { metadataHeaders } : {}),
-                  },
-                  { headers, signal: this.#signal() },
-                )
-              : this.#gmail.users.messages.get(
-                  { userId: 'me', id: unit.id, format, ...(metadataHeaders ? { metadataHeaders } : {}) },
-                  { headers, signal: this.#signal() },
-                ),
-          ),
-        signal,
+      const response = await this.#spend(cost, 1, () =>
+        unit.kind === 'thread'
+          ? this.#gmail.users.threads.get(
+              {
+                userId: 'me',
+                id: unit.threadId,
+                format,
+                ...(metadataHeaders ? { metadataHeaders } : {}),
+              },
+              { headers, signal: this.#signal() },
+            )
+          : this.#gmail.users.messages.get(
+              { userId: 'me', id: unit.id, format, ...(metadataHeaders ? { metadataHeaders } : {}) },
+              { headers, signal: this.#signal() },
+            ),
       );
       answer = { status: response.status, headers: undefined, body: response.data };
     } catch (thrown) {

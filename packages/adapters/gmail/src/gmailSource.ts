@@ -210,6 +210,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       signal: ctx.signal,
       onBackoff: (ms) => ctx.reportBackoff(ms),
       onUnits: (units) => ctx.reportQuotaUnits?.(units),
+      projectQuota: ctx.projectQuota,
     });
     const sync = new SyncRun(ctx, api, limiter);
     const checkpoint = ctx.checkpoint;

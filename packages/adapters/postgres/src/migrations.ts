@@ -145,6 +145,60 @@ ALTER TABLE $schema.messages ADD COLUMN IF NOT EXISTS generation text;
 CREATE INDEX IF NOT EXISTS messages_generation ON $schema.messages (source, account_id, generation);
 `,
   },
+  {
+    version: 3,
+    name: 'quota_windows, quota_demands and take_quota, the budget every worker shares',
+    // take_quota runs the whole take in one round trip: create the missing rows, lock them (in key
+    // order, so concurrent takes cannot deadlock), check that the units fit in every one, add.
+    sql: `
+CREATE TABLE IF NOT EXISTS $schema.quota_windows (
+  scope text COLLATE "C" NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  used bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  PRIMARY KEY (scope, key)
+);
+CREATE TABLE IF NOT EXISTS $schema.quota_demands (
+  scope text COLLATE "C" NOT NULL,
+  demander text COLLATE "C" NOT NULL,
+  priority integer NOT NULL,
+  wanted bigint,
+  seen_at bigint NOT NULL,
+  PRIMARY KEY (scope, demander)
+);
+CREATE OR REPLACE FUNCTION $schema.take_quota(
+  p_scope text, p_units bigint, p_keys text[], p_limits float8[], p_expires bigint[]
+) RETURNS TABLE (granted boolean, used bigint[]) LANGUAGE plpgsql AS $take$
+DECLARE
+  v_used bigint[];
+  v_fits boolean;
+BEGIN
+  -- A window row lives for seconds: should the server crash, losing the last takes costs a few
+  -- units of accounting, while waiting for the WAL flush would cost every grant a disk sync.
+  PERFORM set_config('synchronous_commit', 'off', true);
+  IF p_units > 0 THEN
+    INSERT INTO $schema.quota_windows AS w (scope, key, used, expires_at)
+      SELECT p_scope, u.k, 0, u.e FROM unnest(p_keys, p_expires) AS u(k, e)
+      ORDER BY u.k
+      ON CONFLICT (scope, key) DO NOTHING;
+    PERFORM 1 FROM $schema.quota_windows AS w
+      WHERE w.scope = p_scope AND w.key = ANY (p_keys) ORDER BY w.key FOR UPDATE;
+  END IF;
+  SELECT array_agg(coalesce(w.used, 0) ORDER BY u.i),
+         bool_and(p_units = 0 OR coalesce(w.used, 0) = 0 OR coalesce(w.used, 0) + p_units <= u.lim)
+    INTO v_used, v_fits
+    FROM unnest(p_keys, p_limits) WITH ORDINALITY AS u(k, lim, i)
+    LEFT JOIN $schema.quota_windows AS w ON w.scope = p_scope AND w.key = u.k;
+  IF p_units > 0 AND v_fits THEN
+    UPDATE $schema.quota_windows AS w SET used = w.used + p_units
+      WHERE w.scope = p_scope AND w.key = ANY (p_keys);
+    SELECT array_agg(x.v + p_units ORDER BY x.i) INTO v_used FROM unnest(v_used) WITH ORDINALITY AS x(v, i);
+  END IF;
+  RETURN QUERY SELECT v_fits, v_used;
+END
+$take$;
+`,
+  },
 ];
 
 /** The newest schema version this build of `@syncjob/postgres` knows. */

@@ -28,6 +28,7 @@ import {
   newId,
   type ProgressPatch,
   percentOf,
+  type QuotaDemand,
   type StageChange,
   type StagedItem,
   type StoreCapabilities,
@@ -36,7 +37,7 @@ import {
   type SyncSink,
   type SyncStore,
 } from '@syncjob/core';
-import { clampLimit, finishChange, LIMITS, newJob } from '@syncjob/core/store';
+import { checkTakeQuota, clampLimit, finishChange, LIMITS, newJob } from '@syncjob/core/store';
 import pg from 'pg';
 import { DEFAULT_SCHEMA, migrate, quoteSchema } from './migrations';
 import { NoticeChannel, type VersionedNotice } from './notifications';
@@ -290,6 +291,8 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
   const logs = `${schema}.job_logs`;
   const accounts = `${schema}.account_state`;
   const staged = `${schema}.staged_items`;
+  const quotaWindows = `${schema}.quota_windows`;
+  const quotaDemands = `${schema}.quota_demands`;
 
   const version = (alias: string) =>
     `(extract(epoch from ${alias}.updated_at) * 1000000)::bigint::text AS version`;
@@ -937,6 +940,74 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
         [key.source, key.accountId],
       );
       return rows[0]?.n ?? 0;
+    },
+
+    async takeQuota(input) {
+      checkTakeQuota(input);
+      // One round trip: the function (migration 3) creates, locks, checks and adds in one step.
+      const { rows } = await query<{ granted: boolean; used: string[] }>(
+        `SELECT granted, used FROM ${schema}.take_quota($1, $2, $3, $4, $5)`,
+        [
+          input.scope,
+          input.units,
+          input.windows.map((window) => window.key),
+          input.windows.map((window) => window.limit),
+          input.windows.map((window) => Math.floor(window.expiresAt)),
+        ],
+        'write',
+      );
+      const row = rows[0]!;
+      return { granted: row.granted, used: row.used.map(Number) };
+    },
+
+    async reportQuotaDemand(input) {
+      const { scope } = input;
+      const upsert = input.upsert ?? [];
+      return transaction(async (client) => {
+        await client.query(`DELETE FROM ${quotaWindows} WHERE scope = $1 AND expires_at <= $2`, [
+          scope,
+          Math.floor(input.now),
+        ]);
+        if (upsert.length > 0) {
+          await client.query(
+            `INSERT INTO ${quotaDemands} (scope, demander, priority, wanted, seen_at)
+             SELECT $1, u.d, u.p, u.w, u.s FROM unnest($2::text[], $3::integer[], $4::bigint[], $5::bigint[])
+               AS u(d, p, w, s)
+             ORDER BY u.d
+             ON CONFLICT (scope, demander) DO UPDATE SET
+               priority = excluded.priority, wanted = excluded.wanted, seen_at = excluded.seen_at`,
+            [
+              scope,
+              upsert.map((demand) => demand.demander),
+              upsert.map((demand) => demand.priority),
+              upsert.map((demand) => demand.wanted),
+              upsert.map((demand) => Math.floor(demand.seenAt)),
+            ],
+          );
+        }
+        const { rows } = await client.query<{
+          demander: string;
+          priority: number;
+          wanted: string | null;
+          seen_at: string;
+        }>(
+          `WITH gone AS (
+             DELETE FROM ${quotaDemands} WHERE scope = $1 AND (seen_at < $2 OR demander = ANY ($3::text[]))
+             RETURNING demander
+           )
+           SELECT demander, priority, wanted, seen_at FROM ${quotaDemands}
+           WHERE scope = $1 AND NOT demander IN (SELECT demander FROM gone) ORDER BY demander`,
+          [scope, Math.floor(input.activeSince), [...(input.remove ?? [])]],
+        );
+        return rows.map(
+          (row): QuotaDemand => ({
+            demander: row.demander,
+            priority: row.priority,
+            wanted: row.wanted === null ? null : Number(row.wanted),
+            seenAt: Number(row.seen_at),
+          }),
+        );
+      });
     },
 
     subscribe(listener: (notice: StoreNotice) => void) {

@@ -141,6 +141,30 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT OR IGNORE INTO job_change_counter (id, seq) VALUES (1, 0);
     `,
   },
+  {
+    version: 4,
+    name: 'quota_windows and quota_demands, the budget every worker shares',
+    // A window row counts the units all workers took from one slice of a shared budget; a demand
+    // row says who wants units now. Both are small and short-lived: expired rows are deleted as
+    // demand is reported.
+    sql: `
+      CREATE TABLE IF NOT EXISTS quota_windows (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        used INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS quota_demands (
+        scope TEXT NOT NULL,
+        demander TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        wanted INTEGER,
+        seen_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, demander)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The newest schema version this package knows. */

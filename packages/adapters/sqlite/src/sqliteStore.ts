@@ -23,6 +23,7 @@ import {
   type LogEntry,
   type LogInput,
   newId,
+  type QuotaDemand,
   type StageChange,
   type StagedItem,
   type StoreNotice,
@@ -34,12 +35,14 @@ import {
 } from '@syncjob/core';
 import {
   applyProgressPatch,
+  checkTakeQuota,
   claimTransition,
   clampLimit,
   finishChange,
   LIMITS,
   newJob,
   newLogEntries,
+  quotaTakeFits,
 } from '@syncjob/core/store';
 import { ChangeWatcher } from './changeWatcher';
 import { defaultSqliteSink } from './defaultSink';
@@ -659,6 +662,66 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
           )?.n ?? 0,
         ),
       );
+    },
+
+    async takeQuota(input) {
+      checkTakeQuota(input);
+      const { scope, units, windows } = input;
+      const usedOf = (db: SqliteConnection) =>
+        windows.map((window) =>
+          Number(
+            db.get('SELECT used FROM quota_windows WHERE scope = ? AND key = ?', scope, window.key)?.used ??
+              0,
+          ),
+        );
+      if (units === 0) return read((db) => ({ granted: true, used: usedOf(db) }));
+      // Read and add under the one write lock, so no other process takes between the check and the add.
+      return write(({ db }) => {
+        const used = usedOf(db);
+        if (!quotaTakeFits(units, windows, used)) return { granted: false, used };
+        for (const window of windows) {
+          db.run(
+            `INSERT INTO quota_windows (scope, key, used, expires_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (scope, key) DO UPDATE SET used = used + excluded.used`,
+            scope,
+            window.key,
+            units,
+            window.expiresAt,
+          );
+        }
+        return { granted: true, used: used.map((held) => held + units) };
+      });
+    },
+
+    reportQuotaDemand(input) {
+      const { scope } = input;
+      return write(({ db }) => {
+        db.run('DELETE FROM quota_windows WHERE scope = ? AND expires_at <= ?', scope, input.now);
+        for (const demand of input.upsert ?? []) {
+          db.run(
+            `INSERT INTO quota_demands (scope, demander, priority, wanted, seen_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (scope, demander) DO UPDATE SET
+               priority = excluded.priority, wanted = excluded.wanted, seen_at = excluded.seen_at`,
+            scope,
+            demand.demander,
+            demand.priority,
+            demand.wanted,
+            demand.seenAt,
+          );
+        }
+        for (const demander of input.remove ?? []) {
+          db.run('DELETE FROM quota_demands WHERE scope = ? AND demander = ?', scope, demander);
+        }
+        db.run('DELETE FROM quota_demands WHERE scope = ? AND seen_at < ?', scope, input.activeSince);
+        return db.all('SELECT * FROM quota_demands WHERE scope = ? ORDER BY demander', scope).map(
+          (row): QuotaDemand => ({
+            demander: String(row.demander),
+            priority: Number(row.priority),
+            wanted: row.wanted === null ? null : Number(row.wanted),
+            seenAt: Number(row.seen_at),
+          }),
+        );
+      });
     },
 
     data: createMailDataReader(read),

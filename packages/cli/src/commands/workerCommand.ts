@@ -1,8 +1,8 @@
-import { createSyncEngine } from '@syncjob/core';
+import { createSyncEngine, type ProjectQuotaOptions } from '@syncjob/core';
 import { DB_OPTION, parseCommandArgs, positiveInt } from '../cliArgs';
 import type { CliContext } from '../cliContext';
 import { whenAborted } from '../cliContext';
-import { EXIT } from '../cliError';
+import { EXIT, usageError } from '../cliError';
 import { GMAIL_OPTIONS, gmailFromEnv, gmailSettings } from '../gmailFromEnv';
 import { openStore, parseDatabase } from '../openStore';
 import { formatLogLine } from '../progressView';
@@ -22,6 +22,9 @@ export async function workerCommand(ctx: CliContext): Promise<number> {
     'no-schedule': { type: 'boolean' },
     ...GMAIL_OPTIONS,
     'stop-timeout': { type: 'string' },
+    'project-units-per-minute': { type: 'string' },
+    'project-daily-units': { type: 'string' },
+    'project-share': { type: 'string' },
   });
   const concurrency = positiveInt('concurrency', values.concurrency, 2);
   const scheduleConcurrency = positiveInt(
@@ -30,14 +33,25 @@ export async function workerCommand(ctx: CliContext): Promise<number> {
     concurrency,
   );
   const stopTimeoutMs = positiveInt('stop-timeout', values['stop-timeout'], 30_000);
+  const projectQuota = projectQuotaOf(values);
   const target = parseDatabase(values.db ?? ctx.env.SYNCJOB_DB);
-  const source = gmailFromEnv(gmailSettings(values), ctx.env);
+  const settings = gmailSettings(values);
+  const source = gmailFromEnv(settings, ctx.env);
   const store = await openStore(target);
   const line = (text: string) => ctx.stdout.write(`${new Date().toISOString()} ${text}\n`);
   const engine = createSyncEngine({
     store,
     sources: [source],
     concurrency,
+    // The project's minute is compressed as the source's per-user one (an emulator at speed N).
+    ...(projectQuota
+      ? {
+          projectQuota: {
+            ...projectQuota,
+            speed: settings.quotaSpeed ?? (Number(ctx.env.GMAIL_QUOTA_SPEED) || 1),
+          },
+        }
+      : {}),
     logger: {
       info: (message) => line(message),
       warn: (message) => line(`warn ${message}`),
@@ -54,7 +68,7 @@ export async function workerCommand(ctx: CliContext): Promise<number> {
       });
     }
     line(
-      `Worker ${engine.workerId} started (concurrency ${concurrency}${values['no-schedule'] ? ', no schedule' : ''}).`,
+      `Worker ${engine.workerId} started (concurrency ${concurrency}${values['no-schedule'] ? ', no schedule' : ''}${projectQuota ? `, project quota ${projectQuota.unitsPerMinute} units/min shared through the store` : ''}).`,
     );
     await whenAborted(ctx.signal);
     line('Stopping: releasing running jobs for another worker…');
@@ -65,4 +79,34 @@ export async function workerCommand(ctx: CliContext): Promise<number> {
     await engine.stop({ timeoutMs: stopTimeoutMs });
     await store.close();
   }
+}
+
+/**
+ * `--project-units-per-minute` (with `--project-daily-units`, `--project-share`): the Cloud
+ * project's budget every worker of the deployment shares through the database (`projectQuota`).
+ * Give every worker the same values.
+ */
+function projectQuotaOf(values: {
+  'project-units-per-minute'?: string | undefined;
+  'project-daily-units'?: string | undefined;
+  'project-share'?: string | undefined;
+}): ProjectQuotaOptions | null {
+  const perMinute = values['project-units-per-minute'];
+  if (perMinute === undefined) {
+    if (values['project-daily-units'] !== undefined || values['project-share'] !== undefined) {
+      throw usageError('--project-daily-units and --project-share need --project-units-per-minute.');
+    }
+    return null;
+  }
+  const share = values['project-share'] === undefined ? 1 : Number(values['project-share']);
+  if (!(share > 0 && share <= 1)) {
+    throw usageError(`--project-share must be a number in (0, 1] (got "${values['project-share']}").`);
+  }
+  return {
+    unitsPerMinute: positiveInt('project-units-per-minute', perMinute, 1),
+    ...(values['project-daily-units'] === undefined
+      ? {}
+      : { unitsPerDay: positiveInt('project-daily-units', values['project-daily-units'], 1) }),
+    share,
+  };
 }

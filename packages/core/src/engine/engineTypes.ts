@@ -3,6 +3,7 @@ import type { Clock } from '../clock';
 import type { SyncEngineEvents } from '../events/syncEvents';
 import type { AccountKey, AccountState, Job, JobTrigger, LogEntry, RequestedSyncMode } from '../job/job';
 import type { SyncLogger } from '../logger';
+import type { ProjectQuotaOptions } from '../quota/projectQuota';
 import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
 import type { GetLogsQuery, ListJobsQuery, SyncStore } from '../store/syncStore';
@@ -75,6 +76,16 @@ export interface SyncEngineOptions {
     /** Signal needed before an ETA is shown, in ms (default 5,000). */
     minSignalMs?: number;
   };
+  /**
+   * The provider project's quota, shared by every worker of the deployment through the store
+   * (PostgreSQL across machines, a SQLite file across processes, memory in one process): the units
+   * all workers spend stay under `unitsPerMinute` (and `unitsPerDay` when given), granted max-min
+   * fairly across the accounts being synced, manual syncs first. Give every engine of the
+   * deployment the same settings. Sources take units through `ctx.projectQuota`. The scheduler
+   * starts new accounts' full syncs only while the day's budget lasts. Default: none (each source
+   * limits only its own calls).
+   */
+  projectQuota?: ProjectQuotaOptions;
   /**
    * Called once for every job this process finished (completed, failed, cancelled, or interrupted
    * by this process's sweep), after the terminal event. An error it throws or rejects with is

@@ -79,8 +79,8 @@ export class EventFanOut implements JobRunEvents {
   /** A scheduler cycle ended: one log line (a warning when it failed) and the `cycle` event. */
   cycle(event: CycleEvent): void {
     const started = event.started.map((key) => `${key.source}/${key.accountId}`).join(', ') || 'none';
-    const { active, reauthRequired, noSlot } = event.skipped;
-    const text = `Sync cycle (${event.reason}): ${event.stale} of ${event.accounts} accounts due, started ${started}; skipped ${active} running, ${reauthRequired} needing re-authorisation, ${noSlot} for lack of a slot (${event.durationMs} ms)`;
+    const { active, reauthRequired, noSlot, dailyBudget } = event.skipped;
+    const text = `Sync cycle (${event.reason}): ${event.stale} of ${event.accounts} accounts due, started ${started}; skipped ${active} running, ${reauthRequired} needing re-authorisation, ${noSlot} for lack of a slot${dailyBudget ? `, ${dailyBudget} full syncs until the daily quota resets` : ''} (${event.durationMs} ms)`;
     if (event.error)
       this.#logger.warn(`${text}; the cycle failed: ${event.error.message}`, { code: event.error.code });
     else this.#logger.info?.(text);

@@ -19,6 +19,7 @@ import {
 } from '../job/jobTexts';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
+import type { JobProjectQuota, ProjectQuotaGovernor } from '../quota/projectQuota';
 import type { SourceBatch, SourceContext, SyncSource } from '../source/syncSource';
 import type {
   BatchCommit,
@@ -76,6 +77,8 @@ export interface JobRunOptions {
    * back (`handBackTransition`), and measure the ETA over wall-clock time across slices.
    */
   slice?: SliceRunOptions;
+  /** The project budget this process shares with every worker, when the engine has one. */
+  projectQuota?: ProjectQuotaGovernor;
 }
 
 export interface JobRun {
@@ -126,6 +129,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       ratePerSec: null,
     };
     let committing = false;
+    let projectQuota: JobProjectQuota | undefined;
     // Where this phase's pace is measured from, kept in the checkpoint across the job's runs.
     let pace = { since: toIso(runStartedAt), done: 0 };
     const slice = options.slice ? createSliceGuard(clock, options.slice, () => stop('sliceEnd')) : null;
@@ -270,7 +274,14 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       events.status(job);
       queueLog(runStartLine(job, checkpoint, progress.counters, slice !== null));
 
+      // The governor reports its waits through the context, as the source's own waits are.
+      projectQuota = options.projectQuota?.forJob(job, {
+        signal,
+        reportBackoff: (ms) => context.reportBackoff(ms),
+        reportWait: (wait) => context.reportWait?.(wait),
+      });
       const context: SourceContext = {
+        ...(projectQuota ? { projectQuota } : {}),
         job,
         account: key,
         mode: job.mode,
@@ -328,6 +339,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
     } catch (error) {
       await end(error);
     } finally {
+      projectQuota?.close();
       keeper.stop();
       slice?.dispose();
       reporter.dispose();

@@ -17,6 +17,7 @@ import { isActiveStatus, isTerminalStatus, newId } from '../job/job';
 import { cancelTransition } from '../job/jobLifecycle';
 import { doneText } from '../job/jobTexts';
 import type { SyncLogger } from '../logger';
+import { createProjectQuotaGovernor, type ProjectQuotaGovernor } from '../quota/projectQuota';
 import type { ScheduleHandle, ScheduleOptions } from '../scheduler/scheduler';
 import { startSchedule } from '../scheduler/scheduler';
 import type { SyncSource } from '../source/syncSource';
@@ -57,6 +58,8 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
   readonly #sources: ReadonlyMap<string, SyncSource>;
   readonly #clock: Clock;
   readonly #schedules = new Set<ScheduleHandle>();
+  /** The project budget every worker shares through the store (`projectQuota`), when set. */
+  readonly #projectQuota: ProjectQuotaGovernor | undefined;
   /** Every event of the engine goes out through here (listeners and `onJobFinished`). */
   readonly #events: EventFanOut;
   /** Claims and runs the jobs (started at once unless `worker: false`). */
@@ -90,8 +93,12 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
     }
     const logger = options.logger ?? defaultLogger;
     this.#events = new EventFanOut({ emitter: this, onJobFinished: options.onJobFinished, logger });
+    this.#projectQuota = options.projectQuota
+      ? createProjectQuotaGovernor(this.store, this.#clock, options.projectQuota)
+      : undefined;
     this.#worker = new WorkerLoop({
       store: this.store,
+      ...(this.#projectQuota ? { projectQuota: this.#projectQuota } : {}),
       sources,
       workerId: this.workerId,
       clock: this.#clock,
@@ -196,6 +203,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
   }
 
   schedule(options: ScheduleOptions): ScheduleHandle {
+    const projectQuota = this.#projectQuota;
     const handle = startSchedule(
       {
         store: this.store,
@@ -203,6 +211,7 @@ class SyncEngineImpl extends EventEmitter<SyncEngineEvents> implements SyncEngin
         sourceIds: this.sourceIds,
         start: (input) => this.start(input),
         cycleEnded: (event) => this.#events.cycle(event),
+        ...(projectQuota ? { dailyQuotaRemaining: () => projectQuota.dailyRemaining() } : {}),
         onCompleted: (listener) => {
           const onCompleted = ({ job }: { job: Job }) => listener(job);
           this.on('completed', onCompleted);

@@ -4,6 +4,7 @@ import { SyncError } from '../errors';
 import { expireWith } from '../job/jobLifecycle';
 import type { SyncLogger } from '../logger';
 import { describeError } from '../logger';
+import type { ProjectQuotaGovernor } from '../quota/projectQuota';
 import type { SyncSource } from '../source/syncSource';
 import type { ClaimedJob, StoreNotice, SyncStore } from '../store/syncStore';
 import type { EventFanOut } from './eventFanOut';
@@ -16,6 +17,8 @@ import { runWorkSlice } from './workSlice';
 /** The engine's normalised settings the worker needs (see `SyncEngineOptions` for their meaning). */
 export interface WorkerLoopOptions {
   store: SyncStore;
+  /** The project budget shared through the store, when the engine has one. */
+  projectQuota?: ProjectQuotaGovernor;
   sources: ReadonlyMap<string, SyncSource>;
   workerId: string;
   clock: Clock;
@@ -218,6 +221,7 @@ export class WorkerLoop {
       eta: options.eta,
       logger: options.logger,
       ...(slice ? { slice } : {}),
+      ...(options.projectQuota ? { projectQuota: options.projectQuota } : {}),
     });
     // A run of the same job still here lost its lease (the job was resumed and claimed again).
     this.#runs.get(run.jobId)?.stop('leaseLost');

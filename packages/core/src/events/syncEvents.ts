@@ -116,6 +116,8 @@ export interface CycleEvent {
     reauthRequired: number;
     /** Every scheduled slot (`concurrency`) was taken. */
     noSlot: number;
+    /** A full sync of a new account, left for the next day: the project's daily budget is spent. */
+    dailyBudget: number;
   };
   /** Set when the cycle could not complete (e.g. the store was unreachable). */
   error: { code: SyncErrorCode; message: string } | null;

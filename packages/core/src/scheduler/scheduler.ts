@@ -44,6 +44,11 @@ export interface SchedulerHost {
   cycleEnded(event: CycleEvent): void;
   /** Calls `listener` when a job of this process completes; returns an unsubscribe function. */
   onCompleted(listener: (job: Job) => void): () => void;
+  /**
+   * Units left in the provider project's budget for today, for every worker together (`null`
+   * without a daily budget). Absent when the engine has no `projectQuota`.
+   */
+  dailyQuotaRemaining?(): Promise<number | null>;
 }
 
 /** Active jobs read per cycle: far more than any sane `concurrency`, and the store's cap. */
@@ -62,6 +67,10 @@ const ACTIVE_SCAN_LIMIT = 500;
  * skip: the app starts one after the user re-authorised (`engine.start`, or
  * `engine.markReauthorized`, which does exactly that). The rule is read from the store, so it holds
  * across processes and restarts.
+ *
+ * Daily budget (`projectQuota.unitsPerDay`): incremental syncs of accounts that have a cursor go
+ * first, since they are cheap; a new account's full sync starts only while the day's budget is not
+ * spent, else it waits for the next cycle (`skipped.dailyBudget`) and starts once the day resets.
  *
  * Besides the `every` timer, a scheduled job of this process that completes frees its slot and
  * triggers a cycle at once, so a backlog drains at the speed of the syncs, not one batch per
@@ -133,7 +142,7 @@ export function startSchedule(host: SchedulerHost, options: ScheduleOptions): Sc
       accounts: 0,
       stale: 0,
       started: [],
-      skipped: { active: 0, reauthRequired: 0, noSlot: 0 },
+      skipped: { active: 0, reauthRequired: 0, noSlot: 0, dailyBudget: 0 },
       error: null,
     };
     try {
@@ -143,7 +152,7 @@ export function startSchedule(host: SchedulerHost, options: ScheduleOptions): Sc
       const activeKeys = new Set(active.map(keyOf));
       let slots = concurrency - active.filter((job) => job.trigger === 'schedule').length;
 
-      const due: Array<{ key: AccountKey; lastAttemptAt: number }> = [];
+      const due: Array<{ key: AccountKey; lastAttemptAt: number; full: boolean }> = [];
       for (const state of states) {
         if (!isStale(state, startedAt, staleAfterMs)) continue;
         event.stale += 1;
@@ -159,14 +168,27 @@ export function startSchedule(host: SchedulerHost, options: ScheduleOptions): Sc
         due.push({
           key: { source: state.source, accountId: state.accountId },
           lastAttemptAt: lastAttemptOf(state, latest),
+          // Without a cursor an `auto` sync is a full one (a checkpoint resumes in its own mode).
+          full: state.checkpoint ? state.checkpoint.mode === 'full' : state.cursor === null,
         });
       }
-      due.sort((a, b) => a.lastAttemptAt - b.lastAttemptAt || keyOf(a.key).localeCompare(keyOf(b.key)));
+      due.sort(
+        (a, b) =>
+          Number(a.full) - Number(b.full) ||
+          a.lastAttemptAt - b.lastAttemptAt ||
+          keyOf(a.key).localeCompare(keyOf(b.key)),
+      );
+      const dailyRemaining =
+        host.dailyQuotaRemaining && due.some((entry) => entry.full) ? await host.dailyQuotaRemaining() : null;
 
-      for (const { key } of due) {
+      for (const { key, full } of due) {
         if (stopped) break;
         if (slots <= 0) {
           event.skipped.noSlot += 1;
+          continue;
+        }
+        if (full && dailyRemaining !== null && dailyRemaining <= 0) {
+          event.skipped.dailyBudget += 1;
           continue;
         }
         const result = await host.start({ ...key, mode: 'auto', trigger: 'schedule' });

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock';
 import type { AccountKey, Job, JobCounters, JobPhase, LogInput, LogLevel, SyncMode } from '../job/job';
+import type { ProjectQuota } from '../quota/projectQuota';
 import type { SinkWrite } from '../store/sink';
 import type { ListStagedQuery, StageChange, StagedItem } from '../store/syncStore';
 
@@ -78,6 +79,22 @@ export interface SourceContext<TCheckpoint = unknown> {
    * counts. Optional so hand-made contexts in tests need not provide it; the engine always does.
    */
   reportQuotaUnits?(units: number): void;
+  /**
+   * The provider project's budget, shared by every worker of the deployment through the store, when
+   * the engine was given `projectQuota`; `undefined` otherwise. `take(units)` resolves once the units
+   * are granted, waiting (abortable by `signal`) while the minute's fair share or the day's budget is
+   * spent, and reports the wait itself (`reportBackoff`, `reportWait`). Call it before each provider
+   * call or batch, alongside the source's own per-user limiter.
+   */
+  readonly projectQuota?: ProjectQuota;
+  /**
+   * Tells the engine what the job waits for and until when (a quota the source cannot spend
+   * before then), or `null` when it resumes; shown on the job and folded into the ETA. Optional so
+   * hand-made contexts in tests need not provide it.
+   */
+  reportWait?(
+    wait: { for: 'project-quota' | 'project-daily-quota' | 'user-quota'; until: Date } | null,
+  ): void;
   /** Reads the account's durable work list. */
   readonly staged: {
     list(query: ListStagedQuery): Promise<StagedItem[]>;

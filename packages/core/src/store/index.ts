@@ -16,4 +16,11 @@ export {
   newJob,
   releaseTransition,
 } from '../job/jobLifecycle';
-export { applyProgressPatch, clampLimit, LIMITS, newLogEntries } from './syncStore';
+export {
+  applyProgressPatch,
+  checkTakeQuota,
+  clampLimit,
+  LIMITS,
+  newLogEntries,
+  quotaTakeFits,
+} from './syncStore';

@@ -12,12 +12,20 @@ import type {
   Lease,
   ListStagedQuery,
   MailDataReader,
+  QuotaDemand,
   StageChange,
   StagedItem,
   StoreNotice,
   SyncStore,
 } from './syncStore';
-import { applyProgressPatch, clampLimit, LIMITS, newLogEntries } from './syncStore';
+import {
+  applyProgressPatch,
+  checkTakeQuota,
+  clampLimit,
+  LIMITS,
+  newLogEntries,
+  quotaTakeFits,
+} from './syncStore';
 
 /**
  * What an app's own sink receives as its transaction handle from the memory store. The memory store
@@ -365,6 +373,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
   const runningJobs = new Set<JobRecord>();
   const claimQueues = new Map<string, ClaimQueue>();
   const listeners = new Set<(notice: StoreNotice) => void>();
+  /** Shared-quota windows and demand rows, by scope then key. */
+  const quotaWindows = new Map<string, Map<string, { used: number; expiresAt: number }>>();
+  const quotaDemands = new Map<string, Map<string, QuotaDemand>>();
   let createdCount = 0;
   let closed = false;
   let tail: Promise<unknown> = Promise.resolve();
@@ -808,6 +819,43 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       }),
 
     countStaged: (key) => serialize(() => accounts.get(accountKeyOf(key))?.staged.size ?? 0),
+
+    takeQuota: (input) =>
+      serialize(() => {
+        checkTakeQuota(input);
+        let rows = quotaWindows.get(input.scope);
+        if (!rows) {
+          rows = new Map();
+          quotaWindows.set(input.scope, rows);
+        }
+        const used = input.windows.map((window) => rows.get(window.key)?.used ?? 0);
+        const granted = input.units > 0 && quotaTakeFits(input.units, input.windows, used);
+        if (!granted) return { granted: input.units === 0, used };
+        input.windows.forEach((window, index) => {
+          const row = rows.get(window.key);
+          if (row) row.used += input.units;
+          else rows.set(window.key, { used: input.units, expiresAt: window.expiresAt });
+          used[index] = (used[index] ?? 0) + input.units;
+        });
+        return { granted, used };
+      }),
+
+    reportQuotaDemand: (input) =>
+      serialize(() => {
+        const windows = quotaWindows.get(input.scope);
+        for (const [key, row] of windows ?? []) if (row.expiresAt <= input.now) windows?.delete(key);
+        let rows = quotaDemands.get(input.scope);
+        if (!rows) {
+          rows = new Map();
+          quotaDemands.set(input.scope, rows);
+        }
+        for (const demand of input.upsert ?? []) rows.set(demand.demander, { ...demand });
+        for (const demander of input.remove ?? []) rows.delete(demander);
+        for (const [demander, row] of rows) if (row.seenAt < input.activeSince) rows.delete(demander);
+        return [...rows.values()]
+          .sort((a, b) => (a.demander < b.demander ? -1 : a.demander > b.demander ? 1 : 0))
+          .map((row) => ({ ...row }));
+      }),
 
     subscribe: (listener) => {
       listeners.add(listener);

@@ -1,3 +1,4 @@
+import { SyncError } from '../errors';
 import type {
   AccountKey,
   AccountState,
@@ -273,6 +274,24 @@ export interface SyncStore {
    */
   readonly data: MailDataReader;
 
+  // ── Shared quota (one budget spent by every worker of a deployment) ─────────────────────────
+
+  /**
+   * Takes `units` from every window at once, or from none: granted when, for every window, the
+   * units fit under its `limit` (`used + units <= limit`) or the window holds nothing yet (a take
+   * larger than a whole window goes alone rather than never). A missing row counts as empty (a
+   * granted take creates it). Atomic across every process sharing the store: concurrent takes never
+   * overspend a window. The store keeps no rule about what a window means.
+   */
+  takeQuota(input: TakeQuotaInput): Promise<TakeQuotaResult>;
+
+  /**
+   * The demand registry: writes the `upsert` rows, removes the `remove` demanders, deletes rows
+   * seen before `activeSince` and windows expired by `now`, and returns every row of the scope
+   * left (in demander order), all in one atomic step.
+   */
+  reportQuotaDemand(input: ReportQuotaDemandInput): Promise<QuotaDemand[]>;
+
   // ── Notifications and lifecycle ─────────────────────────────────────────────────────────────
 
   /**
@@ -301,6 +320,60 @@ export interface MailDataReader {
   countMessages(key: AccountKey): Promise<number>;
   /** Stored labels of the account in id order. */
   listLabels(key: AccountKey): Promise<MailLabel[]>;
+}
+
+// ── Shared quota ────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * One row of a shared budget a take counts against (e.g. one slice of the project's minute, or one
+ * day). The caller names and sizes it; the store only counts units in it.
+ */
+export interface QuotaWindow {
+  /** The row's key within the scope (`slice:29071234`, `day:20420`), chosen by the caller. */
+  key: string;
+  /** The most units the row may hold. */
+  limit: number;
+  /** Epoch ms after which the row is of no use: `reportQuotaDemand` deletes it from then on. */
+  expiresAt: number;
+}
+
+export interface TakeQuotaInput {
+  /** The budget the windows belong to (one per provider project). */
+  scope: string;
+  /** Whole units to take, at least 0. `0` takes nothing and reads what the windows hold. */
+  units: number;
+  windows: readonly QuotaWindow[];
+}
+
+export interface TakeQuotaResult {
+  /** Whether the units were added to every window. */
+  granted: boolean;
+  /** Units each window holds after the call (in `windows` order), granted or not. */
+  used: number[];
+}
+
+/** A party that wants units of a scope's budget (one account being synced), as the registry holds it. */
+export interface QuotaDemand {
+  /** Who wants the units (`gmail:ada@example.com`). */
+  demander: string;
+  /** Higher is served first (manual syncs before scheduled ones). */
+  priority: number;
+  /** Whole units per window the demander asked for lately; `null` when it would take any amount. */
+  wanted: number | null;
+  /** Epoch ms of the report, by the reporter's clock. */
+  seenAt: number;
+}
+
+export interface ReportQuotaDemandInput {
+  scope: string;
+  /** Rows to write (a demander already registered is overwritten). */
+  upsert?: readonly QuotaDemand[];
+  /** Demanders to remove (their work ended). */
+  remove?: readonly string[];
+  /** Rows seen before this epoch ms are deleted, not returned: their demander stopped asking. */
+  activeSince: number;
+  /** Window rows of the scope with `expiresAt <= now` are deleted. */
+  now: number;
 }
 
 /** Helpers shared by the stores' implementations. */
@@ -362,4 +435,41 @@ export function newLogEntries(
   });
   job.lastLogSeq += lines.length;
   return lines;
+}
+
+/**
+ * Checks a `takeQuota` input the way every store must, before touching storage: throws `SyncError`
+ * `INVALID_INPUT` on a negative or fractional take, no window, or a window without a key, a
+ * positive limit or an expiry.
+ */
+export function checkTakeQuota(input: TakeQuotaInput): void {
+  const bad = (message: string) =>
+    new SyncError('INVALID_INPUT', `takeQuota: ${message}`, { retryable: false });
+  if (typeof input?.scope !== 'string' || input.scope === '') throw bad('scope must be a non-empty string.');
+  if (!Number.isSafeInteger(input.units) || input.units < 0) {
+    throw bad(`units must be a whole number of at least 0, got ${String(input.units)}.`);
+  }
+  if (!Array.isArray(input.windows) || input.windows.length === 0) throw bad('give at least one window.');
+  for (const window of input.windows) {
+    if (typeof window?.key !== 'string' || window.key === '') throw bad('each window needs a key.');
+    if (!(window.limit > 0) || !Number.isFinite(window.limit)) {
+      throw bad(`window ${window.key} needs a positive limit, got ${String(window.limit)}.`);
+    }
+    if (!Number.isFinite(window.expiresAt)) throw bad(`window ${window.key} needs an expiry (epoch ms).`);
+  }
+}
+
+/**
+ * The one rule of `takeQuota`, for stores that compute it in JavaScript: whether `units` may be
+ * added to windows holding `used` (PostgreSQL states the same rule in SQL).
+ */
+export function quotaTakeFits(
+  units: number,
+  windows: readonly QuotaWindow[],
+  used: readonly number[],
+): boolean {
+  return windows.every((window, index) => {
+    const held = used[index] ?? 0;
+    return units === 0 || held === 0 || held + units <= window.limit;
+  });
 }

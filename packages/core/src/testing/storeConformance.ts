@@ -6,9 +6,11 @@ import type { AccountKey, Job, JobCounters, LogEntry, LogInput, SyncCheckpoint }
 import { emptyCounters, isUuid, newId } from '../job/job';
 import type { DecideTransition, ExpiryPolicy } from '../job/jobLifecycle';
 import { cancelTransition, expireTransition, expireWith, releaseTransition } from '../job/jobLifecycle';
+import { createProjectQuotaGovernor } from '../quota/projectQuota';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
 import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
 import { runPendingJobs } from './runPendingJobs';
+import { SteppedClock } from './steppedClock';
 import { syntheticBatch, syntheticMessage } from './syntheticBatch';
 import { createTestSource } from './testSource';
 
@@ -52,6 +54,11 @@ export const CONFORMANCE_TEST_IDS = [
   'writes-return-logs',
   'null-lease-expired',
   'lifecycle-through-engine',
+  'quota-take',
+  'quota-take-concurrent',
+  'quota-demand',
+  'quota-governor-fair',
+  'quota-governor-manual-first',
 ] as const;
 
 export type ConformanceTestId = (typeof CONFORMANCE_TEST_IDS)[number];
@@ -145,6 +152,88 @@ const sweep = async (store: SyncStore, policy: ExpiryPolicy) =>
   (await store.sweepExpired(expireWith(policy))).map((written) => written.job);
 
 /** Asserts that `promise` rejects with a syncjob error of `code`. */
+/** The shared-budget scenarios: a minute of 1,000 ms in 10 slices of 100 units each. */
+const QUOTA_SLICE_MS = 100;
+const QUOTA_SLICE_LIMIT = 100;
+const QUOTA_OPTIONS = { unitsPerMinute: 1100, speed: 60, slices: 10, scope: 'project' };
+/** Slices run, and the first ones left out of the totals (the governors learn the demand). */
+const QUOTA_SLICES = 30;
+const QUOTA_WARMUP = 5;
+
+interface QuotaTaker {
+  account: string;
+  /** Which store instance (worker) it runs on. */
+  worker: number;
+  trigger: 'manual' | 'schedule';
+  /** Units per call. */
+  units: number;
+  /** Asks once per slice (a sync held back by its own per-user limit) instead of without pause. */
+  perSlice?: boolean;
+}
+
+/**
+ * Runs takers on one governor per store instance (two workers sharing the storage) over a clock
+ * the test steps, and records the units granted per slice and per account after the warm-up.
+ */
+async function runQuotaScenario(stores: SyncStore[], takers: QuotaTaker[]) {
+  const start = Date.UTC(2030, 0, 1);
+  const clock = new SteppedClock(start);
+  const governors = stores.map((store) => createProjectQuotaGovernor(store, clock, QUOTA_OPTIONS));
+  const sliceOf = () => Math.floor((clock.now() - start) / QUOTA_SLICE_MS);
+  const perSlice = new Map<number, number>();
+  const perAccount = new Map<string, number>();
+  const manualDelays: number[] = [];
+  const controller = new AbortController();
+  let failure: unknown;
+  const runs = takers.map(async (taker) => {
+    const governor = governors[taker.worker % governors.length]!;
+    const quota = governor.forJob(
+      { source: 'gmail', accountId: taker.account, trigger: taker.trigger },
+      { signal: controller.signal, reportBackoff: () => {} },
+    );
+    try {
+      while (!controller.signal.aborted) {
+        const asked = sliceOf();
+        await quota.take(taker.units);
+        const slice = sliceOf();
+        perSlice.set(slice, (perSlice.get(slice) ?? 0) + taker.units);
+        if (slice >= QUOTA_WARMUP && slice < QUOTA_SLICES) {
+          perAccount.set(taker.account, (perAccount.get(taker.account) ?? 0) + taker.units);
+        }
+        if (taker.perSlice) {
+          manualDelays.push(slice - asked);
+          await sleep((slice + 1) * QUOTA_SLICE_MS + start - clock.now(), {
+            clock,
+            signal: controller.signal,
+          });
+        }
+      }
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      failure ??= error;
+      controller.abort();
+    } finally {
+      quota.close();
+    }
+  });
+  try {
+    while (sliceOf() < QUOTA_SLICES && !failure) await clock.step(takers.length);
+  } catch (error) {
+    failure ??= error;
+  }
+  if (failure) throw failure;
+  controller.abort();
+  await Promise.all(runs);
+  return { perSlice, perAccount, manualDelays, measuredSlices: QUOTA_SLICES - QUOTA_WARMUP };
+}
+
+/** Jain's fairness index: 1 when all are equal, 1/n when one has everything. */
+function jainIndex(values: readonly number[]): number {
+  const sum = values.reduce((total, value) => total + value, 0);
+  const squares = values.reduce((total, value) => total + value * value, 0);
+  return squares === 0 ? 0 : (sum * sum) / (values.length * squares);
+}
+
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
   let caught: unknown;
   try {
@@ -1532,6 +1621,181 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         }
       },
       20_000,
+    );
+
+    test(
+      'quota-take',
+      'takeQuota adds units to every window or to none, and reads with 0 units',
+      async () => {
+        const { store, other } = await open();
+        const far = Date.now() + 3_600_000;
+        const minute = { key: 'slice:1', limit: 100, expiresAt: far };
+        const day = { key: 'day:1', limit: 150, expiresAt: far };
+        expect(await store.takeQuota({ scope: 'p', units: 60, windows: [minute, day] })).toEqual({
+          granted: true,
+          used: [60, 60],
+        });
+        // Does not fit the minute: nothing changes, the day included.
+        expect(await other.takeQuota({ scope: 'p', units: 50, windows: [minute, day] })).toEqual({
+          granted: false,
+          used: [60, 60],
+        });
+        expect(await other.takeQuota({ scope: 'p', units: 40, windows: [minute, day] })).toEqual({
+          granted: true,
+          used: [100, 100],
+        });
+        // A fresh minute, but the day cannot hold 60 more: refused in both.
+        const next = { ...minute, key: 'slice:2' };
+        expect(await store.takeQuota({ scope: 'p', units: 60, windows: [next, day] })).toEqual({
+          granted: false,
+          used: [0, 100],
+        });
+        expect(await store.takeQuota({ scope: 'p', units: 0, windows: [next, day] })).toEqual({
+          granted: true,
+          used: [0, 100],
+        });
+        // Larger than a whole window: goes alone into an empty one, then nothing more fits.
+        const big = { key: 'slice:3', limit: 100, expiresAt: far };
+        expect(await store.takeQuota({ scope: 'p', units: 250, windows: [big] })).toEqual({
+          granted: true,
+          used: [250],
+        });
+        expect((await store.takeQuota({ scope: 'p', units: 1, windows: [big] })).granted).toBe(false);
+        // Scopes are separate budgets.
+        expect(await store.takeQuota({ scope: 'q', units: 100, windows: [minute] })).toEqual({
+          granted: true,
+          used: [100],
+        });
+        expect((await store.takeQuota({ scope: 'p', units: 0, windows: [minute] })).used).toEqual([100]);
+        // Bad input is refused with a code and changes nothing.
+        await expectCode(store.takeQuota({ scope: 'p', units: -1, windows: [next] }), 'INVALID_INPUT');
+        await expectCode(store.takeQuota({ scope: 'p', units: 1.5, windows: [next] }), 'INVALID_INPUT');
+        await expectCode(store.takeQuota({ scope: 'p', units: 1, windows: [] }), 'INVALID_INPUT');
+        await expectCode(
+          store.takeQuota({ scope: 'p', units: 1, windows: [{ ...next, limit: 0 }] }),
+          'INVALID_INPUT',
+        );
+        expect((await store.takeQuota({ scope: 'p', units: 0, windows: [next] })).used).toEqual([0]);
+      },
+    );
+
+    test(
+      'quota-take-concurrent',
+      'concurrent takes from every instance never overspend a window',
+      async () => {
+        const { stores } = await open();
+        const window = { key: 'slice:1', limit: 100, expiresAt: Date.now() + 3_600_000 };
+        const results = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            stores[i % stores.length]!.takeQuota({ scope: 'p', units: 7, windows: [window] }),
+          ),
+        );
+        const granted = results.filter((result) => result.granted).length;
+        expect(granted).toBe(14);
+        expect((await stores[0]!.takeQuota({ scope: 'p', units: 0, windows: [window] })).used).toEqual([98]);
+      },
+    );
+
+    test(
+      'quota-demand',
+      'reportQuotaDemand upserts, removes and forgets stale rows and expired windows',
+      async () => {
+        const { store, other } = await open();
+        const t = 1_000_000;
+        const row = (demander: string, priority: number, wanted: number | null, seenAt: number) => ({
+          demander,
+          priority,
+          wanted,
+          seenAt,
+        });
+        expect(
+          await store.reportQuotaDemand({
+            scope: 'p',
+            upsert: [row('gmail:b', 0, null, t), row('gmail:a', 1, 300, t)],
+            activeSince: t - 2000,
+            now: t,
+          }),
+        ).toEqual([row('gmail:a', 1, 300, t), row('gmail:b', 0, null, t)]);
+        // Another instance overwrites one row and reads both; other scopes are untouched.
+        await other.reportQuotaDemand({
+          scope: 'q',
+          upsert: [row('gmail:z', 0, 5, t)],
+          activeSince: 0,
+          now: t,
+        });
+        expect(
+          await other.reportQuotaDemand({
+            scope: 'p',
+            upsert: [row('gmail:b', 1, 40, t + 1000)],
+            activeSince: t - 2000,
+            now: t + 1000,
+          }),
+        ).toEqual([row('gmail:a', 1, 300, t), row('gmail:b', 1, 40, t + 1000)]);
+        // `a` was last seen before activeSince: gone; `b` is removed by its worker.
+        expect(await store.reportQuotaDemand({ scope: 'p', activeSince: t + 500, now: t + 1500 })).toEqual([
+          row('gmail:b', 1, 40, t + 1000),
+        ]);
+        expect(
+          await store.reportQuotaDemand({ scope: 'p', remove: ['gmail:b'], activeSince: 0, now: t + 1500 }),
+        ).toEqual([]);
+        expect(await store.reportQuotaDemand({ scope: 'q', activeSince: 0, now: t })).toEqual([
+          row('gmail:z', 0, 5, t),
+        ]);
+        // Windows expired by `now` are deleted: their key counts from zero again.
+        const window = { key: 'slice:7', limit: 10, expiresAt: t + 2000 };
+        await store.takeQuota({ scope: 'p', units: 10, windows: [window] });
+        await store.reportQuotaDemand({ scope: 'p', activeSince: 0, now: t + 1999 });
+        expect((await store.takeQuota({ scope: 'p', units: 0, windows: [window] })).used).toEqual([10]);
+        await other.reportQuotaDemand({ scope: 'p', activeSince: 0, now: t + 2000 });
+        expect((await store.takeQuota({ scope: 'p', units: 0, windows: [window] })).used).toEqual([0]);
+      },
+    );
+
+    test(
+      'quota-governor-fair',
+      'workers sharing the store keep the project budget and split it evenly across accounts',
+      async () => {
+        const { stores } = await open();
+        const run = await runQuotaScenario(stores, [
+          { account: 'a1', worker: 0, trigger: 'schedule', units: 5 },
+          { account: 'a2', worker: 0, trigger: 'schedule', units: 5 },
+          { account: 'a3', worker: 1, trigger: 'schedule', units: 5 },
+          { account: 'a4', worker: 1, trigger: 'schedule', units: 7 },
+        ]);
+        // Never more than a slice's budget in a slice, whoever took it.
+        expect(Math.max(...run.perSlice.values())).toBeLessThanOrEqual(QUOTA_SLICE_LIMIT);
+        const totals = [...run.perAccount.values()];
+        expect(totals).toHaveLength(4);
+        expect(jainIndex(totals)).toBeGreaterThan(0.95);
+        // The budget is used, not left idle: at least 80 % of the measured slices' units.
+        const spent = totals.reduce((sum, units) => sum + units, 0);
+        expect(spent).toBeGreaterThan(0.8 * QUOTA_SLICE_LIMIT * run.measuredSlices);
+      },
+      30_000,
+    );
+
+    test(
+      'quota-governor-manual-first',
+      'a manual sync gets what it asks for at once; scheduled syncs share the rest evenly',
+      async () => {
+        const { stores } = await open();
+        const run = await runQuotaScenario(stores, [
+          { account: 's1', worker: 0, trigger: 'schedule', units: 5 },
+          { account: 's2', worker: 0, trigger: 'schedule', units: 5 },
+          { account: 's3', worker: 1, trigger: 'schedule', units: 5 },
+          { account: 'm1', worker: 1, trigger: 'manual', units: 40, perSlice: true },
+        ]);
+        expect(Math.max(...run.perSlice.values())).toBeLessThanOrEqual(QUOTA_SLICE_LIMIT);
+        // Once known, the manual sync never waits: each ask is granted in the slice it was made.
+        expect(run.manualDelays.slice(3).every((slices) => slices === 0)).toBe(true);
+        expect(run.perAccount.get('m1')).toBe(40 * run.measuredSlices);
+        const scheduled = ['s1', 's2', 's3'].map((account) => run.perAccount.get(account) ?? 0);
+        expect(jainIndex(scheduled)).toBeGreaterThan(0.95);
+        expect(scheduled.reduce((sum, units) => sum + units, 0)).toBeGreaterThan(
+          0.8 * (QUOTA_SLICE_LIMIT - 40) * run.measuredSlices,
+        );
+      },
+      30_000,
     );
 
     test('returns-copies', 'returned objects never alias the stored state', async () => {

@@ -78,8 +78,10 @@ export interface ProjectQuotaGovernor {
 }
 
 /**
- * Priority in the demand registry: syncs someone waits for now (`trigger: 'manual'`, and `'push'`: new
- * mail announced by Gmail, a small incremental sync) before scheduled and resumed ones.
+ * Priority in the demand registry: syncs someone waits for now before scheduled ones. That is every
+ * trigger but `schedule`: `manual`, `resume` (a person's retry, or a manual start that continues a
+ * checkpoint; the scheduler keeps `schedule` even when it resumes) and `push` (new mail Gmail just
+ * announced, a small incremental sync).
  */
 const PRIORITY_MANUAL = 1;
 const PRIORITY_SCHEDULED = 0;
@@ -346,7 +348,7 @@ export function createProjectQuotaGovernor(
         closed.delete(id);
       }
       demander.handles += 1;
-      demander.priority = job.trigger === 'manual' || job.trigger === 'push' ? PRIORITY_MANUAL : PRIORITY_SCHEDULED;
+      demander.priority = job.trigger === 'schedule' ? PRIORITY_SCHEDULED : PRIORITY_MANUAL;
       const own = demander;
       let open = true;
       return {

@@ -205,12 +205,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
   function write<T>(body: (tx: WriteContext) => T | Promise<T>): Promise<T> {
     return mutex.run(async () => {
       const db = await open();
-      let tx: WriteContext | undefined;
+      // Made inside the transaction: `now` is read once the write lock is held.
+      let tx!: WriteContext;
       const result = await db.transaction(() => {
         tx = new WriteContext(db, clock.now());
         return body(tx);
       }, clock);
-      if (!tx) return result;
       for (const record of tx.changed.values()) {
         notify({ jobId: record.id, status: record.status, lastLogSeq: record.lastLogSeq });
       }

@@ -22,7 +22,8 @@ export interface ChangeWatcherOptions {
  * subscribers: every `intervalMs` it asks `PRAGMA data_version`, which SQLite answers from the
  * shared WAL index without reading the database and which changes only when another connection
  * committed. When it did, one indexed query reads the jobs whose `change_seq` (stamped by every
- * write transaction, see migration 3) passed the last one seen, and each becomes a notice.
+ * write transaction that changes a job's status, progress or lines: see `nextChangeSeq`) passed the
+ * last one seen, and each becomes a notice.
  *
  * This store's own writes are told to subscribers directly when they commit; their seqs are
  * remembered here so that the watcher does not tell them a second time.
@@ -49,7 +50,7 @@ export class ChangeWatcher {
       .read((db) => {
         if (!this.active || session !== this.session) return;
         this.version = dataVersion(db);
-        this.lastSeen = counter(db);
+        this.lastSeen = lastChangeSeq(db);
       })
       .catch(() => {
         // The store cannot be opened: its calls report that. The next `start` tries again.
@@ -137,5 +138,22 @@ export class ChangeWatcher {
 
 const dataVersion = (db: SqliteConnection): number => Number(db.get('PRAGMA data_version')?.data_version);
 
-const counter = (db: SqliteConnection): number =>
-  Number(db.get('SELECT seq FROM job_change_counter WHERE id = 1')?.seq ?? 0);
+/**
+ * The newest change seq handed out: the highest stamp on a job (an index lookup), or the floor that
+ * deleted jobs left in `job_change_counter` (migration 5), whichever is higher.
+ */
+const lastChangeSeq = (db: SqliteConnection): number =>
+  Number(
+    db.get(
+      `SELECT max(coalesce((SELECT max(change_seq) FROM jobs), 0),
+         coalesce((SELECT seq FROM job_change_counter WHERE id = 1), 0)) AS seq`,
+    )?.seq ?? 0,
+  );
+
+/**
+ * The seq a write transaction stamps on every job it changes. Read under the transaction's write
+ * lock, so no other connection can take it too, and seqs grow in commit order: a watcher that saw
+ * up to N reads exactly the jobs changed since with `change_seq > N`. Nothing is written for it:
+ * the stamp on the job row is the only trace.
+ */
+export const nextChangeSeq = (db: SqliteConnection): number => lastChangeSeq(db) + 1;

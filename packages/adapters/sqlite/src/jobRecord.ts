@@ -1,6 +1,7 @@
 import type { SQLInputValue } from 'node:sqlite';
 import {
   type AccountState,
+  type ClaimInput,
   fromIso,
   type Job,
   type JobChange,
@@ -9,6 +10,7 @@ import {
   type JobPhase,
   type JobStatus,
   type JobTrigger,
+  type Lease,
   type LogEntry,
   type LogLevel,
   percentOf,
@@ -162,22 +164,67 @@ export function applyChangeToRecord(record: JobRecord, change: JobChange): void 
   }
 }
 
+/** A new job row, stamped with its transaction's change seq (the last parameter). */
 export const INSERT_JOB_SQL = `
   INSERT INTO jobs (id, source, account_id, status, phase, mode, job_trigger, counters, category_counts,
     rate_per_sec, eta_seconds, current_item, created_at, started_at, updated_at, heartbeat_at,
-    lease_expires_at, finished_at, attempt, cancel_requested, error, last_log_seq, lease_token, worker_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    lease_expires_at, finished_at, attempt, cancel_requested, error, last_log_seq, lease_token, worker_id,
+    change_seq)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (source, account_id) WHERE status IN ('queued', 'running') DO NOTHING`;
 
-/** Every mutable column, written from a record read in the same write transaction. */
+/**
+ * Every column a transition may change, written from a record read in the same write transaction,
+ * and the transaction's change seq: the stamp rides in the job's own statement, not a second one.
+ * The columns that never change (`source`, `account_id`, `job_trigger`, `created_at`) are left
+ * out: SQLite rewrites the entries of every index on a column a statement sets, changed or not.
+ */
 export const UPDATE_JOB_SQL = `
-  UPDATE jobs SET status = ?, phase = ?, mode = ?, job_trigger = ?, counters = ?, category_counts = ?,
-    rate_per_sec = ?, eta_seconds = ?, current_item = ?, created_at = ?, started_at = ?, updated_at = ?,
-    heartbeat_at = ?, lease_expires_at = ?, finished_at = ?, attempt = ?, cancel_requested = ?, error = ?,
-    last_log_seq = ?, lease_token = ?, worker_id = ?
+  UPDATE jobs SET status = ?, phase = ?, mode = ?, counters = ?, category_counts = ?, rate_per_sec = ?,
+    eta_seconds = ?, current_item = ?, started_at = ?, updated_at = ?, heartbeat_at = ?,
+    lease_expires_at = ?, finished_at = ?, attempt = ?, cancel_requested = ?, error = ?, last_log_seq = ?,
+    lease_token = ?, worker_id = ?, change_seq = ?
   WHERE id = ?`;
 
+/**
+ * A write that changes no lifecycle field (progress, a batch, lines): the progress columns, the line
+ * counter and the stamp only. Leaving `status` out spares its three indexes; only `jobs_by_change` moves.
+ */
+export const UPDATE_PROGRESS_SQL = `
+  UPDATE jobs SET phase = ?, mode = ?, counters = ?, category_counts = ?, rate_per_sec = ?, eta_seconds = ?,
+    current_item = ?, updated_at = ?, last_log_seq = ?, change_seq = ?
+  WHERE id = ?`;
+
+const progressColumns = (record: JobRecord): SQLInputValue[] => [
+  record.phase,
+  record.mode,
+  JSON.stringify(record.counters),
+  JSON.stringify(record.categoryCounts),
+  record.ratePerSec,
+  record.etaSeconds,
+  record.currentItem,
+];
+
 const mutableColumns = (record: JobRecord): SQLInputValue[] => [
+  record.status,
+  ...progressColumns(record),
+  record.startedAt,
+  record.updatedAt,
+  record.heartbeatAt,
+  record.leaseExpiresAt,
+  record.finishedAt,
+  record.attempt,
+  record.cancelRequested ? 1 : 0,
+  record.error ? JSON.stringify(record.error) : null,
+  record.lastLogSeq,
+  record.leaseToken,
+  record.workerId,
+];
+
+export const insertJobParams = (record: JobRecord, changeSeq: number): SQLInputValue[] => [
+  record.id,
+  record.source,
+  record.accountId,
   record.status,
   record.phase,
   record.mode,
@@ -199,16 +246,73 @@ const mutableColumns = (record: JobRecord): SQLInputValue[] => [
   record.lastLogSeq,
   record.leaseToken,
   record.workerId,
+  changeSeq,
 ];
 
-export const insertJobParams = (record: JobRecord): SQLInputValue[] => [
-  record.id,
-  record.source,
-  record.accountId,
+export const updateJobParams = (record: JobRecord, changeSeq: number): SQLInputValue[] => [
   ...mutableColumns(record),
+  changeSeq,
+  record.id,
 ];
 
-export const updateJobParams = (record: JobRecord): SQLInputValue[] => [...mutableColumns(record), record.id];
+export const updateProgressParams = (record: JobRecord, changeSeq: number): SQLInputValue[] => [
+  ...progressColumns(record),
+  record.updatedAt,
+  record.lastLogSeq,
+  changeSeq,
+  record.id,
+];
+
+/**
+ * Core's `claimTransition`, written in SQL so that the claim stays one statement (pick the oldest
+ * queued job of the allowed sources and take it) instead of a read, a decision and a write. The
+ * conformance suite's `claim-transition` test holds it to exactly what `claimTransition` gives.
+ */
+export const CLAIM_JOB_SQL = `
+  UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = coalesce(started_at, ?),
+    heartbeat_at = ?, lease_expires_at = ?, error = NULL, updated_at = ?, lease_token = ?, worker_id = ?,
+    change_seq = ?
+  WHERE status = 'queued' AND id = (
+    SELECT id FROM jobs
+    WHERE status = 'queued' AND (? IS NULL OR source IN (SELECT value FROM json_each(?)))
+    ORDER BY created_at, row_seq LIMIT 1
+  )
+  RETURNING *`;
+
+export const claimJobParams = (
+  input: ClaimInput,
+  token: string,
+  now: number,
+  changeSeq: number,
+): SQLInputValue[] => [
+  now,
+  now,
+  now + input.leaseMs,
+  now,
+  token,
+  input.workerId,
+  changeSeq,
+  input.sources === undefined ? null : 1,
+  JSON.stringify(input.sources ?? []),
+];
+
+/**
+ * A heartbeat: the lease extended and the beat recorded, fenced in the statement itself (running,
+ * this token, lease not expired by the store's clock), so it is one statement. No row: lease lost.
+ */
+export const RENEW_LEASE_SQL = `
+  UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ?, updated_at = ?
+  WHERE id = ? AND status = 'running' AND lease_token = ? AND lease_expires_at > ?
+  RETURNING *`;
+
+export const renewLeaseParams = (lease: Lease, leaseMs: number, now: number): SQLInputValue[] => [
+  now + leaseMs,
+  now,
+  now,
+  lease.jobId,
+  lease.token,
+  now,
+];
 
 export function logFromRow(row: SqlRow): LogEntry {
   const entry: LogEntry = {

@@ -163,6 +163,20 @@ export const MIGRATIONS: readonly Migration[] = [
         seen_at INTEGER NOT NULL,
         PRIMARY KEY (scope, demander)
       ) WITHOUT ROWID;
+      `,
+  },
+  {
+    version: 5,
+    name: 'change seqs from the newest stamp; the counter keeps the seqs of deleted jobs',
+    // A write transaction now takes the next seq as one above the newest stamp (read through
+    // jobs_by_change) instead of writing the counter: one page less in every commit. The counter
+    // stays as the floor: deleting the newest-stamped job would otherwise hand its seq out again,
+    // and a watcher that had seen it would miss the next change.
+    sql: `
+      CREATE TRIGGER IF NOT EXISTS jobs_keep_deleted_change_seq AFTER DELETE ON jobs
+      BEGIN
+        UPDATE job_change_counter SET seq = max(seq, OLD.change_seq) WHERE id = 1;
+      END;
     `,
   },
 ];

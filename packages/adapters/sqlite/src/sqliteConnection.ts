@@ -23,7 +23,7 @@ const UNAVAILABLE_CODES: ReadonlySet<number> = new Set([
 /** How often a statement that stayed busy for the whole busy timeout is tried again, and the pauses between. */
 const BUSY_RETRY_DELAYS_MS = [50, 200, 500] as const;
 
-export const isPromiseLike = <T>(value: T | Promise<T>): value is Promise<T> =>
+const isPromiseLike = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof (value as { then?: unknown } | null)?.then === 'function';
 
 const primaryCode = (error: unknown): number | undefined => {

@@ -36,7 +36,6 @@ import {
 import {
   applyProgressPatch,
   checkTakeQuota,
-  claimTransition,
   clampLimit,
   finishChange,
   LIMITS,
@@ -44,25 +43,31 @@ import {
   newLogEntries,
   quotaTakeFits,
 } from '@syncjob/core/store';
-import { ChangeWatcher } from './changeWatcher';
+import { ChangeWatcher, nextChangeSeq } from './changeWatcher';
 import { defaultSqliteSink } from './defaultSink';
 import {
   accountStateFromRow,
   applyChangeToRecord,
+  CLAIM_JOB_SQL,
+  claimJobParams,
   INSERT_JOB_SQL,
   insertJobParams,
   type JobRecord,
   jobFromRecord,
   jobRecordFromRow,
   logFromRow,
+  RENEW_LEASE_SQL,
   recordFromJob,
+  renewLeaseParams,
   UPDATE_JOB_SQL,
+  UPDATE_PROGRESS_SQL,
   updateJobParams,
+  updateProgressParams,
 } from './jobRecord';
 import { createMailDataReader } from './mailDataReader';
 import { migrateConnection } from './migrations';
 import { acquireFileMutex, Mutex } from './mutex';
-import { isPromiseLike, openDatabase, SqliteConnection, withBusyRetry } from './sqliteConnection';
+import { openDatabase, SqliteConnection, withBusyRetry } from './sqliteConnection';
 
 export interface SqliteStoreOptions {
   /**
@@ -120,24 +125,34 @@ function validateLeaseMs(leaseMs: number): void {
   }
 }
 
-/**
- * Stamps the jobs a write transaction changed with the next value of the change counter (migration
- * 3), inside that transaction, and returns it: what other connections' watchers read.
- */
-function stampChanges(db: SqliteConnection, jobIds: Iterable<string>): number {
-  const seq = Number(db.get('UPDATE job_change_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq')?.seq);
-  for (const jobId of jobIds) db.run('UPDATE jobs SET change_seq = ? WHERE id = ?', seq, jobId);
-  return seq;
-}
-
 const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
 
-/** What a write transaction's body works with. `now` is read after the write lock was taken. */
-interface WriteContext {
-  db: SqliteConnection;
-  now: number;
+/** What a write transaction's body works with, made once the write lock is held. */
+class WriteContext {
   /** Jobs changed by this transaction, told to subscribers once it has committed. */
-  changed: Map<string, JobRecord>;
+  readonly changed = new Map<string, JobRecord>();
+  /** The change seq of this transaction, 0 until a job is about to be stamped. */
+  seq = 0;
+  /** Whether a job row was written with `seq`: only then is the seq this store's own. */
+  stamped = false;
+
+  constructor(
+    readonly db: SqliteConnection,
+    /** The store's clock, read after the write lock was taken. */
+    readonly now: number,
+  ) {}
+
+  /** The seq every job this transaction changes is stamped with (see `nextChangeSeq`), read once. */
+  changeSeq(): number {
+    if (this.seq === 0) this.seq = nextChangeSeq(this.db);
+    return this.seq;
+  }
+
+  /** Records a job written with `changeSeq()`, to be told to subscribers once committed. */
+  stamp(record: JobRecord): void {
+    this.stamped = true;
+    this.changed.set(record.id, record);
+  }
 }
 
 /**
@@ -193,20 +208,16 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
   function write<T>(body: (tx: WriteContext) => T | Promise<T>): Promise<T> {
     return mutex.run(async () => {
       const db = await open();
-      const changed = new Map<string, JobRecord>();
-      let changeSeq = 0;
-      const stamp = (value: T): T => {
-        if (changed.size > 0) changeSeq = stampChanges(db, changed.keys());
-        return value;
-      };
+      // Made inside the transaction: `now` is read once the write lock is held.
+      let tx!: WriteContext;
       const result = await db.transaction(() => {
-        const value = body({ db, now: clock.now(), changed });
-        return isPromiseLike(value) ? value.then(stamp) : stamp(value);
+        tx = new WriteContext(db, clock.now());
+        return body(tx);
       }, clock);
-      for (const record of changed.values()) {
+      for (const record of tx.changed.values()) {
         notify({ jobId: record.id, status: record.status, lastLogSeq: record.lastLogSeq });
       }
-      if (changeSeq > 0) watcher?.noteOwnChange(changeSeq);
+      if (tx.stamped) watcher?.noteOwnChange(tx.seq);
       return result;
     });
   }
@@ -240,8 +251,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
   };
 
   const saveJob = (tx: WriteContext, record: JobRecord): void => {
-    tx.db.run(UPDATE_JOB_SQL, ...updateJobParams(record));
-    tx.changed.set(record.id, record);
+    tx.db.run(UPDATE_JOB_SQL, ...updateJobParams(record, tx.changeSeq()));
+    tx.stamp(record);
+  };
+
+  /** `saveJob` for a write that changes no lifecycle field: progress, a batch, lines. */
+  const saveProgress = (tx: WriteContext, record: JobRecord): void => {
+    tx.db.run(UPDATE_PROGRESS_SQL, ...updateProgressParams(record, tx.changeSeq()));
+    tx.stamp(record);
   };
 
   /**
@@ -273,12 +290,21 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     record: JobRecord,
     entries: readonly LogInput[] | undefined,
   ): LogEntry[] => {
+    const stored = numberLogs(tx, record, entries);
+    writeLogs(tx, stored);
+    return stored;
+  };
+
+  /** The lines `entries` become, numbered after the record's `lastLogSeq`, which moves past them. */
+  const numberLogs = (tx: WriteContext, record: JobRecord, entries: readonly LogInput[] | undefined) =>
     // `data` is copied as it will read back: through JSON.
-    const stored = newLogEntries(record, entries, toIso(tx.now), (data) => JSON.parse(JSON.stringify(data)));
+    newLogEntries(record, entries, toIso(tx.now), (data) => JSON.parse(JSON.stringify(data)));
+
+  const writeLogs = (tx: WriteContext, stored: readonly LogEntry[]): void => {
     for (const line of stored) {
       tx.db.run(
         'INSERT INTO job_logs (job_id, seq, at, level, message, data) VALUES (?, ?, ?, ?, ?, ?)',
-        record.id,
+        line.jobId,
         line.seq,
         tx.now,
         line.level,
@@ -286,7 +312,6 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         jsonOrNull(line.data),
       );
     }
-    return stored;
   };
 
   /**
@@ -366,9 +391,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
       validateCreateInput(input);
       return write<CreateJobResult>((tx) => {
         const record = recordFromJob(newJob({ ...input, id: newId() }, toIso(tx.now)));
+        // Numbered first, so the row is inserted with its final `lastLogSeq` (the lines follow it).
+        const logs = numberLogs(tx, record, input.logs);
         // The partial unique index decides, not a prior read: of concurrent inserts (in any
         // process) exactly one lands, and the others get the job that won.
-        const inserted = tx.db.run(INSERT_JOB_SQL, ...insertJobParams(record));
+        const inserted = tx.db.run(INSERT_JOB_SQL, ...insertJobParams(record, tx.changeSeq()));
         if (inserted === 0) {
           const active = tx.db.get(
             "SELECT * FROM jobs WHERE source = ? AND account_id = ? AND status IN ('queued', 'running')",
@@ -378,11 +405,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
           if (!active) throw new SyncError('INTERNAL', 'A job could not be created for this account; retry.');
           return { job: jobFromRecord(jobRecordFromRow(active)), logs: [], created: false };
         }
-        const logs = insertLogs(tx, record, input.logs);
-        if (logs.length > 0) {
-          tx.db.run('UPDATE jobs SET last_log_seq = ? WHERE id = ?', record.lastLogSeq, record.id);
-        }
-        tx.changed.set(record.id, record);
+        writeLogs(tx, logs);
+        tx.stamp(record);
         updateAccount(tx, input, 'last_job_id = ?', record.id);
         return { job: jobFromRecord(record), logs, created: true };
       });
@@ -459,37 +483,28 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     async claimJob(input: ClaimInput) {
       validateLeaseMs(input.leaseMs);
       return write<ClaimedJob | null>((tx) => {
-        // Under BEGIN IMMEDIATE no other process can claim between the pick and the update, so
-        // each job is claimed once.
-        const row = tx.db.get(
-          `SELECT * FROM jobs
-           WHERE status = 'queued' AND (? IS NULL OR source IN (SELECT value FROM json_each(?)))
-           ORDER BY created_at, row_seq LIMIT 1`,
-          input.sources === undefined ? null : 1,
-          JSON.stringify(input.sources ?? []),
-        );
+        const token = newId();
+        // One statement picks and takes the oldest queued job; under BEGIN IMMEDIATE no other
+        // process can claim between the pick and the update, so each job is claimed once.
+        const row = tx.db.get(CLAIM_JOB_SQL, ...claimJobParams(input, token, tx.now, tx.changeSeq()));
         if (!row) return null;
         const record = jobRecordFromRow(row);
-        const token = newId();
-        record.leaseToken = token;
-        record.workerId = input.workerId;
-        const { job } = applyTransition(
-          tx,
-          record,
-          claimTransition(jobFromRecord(record), toIso(tx.now), input.leaseMs),
-        );
-        return { job, lease: { jobId: job.id, workerId: input.workerId, token } };
+        tx.stamp(record);
+        return { job: jobFromRecord(record), lease: { jobId: record.id, workerId: input.workerId, token } };
       });
     },
 
     async renewLease(lease, leaseMs) {
       validateLeaseMs(leaseMs);
       return write((tx) => {
-        const record = fencedJob(tx, lease);
-        record.leaseExpiresAt = tx.now + leaseMs;
-        record.heartbeatAt = tx.now;
-        record.updatedAt = tx.now;
-        saveJob(tx, record);
+        const row = tx.db.get(RENEW_LEASE_SQL, ...renewLeaseParams(lease, leaseMs, tx.now));
+        if (!row) throw new LeaseLostError(lease.jobId);
+        const record = jobRecordFromRow(row);
+        // Told to this process's subscribers, but not stamped for other processes' watchers: a
+        // heartbeat changes no status, progress or line, which is all a notice carries and a feed
+        // shows (PostgreSQL does not NOTIFY it either). Unstamped, a heartbeat within the same
+        // millisecond as the last rewrites the row unchanged, and SQLite then writes no page.
+        tx.changed.set(record.id, record);
         return jobFromRecord(record);
       });
     },
@@ -499,7 +514,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         const record = fencedJob(tx, lease);
         applyProgressPatch(record, patch);
         record.updatedAt = tx.now;
-        saveJob(tx, record);
+        saveProgress(tx, record);
         return jobFromRecord(record);
       });
     },
@@ -525,7 +540,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         applyProgressPatch(record, commit.progress);
         const logs = insertLogs(tx, record, commit.logs);
         record.updatedAt = tx.now;
-        saveJob(tx, record);
+        saveProgress(tx, record);
         return { job: jobFromRecord(record), logs };
       });
     },
@@ -584,7 +599,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         }
         if (entries.length === 0) return [];
         const stored = insertLogs(tx, record, entries);
-        saveJob(tx, record);
+        saveProgress(tx, record);
         return stored;
       });
     },

@@ -291,6 +291,55 @@ describe('createSqliteStore', () => {
     expect(heard).toHaveLength(count);
   });
 
+  it('still hears the next change after an app deleted the job stamped last (seqs never go back)', async () => {
+    const writer = open();
+    const reader = open();
+    await reader.listJobs();
+    const heard: StoreNotice[] = [];
+    reader.subscribe((notice) => heard.push(notice));
+    const { job: kept } = await writer.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    const { job: pruned } = await writer.createJob({
+      source: 'gmail',
+      accountId: 'pruned',
+      mode: 'full',
+      trigger: 'manual',
+    });
+    await waitFor(() => heard.some((n) => n.jobId === pruned.id));
+    // An app prunes its job history by hand; here the job with the newest stamp goes.
+    const db = new DatabaseSync(path);
+    try {
+      db.exec('PRAGMA busy_timeout = 5000');
+      db.prepare('DELETE FROM jobs WHERE id = ?').run(pruned.id);
+    } finally {
+      db.close();
+    }
+    await writer.appendLogs(kept.id, [line('after the prune')]);
+    await waitFor(() => heard.some((n) => n.jobId === kept.id && n.lastLogSeq === 1));
+  });
+
+  it("tells a heartbeat to this process's subscribers only: it changes nothing a notice carries", async () => {
+    const writer = open();
+    const reader = open();
+    await reader.listJobs();
+    const local: StoreNotice[] = [];
+    const remote: StoreNotice[] = [];
+    writer.subscribe((notice) => local.push(notice));
+    reader.subscribe((notice) => remote.push(notice));
+    const { job } = await writer.createJob({ ...account, mode: 'full', trigger: 'manual' });
+    const claimed = await writer.claimJob({ workerId: 'w1', leaseMs: 60_000 });
+    await waitFor(() => remote.some((n) => n.status === 'running'));
+    local.length = 0;
+    remote.length = 0;
+    await writer.renewLease(claimed!.lease, 60_000);
+    await writer.appendLogs(job.id, [line('after the beat')], claimed!.lease);
+    await waitFor(() => remote.some((n) => n.lastLogSeq === 1));
+    expect(local).toEqual([
+      { jobId: job.id, status: 'running', lastLogSeq: 0 },
+      { jobId: job.id, status: 'running', lastLogSeq: 1 },
+    ]);
+    expect(remote).toEqual([{ jobId: job.id, status: 'running', lastLogSeq: 1 }]);
+  });
+
   it('does not stall a second store of the same process while an app sink awaits inside its transaction', async () => {
     // node:sqlite waits for locks synchronously: were both connections to contend in SQLite, the
     // waiting one would block the thread the sink needs, for the whole busy timeout.

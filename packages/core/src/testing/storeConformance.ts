@@ -3,9 +3,16 @@ import { sleep } from '../clock';
 import { createSyncEngine } from '../engine/syncEngine';
 import { isSyncErrorLike } from '../errors';
 import type { AccountKey, Job, JobCounters, LogEntry, LogInput, SyncCheckpoint } from '../job/job';
-import { emptyCounters, isUuid, newId } from '../job/job';
+import { emptyCounters, isUuid, newId, percentOf } from '../job/job';
 import type { DecideTransition, ExpiryPolicy } from '../job/jobLifecycle';
-import { cancelTransition, expireTransition, expireWith, releaseTransition } from '../job/jobLifecycle';
+import {
+  applyJobChange,
+  cancelTransition,
+  claimTransition,
+  expireTransition,
+  expireWith,
+  releaseTransition,
+} from '../job/jobLifecycle';
 import { createProjectQuotaGovernor } from '../quota/projectQuota';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
 import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
@@ -22,6 +29,7 @@ export const CONFORMANCE_TEST_IDS = [
   'concurrent-starts',
   'claim-order',
   'concurrent-claims',
+  'claim-transition',
   'renew-lease',
   'progress',
   'commit-batch',
@@ -578,6 +586,45 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(new Set(wonIds)).toEqual(new Set(more));
       },
       20_000,
+    );
+
+    test(
+      'claim-transition',
+      "claimJob writes exactly what core's claimTransition gives at the store's now, and no line",
+      async () => {
+        const { store, other } = await open();
+        /** Claims `queued` (the oldest queued job) and holds the result to the rule applied to it. */
+        const claimAndCompare = async (queued: Job, leaseMs: number) => {
+          const lines = await store.getLogs(queued.id);
+          const before = Date.now();
+          const claimed = await claim(other, 'worker-rule', leaseMs);
+          // The store's "now" is the `updatedAt` it wrote (PostgreSQL's clock, not this process's).
+          const now = claimed.job.updatedAt;
+          expect(Math.abs(ms(now) - before)).toBeLessThan(60_000);
+          const expected: Job = { ...queued, updatedAt: now };
+          applyJobChange(expected, claimTransition(queued, now, leaseMs).change);
+          expected.percent = percentOf(expected.counters, expected.status);
+          expect(claimed.job).toEqual(expected);
+          expect(claimed.lease).toMatchObject({ jobId: queued.id, workerId: 'worker-rule' });
+          expect(await store.getJob(queued.id)).toEqual(expected);
+          expect(await store.getLogs(queued.id)).toEqual(lines);
+          return claimed;
+        };
+
+        // A queued job carrying an error (a decision may leave one): the claim clears it.
+        const created = await start(store);
+        const flagged = await store.updateJob(created.id, () => ({
+          change: { error: { code: 'INTERNAL', message: 'Left over.', retryable: true } },
+          logs: [],
+        }));
+        const first = await claimAndCompare(flagged!.job, 45_000);
+        // Given back after a batch: a second attempt that keeps `startedAt`, the progress and the lines.
+        await store.commitBatch(first.lease, syntheticBatch({ jobId: created.id, count: 3 }));
+        const { job: requeued } = await store.releaseJob(first.lease, releaseTransition);
+        await sleep(5);
+        const second = await claimAndCompare(requeued, 30_000);
+        expect(second.job).toMatchObject({ attempt: 2, startedAt: first.job.startedAt });
+      },
     );
 
     test(

@@ -173,7 +173,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
   /** The account's Gmail calls: its session and limiter, shared by its runs and its watch calls. */
   const apiFor = async (
     accountId: string,
-    run: Pick<GmailApiOptions, 'signal' | 'onBackoff' | 'onUnits'>,
+    run: Pick<GmailApiOptions, 'signal' | 'onBackoff' | 'onUnits' | 'projectQuota'>,
   ): Promise<GmailApi> =>
     new GmailApi({
       rootUrl,

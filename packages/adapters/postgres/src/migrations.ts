@@ -145,6 +145,13 @@ ALTER TABLE $schema.messages ADD COLUMN IF NOT EXISTS generation text;
 CREATE INDEX IF NOT EXISTS messages_generation ON $schema.messages (source, account_id, generation);
 `,
   },
+  {
+    version: 3,
+    name: 'jobs.waiting: what a job held back by a quota waits for, and until when',
+    sql: `
+ALTER TABLE $schema.jobs ADD COLUMN IF NOT EXISTS waiting jsonb;
+`,
+  },
 ];
 
 /** The newest schema version this build of `@syncjob/postgres` knows. */

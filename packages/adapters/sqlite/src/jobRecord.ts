@@ -9,6 +9,7 @@ import {
   type JobPhase,
   type JobStatus,
   type JobTrigger,
+  type JobWaiting,
   type LogEntry,
   type LogLevel,
   percentOf,
@@ -33,6 +34,7 @@ export interface JobRecord {
   ratePerSec: number | null;
   etaSeconds: number | null;
   currentItem: string | null;
+  waiting: JobWaiting | null;
   createdAt: number;
   startedAt: number | null;
   updatedAt: number;
@@ -67,6 +69,7 @@ export function jobRecordFromRow(row: SqlRow): JobRecord {
     ratePerSec: num(row.rate_per_sec),
     etaSeconds: num(row.eta_seconds),
     currentItem: str(row.current_item),
+    waiting: json<JobWaiting>(row.waiting),
     createdAt: Number(row.created_at),
     startedAt: num(row.started_at),
     updatedAt: Number(row.updated_at),
@@ -98,6 +101,7 @@ export function jobFromRecord(record: JobRecord): Job {
     ratePerSec: record.ratePerSec,
     etaSeconds: record.etaSeconds,
     currentItem: record.currentItem,
+    waiting: record.waiting ? { ...record.waiting } : null,
     createdAt: toIso(record.createdAt),
     startedAt: iso(record.startedAt),
     updatedAt: toIso(record.updatedAt),
@@ -128,6 +132,7 @@ export function recordFromJob(job: Job): JobRecord {
     ratePerSec: job.ratePerSec,
     etaSeconds: job.etaSeconds,
     currentItem: job.currentItem,
+    waiting: job.waiting,
     createdAt: fromIso(job.createdAt),
     startedAt: ms(job.startedAt),
     updatedAt: fromIso(job.updatedAt),
@@ -152,6 +157,7 @@ export function applyChangeToRecord(record: JobRecord, change: JobChange): void 
   record.attempt = job.attempt;
   record.cancelRequested = job.cancelRequested;
   record.error = job.error;
+  record.waiting = job.waiting;
   record.startedAt = ms(job.startedAt);
   record.heartbeatAt = ms(job.heartbeatAt);
   record.leaseExpiresAt = ms(job.leaseExpiresAt);
@@ -165,8 +171,9 @@ export function applyChangeToRecord(record: JobRecord, change: JobChange): void 
 export const INSERT_JOB_SQL = `
   INSERT INTO jobs (id, source, account_id, status, phase, mode, job_trigger, counters, category_counts,
     rate_per_sec, eta_seconds, current_item, created_at, started_at, updated_at, heartbeat_at,
-    lease_expires_at, finished_at, attempt, cancel_requested, error, last_log_seq, lease_token, worker_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    lease_expires_at, finished_at, attempt, cancel_requested, error, last_log_seq, lease_token, worker_id,
+    waiting)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (source, account_id) WHERE status IN ('queued', 'running') DO NOTHING`;
 
 /** Every mutable column, written from a record read in the same write transaction. */
@@ -174,7 +181,7 @@ export const UPDATE_JOB_SQL = `
   UPDATE jobs SET status = ?, phase = ?, mode = ?, job_trigger = ?, counters = ?, category_counts = ?,
     rate_per_sec = ?, eta_seconds = ?, current_item = ?, created_at = ?, started_at = ?, updated_at = ?,
     heartbeat_at = ?, lease_expires_at = ?, finished_at = ?, attempt = ?, cancel_requested = ?, error = ?,
-    last_log_seq = ?, lease_token = ?, worker_id = ?
+    last_log_seq = ?, lease_token = ?, worker_id = ?, waiting = ?
   WHERE id = ?`;
 
 const mutableColumns = (record: JobRecord): SQLInputValue[] => [
@@ -199,6 +206,7 @@ const mutableColumns = (record: JobRecord): SQLInputValue[] => [
   record.lastLogSeq,
   record.leaseToken,
   record.workerId,
+  record.waiting ? JSON.stringify(record.waiting) : null,
 ];
 
 export const insertJobParams = (record: JobRecord): SQLInputValue[] => [

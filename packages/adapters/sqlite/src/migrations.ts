@@ -141,6 +141,14 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT OR IGNORE INTO job_change_counter (id, seq) VALUES (1, 0);
     `,
   },
+  {
+    version: 4,
+    name: 'jobs.waiting: what a job held back by a quota waits for, and until when',
+    // JSON text ({ "for": …, "until": … }) or NULL; written with the job's other progress fields.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN waiting TEXT;
+    `,
+  },
 ];
 
 /** The newest schema version this package knows. */

@@ -38,6 +38,7 @@ const job = (patch: Partial<Job> = {}): Job => ({
   ratePerSec: 120.4,
   etaSeconds: 4_320,
   currentItem: null,
+  waiting: null,
   createdAt: '2026-03-01T11:00:00.000Z',
   startedAt: '2026-03-01T11:00:00.000Z',
   updatedAt: '2026-03-01T11:59:59.000Z',

@@ -1,5 +1,14 @@
 import type { Clock } from '../clock';
-import type { AccountKey, Job, JobCounters, JobPhase, LogInput, LogLevel, SyncMode } from '../job/job';
+import type {
+  AccountKey,
+  Job,
+  JobCounters,
+  JobPhase,
+  JobWaitReason,
+  LogInput,
+  LogLevel,
+  SyncMode,
+} from '../job/job';
 import type { SinkWrite } from '../store/sink';
 import type { ListStagedQuery, StageChange, StagedItem } from '../store/syncStore';
 
@@ -78,6 +87,15 @@ export interface SourceContext<TCheckpoint = unknown> {
    * counts. Optional so hand-made contexts in tests need not provide it; the engine always does.
    */
   reportQuotaUnits?(units: number): void;
+  /**
+   * Tells the engine the job is held back by a quota until `until` (a project budget shared by the
+   * fleet, or the account's own quota on a long back-off), or that it no longer is (`null`). The
+   * engine stores it on the job (`Job.waiting`) and sends it to clients at once, counts the wait in
+   * the ETA without reading it as slowness, and clears it by itself on the next committed batch and
+   * when the job ends. Optional so hand-made contexts in tests need not provide it; the engine
+   * always does.
+   */
+  reportWait?(wait: { for: JobWaitReason; until: Date } | null): void;
   /** Reads the account's durable work list. */
   readonly staged: {
     list(query: ListStagedQuery): Promise<StagedItem[]>;

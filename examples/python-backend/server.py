@@ -93,7 +93,7 @@ class Store:
                 "counters": {"total": None, "listed": 0, "fetched": 0, "classified": 0, "stored": 0,
                              "skipped": 0, "deleted": 0, "failed": 0},
                 "categoryCounts": {}, "percent": None, "ratePerSec": None, "etaSeconds": None,
-                "currentItem": None, "createdAt": at, "startedAt": None, "updatedAt": at,
+                "currentItem": None, "waiting": None, "createdAt": at, "startedAt": None, "updatedAt": at,
                 "heartbeatAt": None, "leaseExpiresAt": None, "finishedAt": None, "attempt": 0,
                 "cancelRequested": False, "error": None, "lastLogSeq": 0,
             }
@@ -118,7 +118,7 @@ class Store:
                 self._emit(job_id, {"type": kind, "jobId": job_id, "job": dict(job)})
             else:
                 progress = {k: job[k] for k in ("phase", "mode", "counters", "categoryCounts", "percent",
-                                                "ratePerSec", "etaSeconds", "currentItem", "updatedAt")}
+                                                "ratePerSec", "etaSeconds", "currentItem", "waiting", "updatedAt")}
                 self._emit(job_id, {"type": "progress", "jobId": job_id, "progress": json.loads(json.dumps(progress))})
             return dict(job)
 

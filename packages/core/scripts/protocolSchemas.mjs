@@ -57,6 +57,11 @@ export const definitions = {
       "`resume` continues from the account's checkpoint; `push` follows a mailbox-changed notification.",
     enum: ['manual', 'schedule', 'resume', 'push'],
   },
+  JobWaitReason: {
+    description:
+      "What a held-back job waits for: the Cloud project's per-minute quota, its daily budget, or the account's own quota.",
+    enum: ['project-quota', 'project-daily-quota', 'user-quota'],
+  },
   LogLevel: { enum: ['info', 'warn', 'error'] },
   SyncErrorCode: { enum: SYNC_ERROR_CODES },
   HttpErrorCode: {
@@ -84,6 +89,10 @@ export const definitions = {
     message: { type: 'string' },
     retryable: { type: 'boolean' },
   }),
+  JobWaiting: {
+    description: 'A job held back by a quota: what it waits for and until when.',
+    ...object({ for: ref('JobWaitReason'), until: ref('Timestamp') }),
+  },
   Job: {
     description:
       'One sync attempt of one account from one source: the snapshot every route and event carries.',
@@ -104,6 +113,11 @@ export const definitions = {
       ratePerSec: nullable({ type: 'number', minimum: 0 }),
       etaSeconds: { description: 'Never 0 while work remains.', ...nullable({ type: 'number', minimum: 0 }) },
       currentItem: nullable({ type: 'string' }),
+      waiting: {
+        description:
+          'Set while the running job is held back by a quota; cleared by the next committed batch.',
+        ...nullable(ref('JobWaiting')),
+      },
       createdAt: ref('Timestamp'),
       startedAt: nullable(ref('Timestamp')),
       updatedAt: ref('Timestamp'),
@@ -141,6 +155,7 @@ export const definitions = {
       ratePerSec: nullable({ type: 'number', minimum: 0 }),
       etaSeconds: nullable({ type: 'number', minimum: 0 }),
       currentItem: nullable({ type: 'string' }),
+      waiting: nullable(ref('JobWaiting')),
       updatedAt: ref('Timestamp'),
     }),
   },

@@ -26,9 +26,11 @@ import { createMemoryStore, createSyncEngine, type StartResult, type SyncEngine 
 import {
   JOB_PHASES,
   JOB_STATUSES,
+  JOB_WAIT_REASONS,
   type Job,
   type JobCounters,
   type JobError,
+  type JobWaiting,
   type LogEntry,
 } from '../src/job/job';
 import { createTestSource } from '../src/testing/index';
@@ -115,6 +117,7 @@ describe('the schemas match the TypeScript types', () => {
       ratePerSec: 'required',
       etaSeconds: 'required',
       currentItem: 'required',
+      waiting: 'required',
       createdAt: 'required',
       startedAt: 'required',
       updatedAt: 'required',
@@ -154,6 +157,7 @@ describe('the schemas match the TypeScript types', () => {
       ratePerSec: 'required',
       etaSeconds: 'required',
       currentItem: 'required',
+      waiting: 'required',
       updatedAt: 'required',
     };
     expect(kinds('Job')).toEqual(job);
@@ -161,6 +165,8 @@ describe('the schemas match the TypeScript types', () => {
     expect(kinds('JobError')).toEqual(error);
     expect(kinds('LogEntry')).toEqual(entry);
     expect(kinds('JobProgress')).toEqual(progress);
+    const waiting: KeyKinds<JobWaiting> = { for: 'required', until: 'required' };
+    expect(kinds('JobWaiting')).toEqual(waiting);
   });
 
   it('every SSE event and every body', () => {
@@ -213,6 +219,7 @@ describe('the schemas match the TypeScript types', () => {
   it('enums: statuses, phases, error codes', () => {
     expect(events.$defs.JobStatus.enum).toEqual([...JOB_STATUSES]);
     expect(events.$defs.JobPhase.enum).toEqual([...JOB_PHASES]);
+    expect(events.$defs.JobWaitReason.enum).toEqual([...JOB_WAIT_REASONS]);
     expect(events.$defs.SyncErrorCode.enum).toEqual([...SYNC_ERROR_CODES]);
     const httpCodes: Record<HttpErrorCode, true> = {
       ...(Object.fromEntries([...SYNC_ERROR_CODES].map((code) => [code, true])) as Record<string, true>),

@@ -12,6 +12,10 @@ const usage = `Usage: syncjob-gmail-emulator [options]
   --user <address>       Account address (default me@example.com); repeat for several accounts
   --quota <profile>      legacy | 2026 | off (default legacy)
   --speed <n>            Quota time compression: the 60 s window lasts 60/n s (default 1)
+  --project-units-per-minute <n>
+                         The project's units per (scaled) minute, shared by all users (default: no limit)
+  --project-daily-units <n>
+                         The project's units per (scaled) day from 00:00 UTC (default: no limit)
   --token-lifetime <s>   Access-token lifetime in seconds (default 3600)
   --max-concurrent <n>   Per-user concurrent calls before 429 (default 50)
   --push-endpoint <url>  POST Pub/Sub pushes for watched mailboxes here (default: none sent)
@@ -43,6 +47,8 @@ async function main(): Promise<void> {
       user: { type: 'string', multiple: true },
       quota: { type: 'string' },
       speed: { type: 'string' },
+      'project-units-per-minute': { type: 'string' },
+      'project-daily-units': { type: 'string' },
       'token-lifetime': { type: 'string' },
       'max-concurrent': { type: 'string' },
       'push-endpoint': { type: 'string' },
@@ -79,6 +85,12 @@ async function main(): Promise<void> {
         earlyByMs: positiveNumber('push-early', values['push-early'], 0),
       }
     : undefined;
+  const projectUnitsPerMinute = positiveNumber(
+    'project-units-per-minute',
+    values['project-units-per-minute'],
+    0,
+  );
+  const projectDailyUnits = positiveNumber('project-daily-units', values['project-daily-units'], 0);
   const running = await startGmailEmulator({
     port: positiveNumber('port', values.port, 8085),
     host: values.host ?? '127.0.0.1',
@@ -88,6 +100,9 @@ async function main(): Promise<void> {
     tokenLifetimeSeconds: positiveNumber('token-lifetime', values['token-lifetime'], 3600),
     maxConcurrentPerUser: positiveNumber('max-concurrent', values['max-concurrent'], 50),
     ...(push ? { push } : {}),
+    // 0 (or absent) means no project limit, as in the options.
+    ...(projectUnitsPerMinute > 0 ? { projectUnitsPerMinute } : {}),
+    ...(projectDailyUnits > 0 ? { projectDailyUnits } : {}),
   });
   process.stdout.write(`Gmail emulator listening on ${running.url}\n`);
   process.stdout.write(

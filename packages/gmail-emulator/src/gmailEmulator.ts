@@ -24,6 +24,7 @@ import {
 import { PushHub, type PushOptions, type PushStats } from './push/pushHub.js';
 import { PushSigningKey } from './push/signingKey.js';
 import { type GmailMethod, type QuotaProfile, type QuotaSetting, resolveQuota } from './quota/costTables.js';
+import { ProjectQuota, type ProjectQuotaStats } from './quota/projectQuota.js';
 import { QuotaWindow } from './quota/quotaWindow.js';
 import { type CallCounters, type CallOutcome, StatsRecorder } from './stats/statsRecorder.js';
 
@@ -43,7 +44,19 @@ export interface GmailEmulatorOptions {
    * the unit rate is N times Google's, and every `Retry-After` is divided by N. Default 1.
    */
   speed?: number;
-  /** How quota refusals are answered: 429 `rateLimitExceeded`, 403 `userRateLimitExceeded`, or a seeded mix. Default 429. */
+  /**
+   * The Cloud project's budget per (scaled) minute, shared by every user: past it calls answer 429
+   * `rateLimitExceeded` "Queries per minute" with `Retry-After`. Google's is 1,200,000. Enforced
+   * even with `quota: 'off'`. Default: not limited.
+   */
+  projectUnitsPerMinute?: number;
+  /**
+   * The project's budget per (scaled) day, from 00:00 UTC, shared by every user: past it calls
+   * answer 403 `dailyLimitExceeded` until the day ends (projects created from May 2026: 80,000,000).
+   * Default: not limited.
+   */
+  projectDailyUnits?: number;
+  /** How per-user quota refusals are answered: 429 `rateLimitExceeded`, 403 `userRateLimitExceeded`, or a seeded mix. Default 429. */
   overQuotaStatus?: 429 | 403 | 'mixed';
   /**
    * `Retry-After` as whole seconds rounded up (what HTTP allows) instead of fractional seconds
@@ -99,6 +112,8 @@ export interface EmulatorStats {
   batches: { requests: number; parts: number };
   tokens: { requests: number; refused: number };
   push: PushStats;
+  /** The project's units per window and per day, shared by all users, and its refusals. */
+  project: ProjectQuotaStats;
 }
 
 /** What an added message looks like to the caller. */
@@ -128,6 +143,7 @@ export class GmailEmulator {
   private quotaProfile!: QuotaProfile;
   private quotaEnforced!: boolean;
   private speedFactor!: number;
+  private projectQuota!: ProjectQuota;
   private mix: Random;
 
   constructor(private readonly options: GmailEmulatorOptions = {}) {
@@ -152,6 +168,7 @@ export class GmailEmulator {
     this.push.reset();
     this.users.clear();
     this.windows.clear();
+    this.resetProjectQuota();
     this.inFlight.clear();
     this.tokens.clearAccessTokens();
     this.faults.clear();
@@ -160,7 +177,7 @@ export class GmailEmulator {
     for (const rule of this.options.faults ?? []) this.faults.add(rule);
   }
 
-  /** Changes the quota profile and speed; spent units are forgotten. */
+  /** Changes the quota profile and speed; spent units (the user's and the project's) are forgotten. */
   setQuota(setting: QuotaSetting, speed = this.speedFactor): void {
     if (!(speed > 0)) throw new RangeError('speed must be a positive number');
     const { profile, enforced } = resolveQuota(setting);
@@ -169,6 +186,15 @@ export class GmailEmulator {
     this.quotaEnforced = enforced;
     this.speedFactor = speed;
     this.windows.clear();
+    this.resetProjectQuota();
+  }
+
+  private resetProjectQuota(): void {
+    this.projectQuota = new ProjectQuota({
+      unitsPerMinute: this.options.projectUnitsPerMinute,
+      dailyUnits: this.options.projectDailyUnits,
+      speed: this.speedFactor,
+    });
   }
 
   get quota(): {
@@ -184,6 +210,14 @@ export class GmailEmulator {
       enforced: this.quotaEnforced,
       speed: this.speedFactor,
       windowMs: 60_000 / this.speedFactor,
+    };
+  }
+
+  /** The project's budgets, shared by every user (null: not limited). */
+  get projectBudgets(): { unitsPerMinute: number | null; dailyUnits: number | null } {
+    return {
+      unitsPerMinute: this.options.projectUnitsPerMinute ?? null,
+      dailyUnits: this.options.projectDailyUnits ?? null,
     };
   }
 
@@ -310,12 +344,14 @@ export class GmailEmulator {
       batches: { requests: recorder.batches, parts: recorder.batchParts },
       tokens: { requests: recorder.tokenRequests, refused: recorder.tokenRefusals },
       push: this.push.stats(),
+      project: this.projectQuota.stats(this.clock.now()),
     };
   }
 
   /** Zeroes call counters and per-message fetch counts (quota windows are kept). */
   resetStats(): void {
     this.statsRecorder.reset();
+    this.projectQuota.resetStats();
     for (const mailbox of this.users.values()) mailbox.resetFetchCounts();
   }
 
@@ -459,8 +495,10 @@ export class GmailEmulator {
     }
     try {
       const cost = this.quotaProfile.costs[method];
+      const now = this.clock.now();
+      // Both budgets are checked before either is charged: a refused call costs nothing.
       if (this.quotaEnforced) {
-        const waitMs = this.quotaWindow(user).tryCharge(cost, this.clock.now());
+        const waitMs = this.quotaWindow(user).waitFor(cost, now);
         if (waitMs > 0) {
           this.record(user, method, 'rateLimited');
           const setting = this.options.overQuotaStatus ?? 429;
@@ -468,6 +506,18 @@ export class GmailEmulator {
           return { response: this.rateLimited(status, waitMs) };
         }
       }
+      const refusal = this.projectQuota.check(cost, now);
+      if (refusal) {
+        this.record(user, method, 'rateLimited');
+        const retryAfter = this.formatRetryAfter(refusal.waitMs);
+        const response =
+          refusal.limit === 'daily'
+            ? googleErrors.dailyLimitExceeded(retryAfter)
+            : googleErrors.projectRateLimitExceeded(retryAfter);
+        return { response };
+      }
+      if (this.quotaEnforced) this.quotaWindow(user).charge(cost, now);
+      this.projectQuota.charge(cost, now);
       const latency = this.faults.latencyMs(method, user);
       if (latency > 0) await this.clock.sleep(latency);
       const failure = this.faults.serverError(method, user);

@@ -15,7 +15,11 @@ describe.skipIf(!existsSync(cli))('syncjob-gmail-emulator CLI (needs a build: di
   it('prints its URL, serves Gmail and stops cleanly on SIGTERM', async () => {
     child = spawn(
       process.execPath,
-      [cli, '--port', '0', '--messages', '300', '--seed', '3', '--speed', '10'],
+      [
+        cli,
+        ...['--port', '0', '--messages', '300', '--seed', '3', '--speed', '10'],
+        ...['--project-units-per-minute', '1200000', '--project-daily-units', '80000000'],
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -39,8 +43,13 @@ describe.skipIf(!existsSync(cli))('syncjob-gmail-emulator CLI (needs a build: di
     const config = (await (await fetch(`${url}/_emulator/config`)).json()) as {
       speed: number;
       windowMs: number;
+      project: unknown;
     };
-    expect(config).toMatchObject({ speed: 10, windowMs: 6000 });
+    expect(config).toMatchObject({
+      speed: 10,
+      windowMs: 6000,
+      project: { unitsPerMinute: 1_200_000, dailyUnits: 80_000_000 },
+    });
     const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

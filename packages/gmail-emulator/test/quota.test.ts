@@ -32,13 +32,18 @@ describe('cost tables', () => {
 describe('QuotaWindow', () => {
   it('admits within the moving window and says when units free up', () => {
     const window = new QuotaWindow(100, 1000);
-    expect(window.tryCharge(60, 0)).toBe(0);
-    expect(window.tryCharge(40, 500)).toBe(0);
-    expect(window.tryCharge(1, 600)).toBe(400);
-    expect(window.tryCharge(50, 999)).toBe(1);
-    expect(window.tryCharge(50, 1000)).toBe(0);
+    const tryCharge = (cost: number, now: number) => {
+      const waitMs = window.waitFor(cost, now);
+      if (waitMs === 0) window.charge(cost, now);
+      return waitMs;
+    };
+    expect(tryCharge(60, 0)).toBe(0);
+    expect(tryCharge(40, 500)).toBe(0);
+    expect(tryCharge(1, 600)).toBe(400);
+    expect(tryCharge(50, 999)).toBe(1);
+    expect(tryCharge(50, 1000)).toBe(0);
     expect(window.used(1000)).toBe(90);
-    expect(window.tryCharge(20, 1200)).toBe(300);
+    expect(tryCharge(20, 1200)).toBe(300);
   });
 });
 

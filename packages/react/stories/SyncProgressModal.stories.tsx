@@ -79,6 +79,25 @@ export const RunningWithEta: Story = {
   parameters: { api: scenarioApi({ job: running, logs: someLogs(running, 40) }) },
 };
 
+/** Held back by the Cloud project's shared quota: the modal says so and when it resumes; the ETA includes the wait. */
+const waitingForQuota = job({
+  waiting: { for: 'project-quota', until: new Date(Date.now() + 40 * 60_000).toISOString() },
+  etaSeconds: 40 * 60 + 4_320,
+});
+export const WaitingForQuota: Story = {
+  parameters: { api: scenarioApi({ job: waitingForQuota, logs: someLogs(waitingForQuota, 20) }) },
+};
+
+/** The project's daily budget is spent: the job resumes on its own when the budget's day turns. */
+const nextUtcMidnight = new Date(new Date().setUTCHours(24, 0, 0, 0));
+const waitingForDailyQuota = job({
+  waiting: { for: 'project-daily-quota', until: nextUtcMidnight.toISOString() },
+  etaSeconds: Math.round((nextUtcMidnight.getTime() - Date.now()) / 1000) + 4_320,
+});
+export const WaitingForDailyQuota: Story = {
+  parameters: { api: scenarioApi({ job: waitingForDailyQuota, logs: someLogs(waitingForDailyQuota, 20) }) },
+};
+
 export const TenThousandLogLines: Story = {
   parameters: { api: scenarioApi({ job: running, logs: someLogs(running, 10_000) }) },
 };

@@ -26,6 +26,7 @@ export function jobFixture(patch: Partial<Job> = {}): Job {
     ratePerSec: 120,
     etaSeconds: 4_320,
     currentItem: null,
+    waiting: null,
     createdAt: at,
     startedAt: at,
     updatedAt: at,

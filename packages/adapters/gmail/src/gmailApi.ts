@@ -29,8 +29,11 @@ export interface GmailApiOptions {
   concurrency: number;
   requestTimeoutMs: number;
   signal: AbortSignal;
-  /** Told the server's wait when a rate-limit answer pauses the calls (the engine's ETA ignores it). */
-  onBackoff?: (ms: number) => void;
+  /**
+   * Told the server's wait when a rate-limit answer pauses the calls (the engine's ETA ignores it),
+   * with Google's reason (`dailyLimitExceeded`, `rateLimitExceeded`, …) when the answer gave one.
+   */
+  onBackoff?: (ms: number, reason: string | undefined) => void;
   /** Told the units of calls Gmail answered (refused calls are not charged). */
   onUnits?: (units: number) => void;
   /** The Cloud project's budget shared by every worker (`ctx.projectQuota`), when the engine has one. */
@@ -449,7 +452,10 @@ export class GmailApi {
 
   #rateLimited(error: SyncError): void {
     this.#options.limiter.rateLimited(error.retryAfterMs);
-    if (error.retryAfterMs !== undefined) this.#options.onBackoff?.(error.retryAfterMs);
+    if (error.retryAfterMs !== undefined) {
+      const reason = error.details?.reason;
+      this.#options.onBackoff?.(error.retryAfterMs, typeof reason === 'string' ? reason : undefined);
+    }
   }
 
   #noteRetry(result: FetchRoundResult, error: SyncError): void {

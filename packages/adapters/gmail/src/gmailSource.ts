@@ -120,6 +120,11 @@ export interface GmailSource extends SyncSource<GmailCheckpoint> {
 
 const DEFAULT_HEADERS = ['From', 'To', 'Cc', 'Subject', 'Date', 'Message-ID'];
 const GOOGLE_ROOT_URL = 'https://gmail.googleapis.com/';
+/**
+ * A quota back-off at least this long is reported as the job's wait (`ctx.reportWait`); shorter ones
+ * are the ordinary pace of a sync near its quota and only pause the ETA.
+ */
+const REPORTED_WAIT_MS = 5_000;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -208,7 +213,14 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     const limiter = limiterFor(accountId);
     const api = await apiFor(accountId, {
       signal: ctx.signal,
-      onBackoff: (ms) => ctx.reportBackoff(ms),
+      onBackoff: (ms, reason) => {
+        ctx.reportBackoff(ms);
+        // A wait long enough to notice is told on the job, so the UI says why nothing moves.
+        if (ms >= REPORTED_WAIT_MS) {
+          const waitFor = reason === 'dailyLimitExceeded' ? 'project-daily-quota' : 'user-quota';
+          ctx.reportWait?.({ for: waitFor, until: new Date(ctx.clock.now() + ms) });
+        }
+      },
       onUnits: (units) => ctx.reportQuotaUnits?.(units),
       projectQuota: ctx.projectQuota,
     });

@@ -199,6 +199,13 @@ END
 $take$;
 `,
   },
+  {
+    version: 4,
+    name: 'jobs.waiting: what a job held back by a quota waits for, and until when',
+    sql: `
+ALTER TABLE $schema.jobs ADD COLUMN IF NOT EXISTS waiting jsonb;
+`,
+  },
 ];
 
 /** The newest schema version this build of `@syncjob/postgres` knows. */

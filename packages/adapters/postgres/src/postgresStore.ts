@@ -112,6 +112,7 @@ interface JobRow {
   rate_per_sec: number | null;
   eta_seconds: number | null;
   current_item: string | null;
+  waiting: Job['waiting'];
   created_at: Date;
   started_at: Date | null;
   updated_at: Date;
@@ -166,6 +167,8 @@ function toJob(row: JobRow): Job {
     ratePerSec: row.rate_per_sec,
     etaSeconds: row.eta_seconds,
     currentItem: row.current_item,
+    // NULL in rows written before the column existed, as in rows of jobs that wait for nothing.
+    waiting: row.waiting ?? null,
     createdAt: row.created_at.toISOString(),
     startedAt: iso(row.started_at),
     updatedAt: row.updated_at.toISOString(),
@@ -231,6 +234,7 @@ const CHANGE_COLUMNS: Record<keyof JobChange, { column: string; cast: string }> 
   finishedAt: { column: 'finished_at', cast: '::timestamptz' },
   cancelRequested: { column: 'cancel_requested', cast: '::boolean' },
   error: { column: 'error', cast: '::jsonb' },
+  waiting: { column: 'waiting', cast: '::jsonb' },
 };
 
 /**
@@ -402,13 +406,17 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     return `$${params.length}${cast}`;
   };
 
-  /** `SET` clauses for the fields of a progress patch; parameters are appended to `params`. */
-  function progressSets(patch: ProgressPatch | undefined, params: unknown[], skipPhase = false): string[] {
+  /**
+   * `SET` clauses for the fields of a progress patch; parameters are appended to `params`.
+   * `withChange`: the statement also applies a lifecycle change, which owns `phase` and `waiting`
+   * (a column may be set once per statement).
+   */
+  function progressSets(patch: ProgressPatch | undefined, params: unknown[], withChange = false): string[] {
     const sets: string[] = [];
     if (!patch) return sets;
     const set = (column: string, value: unknown, cast = '') =>
       sets.push(`${column} = ${bind(params, value, cast)}`);
-    if (patch.phase !== undefined && !skipPhase) set('phase', patch.phase);
+    if (patch.phase !== undefined && !withChange) set('phase', patch.phase);
     if (patch.mode !== undefined) set('mode', patch.mode);
     if (patch.counters !== undefined) set('counters', JSON.stringify(patch.counters), '::jsonb');
     if (patch.categoryCounts !== undefined)
@@ -416,6 +424,8 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     if (patch.ratePerSec !== undefined) set('rate_per_sec', patch.ratePerSec);
     if (patch.etaSeconds !== undefined) set('eta_seconds', patch.etaSeconds);
     if (patch.currentItem !== undefined) set('current_item', patch.currentItem);
+    if (patch.waiting !== undefined && !withChange)
+      set('waiting', patch.waiting === null ? null : JSON.stringify(patch.waiting), '::jsonb');
     return sets;
   }
 
@@ -432,7 +442,7 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       if (value === now && cast === '::timestamptz') sets.push(`${column} = now()`);
       else
         sets.push(
-          `${column} = ${bind(params, column === 'error' && value !== null ? JSON.stringify(value) : value, cast)}`,
+          `${column} = ${bind(params, cast === '::jsonb' && value !== null ? JSON.stringify(value) : value, cast)}`,
         );
     }
     if (change.leaseExpiresAt === null) sets.push('lease_token = NULL', 'worker_id = NULL');
@@ -748,6 +758,7 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
       const { rows } = await query<JobRow>(
         `UPDATE ${jobs} AS j SET
            status = 'running', attempt = j.attempt + 1, lease_token = $1, worker_id = $2, error = NULL,
+           waiting = NULL,
            lease_expires_at = now() + $3::float8 * interval '1 millisecond',
            heartbeat_at = now(), started_at = coalesce(j.started_at, now()), updated_at = now()
          WHERE j.status = 'queued' AND j.id = (

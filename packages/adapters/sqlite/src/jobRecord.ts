@@ -10,6 +10,7 @@ import {
   type JobPhase,
   type JobStatus,
   type JobTrigger,
+  type JobWaiting,
   type Lease,
   type LogEntry,
   type LogLevel,
@@ -35,6 +36,7 @@ export interface JobRecord {
   ratePerSec: number | null;
   etaSeconds: number | null;
   currentItem: string | null;
+  waiting: JobWaiting | null;
   createdAt: number;
   startedAt: number | null;
   updatedAt: number;
@@ -69,6 +71,7 @@ export function jobRecordFromRow(row: SqlRow): JobRecord {
     ratePerSec: num(row.rate_per_sec),
     etaSeconds: num(row.eta_seconds),
     currentItem: str(row.current_item),
+    waiting: json<JobWaiting>(row.waiting),
     createdAt: Number(row.created_at),
     startedAt: num(row.started_at),
     updatedAt: Number(row.updated_at),
@@ -100,6 +103,7 @@ export function jobFromRecord(record: JobRecord): Job {
     ratePerSec: record.ratePerSec,
     etaSeconds: record.etaSeconds,
     currentItem: record.currentItem,
+    waiting: record.waiting ? { ...record.waiting } : null,
     createdAt: toIso(record.createdAt),
     startedAt: iso(record.startedAt),
     updatedAt: toIso(record.updatedAt),
@@ -130,6 +134,7 @@ export function recordFromJob(job: Job): JobRecord {
     ratePerSec: job.ratePerSec,
     etaSeconds: job.etaSeconds,
     currentItem: job.currentItem,
+    waiting: job.waiting,
     createdAt: fromIso(job.createdAt),
     startedAt: ms(job.startedAt),
     updatedAt: fromIso(job.updatedAt),
@@ -154,6 +159,7 @@ export function applyChangeToRecord(record: JobRecord, change: JobChange): void 
   record.attempt = job.attempt;
   record.cancelRequested = job.cancelRequested;
   record.error = job.error;
+  record.waiting = job.waiting;
   record.startedAt = ms(job.startedAt);
   record.heartbeatAt = ms(job.heartbeatAt);
   record.leaseExpiresAt = ms(job.leaseExpiresAt);
@@ -169,8 +175,8 @@ export const INSERT_JOB_SQL = `
   INSERT INTO jobs (id, source, account_id, status, phase, mode, job_trigger, counters, category_counts,
     rate_per_sec, eta_seconds, current_item, created_at, started_at, updated_at, heartbeat_at,
     lease_expires_at, finished_at, attempt, cancel_requested, error, last_log_seq, lease_token, worker_id,
-    change_seq)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    waiting, change_seq)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (source, account_id) WHERE status IN ('queued', 'running') DO NOTHING`;
 
 /**
@@ -181,7 +187,7 @@ export const INSERT_JOB_SQL = `
  */
 export const UPDATE_JOB_SQL = `
   UPDATE jobs SET status = ?, phase = ?, mode = ?, counters = ?, category_counts = ?, rate_per_sec = ?,
-    eta_seconds = ?, current_item = ?, started_at = ?, updated_at = ?, heartbeat_at = ?,
+    eta_seconds = ?, current_item = ?, waiting = ?, started_at = ?, updated_at = ?, heartbeat_at = ?,
     lease_expires_at = ?, finished_at = ?, attempt = ?, cancel_requested = ?, error = ?, last_log_seq = ?,
     lease_token = ?, worker_id = ?, change_seq = ?
   WHERE id = ?`;
@@ -192,7 +198,7 @@ export const UPDATE_JOB_SQL = `
  */
 export const UPDATE_PROGRESS_SQL = `
   UPDATE jobs SET phase = ?, mode = ?, counters = ?, category_counts = ?, rate_per_sec = ?, eta_seconds = ?,
-    current_item = ?, updated_at = ?, last_log_seq = ?, change_seq = ?
+    current_item = ?, waiting = ?, updated_at = ?, last_log_seq = ?, change_seq = ?
   WHERE id = ?`;
 
 const progressColumns = (record: JobRecord): SQLInputValue[] => [
@@ -203,6 +209,7 @@ const progressColumns = (record: JobRecord): SQLInputValue[] => [
   record.ratePerSec,
   record.etaSeconds,
   record.currentItem,
+  record.waiting ? JSON.stringify(record.waiting) : null,
 ];
 
 const mutableColumns = (record: JobRecord): SQLInputValue[] => [
@@ -246,6 +253,7 @@ export const insertJobParams = (record: JobRecord, changeSeq: number): SQLInputV
   record.lastLogSeq,
   record.leaseToken,
   record.workerId,
+  record.waiting ? JSON.stringify(record.waiting) : null,
   changeSeq,
 ];
 
@@ -270,8 +278,8 @@ export const updateProgressParams = (record: JobRecord, changeSeq: number): SQLI
  */
 export const CLAIM_JOB_SQL = `
   UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = coalesce(started_at, ?),
-    heartbeat_at = ?, lease_expires_at = ?, error = NULL, updated_at = ?, lease_token = ?, worker_id = ?,
-    change_seq = ?
+    heartbeat_at = ?, lease_expires_at = ?, error = NULL, waiting = NULL, updated_at = ?, lease_token = ?,
+    worker_id = ?, change_seq = ?
   WHERE status = 'queued' AND id = (
     SELECT id FROM jobs
     WHERE status = 'queued' AND (? IS NULL OR source IN (SELECT value FROM json_each(?)))

@@ -177,6 +177,14 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN
         UPDATE job_change_counter SET seq = max(seq, OLD.change_seq) WHERE id = 1;
       END;
+      `,
+  },
+  {
+    version: 6,
+    name: 'jobs.waiting: what a job held back by a quota waits for, and until when',
+    // JSON text ({ "for": …, "until": … }) or NULL; written with the job's other progress fields.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN waiting TEXT;
     `,
   },
 ];

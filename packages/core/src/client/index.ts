@@ -66,6 +66,7 @@ export {
   jobStats,
   jobSubtitle,
   jobTitle,
+  jobWaitText,
   logWindow,
   staleAt,
   syncButtonIntent,

@@ -16,6 +16,7 @@ import {
   jobStats,
   jobSubtitle,
   jobTitle,
+  jobWaitText,
   logWindow,
   syncButtonIntent,
   syncButtonLabel,
@@ -38,6 +39,7 @@ const job = (patch: Partial<Job> = {}): Job => ({
   ratePerSec: 120.4,
   etaSeconds: 4_320,
   currentItem: null,
+  waiting: null,
   createdAt: '2026-03-01T11:00:00.000Z',
   startedAt: '2026-03-01T11:00:00.000Z',
   updatedAt: '2026-03-01T11:59:59.000Z',
@@ -98,6 +100,29 @@ describe('job presentation', () => {
     expect(jobSubtitle(job({ status: 'completed', finishedAt: '2026-03-01T11:04:00.000Z' }))).toBe(
       '12,340 messages synced in 4 min.',
     );
+  });
+
+  it('says what a job held back by a quota waits for and when it resumes, in UTC for the daily budget', () => {
+    const waiting = (reason: NonNullable<Job['waiting']>['for'], inMs: number) =>
+      job({ waiting: { for: reason, until: new Date(NOW + inMs).toISOString() } });
+    const minutes40 = waiting('project-quota', 40 * 60_000 - 20_000);
+    expect(jobWaitText(minutes40, NOW)).toBe('Waiting for Gmail quota — resumes in about 40 min');
+    expect(jobSubtitle(minutes40, 'open', NOW)).toBe('Waiting for Gmail quota — resumes in about 40 min');
+    expect(syncStatusText(minutes40, NOW)).toBe('Syncing… 28% (waiting for Gmail quota)');
+    // Without the time the subtitle cannot say when: it says what the job does.
+    expect(jobSubtitle(minutes40, 'open')).toBe('Fetching messages');
+    // NOW is 12:00 UTC: the day's budget comes back at midnight UTC, twelve hours on.
+    expect(jobWaitText(waiting('project-daily-quota', 12 * 3_600_000), NOW)).toBe(
+      'Daily Gmail quota used up — resumes at 00:00 UTC (in about 12 h)',
+    );
+    expect(jobWaitText(waiting('user-quota', 30_000), NOW)).toBe(
+      "Waiting for this mailbox's Gmail quota — resumes in about 30 s",
+    );
+    // Over, cancelling, or not running: nothing to say about a wait.
+    expect(jobWaitText(waiting('project-quota', 0), NOW)).toBeNull();
+    expect(jobWaitText({ ...minutes40, cancelRequested: true }, NOW)).toBeNull();
+    expect(jobWaitText({ ...minutes40, status: 'completed' }, NOW)).toBeNull();
+    expect(jobWaitText(job(), NOW)).toBeNull();
   });
 
   it('shows the error of a failed job only', () => {

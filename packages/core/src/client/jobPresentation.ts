@@ -70,12 +70,52 @@ const PHASES: Record<JobPhase, string> = {
   finalizing: 'Finishing up',
 };
 
-/** One line under the title: what happens now, or how it ended and what to do next. */
-export function jobSubtitle(job: Job | null, connection: ConnectionState = 'open'): string {
+/** "about 40 min", "about 3 h": a wait is told as coarsely as an ETA (minutes past the first one). */
+function aboutDuration(ms: number): string {
+  const seconds = Math.max(1, Math.round(ms / 1000));
+  if (seconds < 60) return `about ${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  // Past two hours, whole hours: "in about 3 h" rather than a false "2 h 47 min".
+  return `about ${formatDuration((minutes >= 120 ? Math.round(minutes / 60) * 60 : minutes) * 60_000)}`;
+}
+
+const pad2 = (value: number) => String(value).padStart(2, '0');
+
+/**
+ * What a running job held back by a quota waits for, with when it resumes: "Waiting for Gmail quota
+ * — resumes in about 40 min", "Daily Gmail quota used up — resumes at 00:00 UTC (in about 3 h)".
+ * `null` when the job waits for nothing, or its wait is over (the next batch will clear it).
+ */
+export function jobWaitText(job: Job | null, now: number): string | null {
+  const waiting = job?.status === 'running' && !job.cancelRequested ? job.waiting : null;
+  if (!waiting) return null;
+  const until = fromIso(waiting.until);
+  if (!(until > now)) return null;
+  const left = aboutDuration(until - now);
+  switch (waiting.for) {
+    case 'project-quota':
+      return `Waiting for Gmail quota — resumes in ${left}`;
+    case 'user-quota':
+      return `Waiting for this mailbox's Gmail quota — resumes in ${left}`;
+    case 'project-daily-quota': {
+      // UTC, not the viewer's zone: the budget's day is the provider's, and "00:00 UTC" says so.
+      const at = new Date(until);
+      return `Daily Gmail quota used up — resumes at ${pad2(at.getUTCHours())}:${pad2(at.getUTCMinutes())} UTC (in ${left})`;
+    }
+  }
+}
+
+/**
+ * One line under the title: what happens now, or how it ended and what to do next. With `now`, a
+ * job held back by a quota says what it waits for and when it resumes (`jobWaitText`).
+ */
+export function jobSubtitle(job: Job | null, connection: ConnectionState = 'open', now?: number): string {
   if (!job) return 'Start a sync to see its progress here.';
   if (isActiveStatus(job.status) && connection === 'reconnecting') {
     return 'Connection lost. Reconnecting… (the sync continues on the server)';
   }
+  const wait = now === undefined ? null : jobWaitText(job, now);
+  if (wait) return wait;
   const done = formatCount(processedCount(job.counters));
   switch (job.status) {
     case 'queued':
@@ -245,6 +285,10 @@ export function syncStatusText(job: Job | null, now: number): string {
       return 'Starting sync…';
     case 'running': {
       if (job.cancelRequested) return 'Cancelling sync…';
+      if (jobWaitText(job, now)) {
+        const percent = job.percent === null ? '' : ` ${formatPercent(job.percent)}`;
+        return `Syncing…${percent} (waiting for Gmail quota)`;
+      }
       if (job.percent !== null) return `Syncing… ${formatPercent(job.percent)}`;
       const done = processedCount(job.counters);
       return done === 0 ? 'Syncing…' : `Syncing… ${formatCount(done)} messages`;

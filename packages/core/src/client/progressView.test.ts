@@ -173,6 +173,7 @@ describe('ProgressView (the "progress view open" rule)', () => {
       ratePerSec: null,
       etaSeconds: null,
       currentItem: null,
+      waiting: null,
       createdAt: new Date(now - 300_000).toISOString(),
       startedAt: new Date(now - 300_000).toISOString(),
       updatedAt: new Date(now - 120_000).toISOString(),

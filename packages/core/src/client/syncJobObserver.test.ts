@@ -20,6 +20,7 @@ const baseJob = (patch: Partial<Job> = {}): Job => ({
   ratePerSec: null,
   etaSeconds: null,
   currentItem: null,
+  waiting: null,
   createdAt: new Date(0).toISOString(),
   startedAt: new Date(0).toISOString(),
   updatedAt: new Date(0).toISOString(),

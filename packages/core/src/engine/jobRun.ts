@@ -4,8 +4,8 @@ import { CancelledError, isSyncErrorLike, LeaseLostError, SyncError } from '../e
 import { createEtaEstimator } from '../eta/etaEstimator';
 import type { JobProgress } from '../events/syncEvents';
 import { progressOf } from '../events/syncEvents';
-import type { AccountKey, Job, LogEntry, LogInput, SyncCheckpoint } from '../job/job';
-import { processedCount } from '../job/job';
+import type { AccountKey, Job, JobWaiting, LogEntry, LogInput, SyncCheckpoint } from '../job/job';
+import { JOB_WAIT_REASONS, processedCount } from '../job/job';
 import { handBackTransition, releaseTransition } from '../job/jobLifecycle';
 import {
   cancelledLine,
@@ -130,6 +130,10 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
     };
     let committing = false;
     let projectQuota: JobProjectQuota | undefined;
+    /** The commit in flight, which a quota-wait write waits for so the two land in order. */
+    let commitInFlight: Promise<unknown> | null = null;
+    /** What the job waits for, as the source last reported it (`ctx.reportWait`). */
+    let waiting: JobWaiting | null = null;
     // Where this phase's pace is measured from, kept in the checkpoint across the job's runs.
     let pace = { since: toIso(runStartedAt), done: 0 };
     const slice = options.slice ? createSliceGuard(clock, options.slice, () => stop('sliceEnd')) : null;
@@ -151,6 +155,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         ratePerSec: estimate.ratePerSec,
         etaSeconds: estimate.etaSeconds,
         currentItem: progress.currentItem,
+        waiting,
       };
     };
 
@@ -163,6 +168,38 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
           events.logs(await store.appendLogs(jobId, [line], lease));
         } catch (error) {
           // A log line that cannot be written must not fail the sync; a lost lease stops it.
+          if (isLeaseLost(error)) stop('leaseLost');
+        }
+      });
+    };
+
+    // ── Quota waits: stored and told at once, in order with the logs and the commits ────────
+    const reportWait = (wait: { for: JobWaiting['for']; until: Date } | null) => {
+      if (
+        wait !== null &&
+        (!JOB_WAIT_REASONS.includes(wait.for) || !Number.isFinite(wait.until?.getTime()))
+      ) {
+        throw new SyncError(
+          'INVALID_INPUT',
+          `reportWait needs { for: ${JOB_WAIT_REASONS.join(' | ')}, until: a valid Date } or null.`,
+          { retryable: false },
+        );
+      }
+      const next = wait === null ? null : { for: wait.for, until: toIso(wait.until.getTime()) };
+      if (next?.for === waiting?.for && next?.until === waiting?.until) return;
+      waiting = next;
+      eta.waitUntil(wait === null ? null : wait.until.getTime());
+      logChain = logChain.then(async () => {
+        if (stopReason === 'leaseLost') return;
+        if (commitInFlight) await commitInFlight.catch(() => {});
+        try {
+          // The latest state, not the one at the time of the call: a later report or a batch
+          // committed meanwhile has the last word.
+          job = await store.updateProgress(lease, { waiting, ...eta.estimate() });
+          lastStoreWriteAt = clock.now();
+          lastWritten = { etaSeconds: job.etaSeconds, ratePerSec: job.ratePerSec };
+          reporter.report(progressOf(job), { force: true });
+        } catch (error) {
           if (isLeaseLost(error)) stop('leaseLost');
         }
       });
@@ -204,6 +241,9 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       const now = clock.now();
       const step = reduceProgress(progress, batch);
       progress = step.progress;
+      // Work resumed: whatever the job waited for is over (the commit below stores that).
+      const waited = waiting !== null;
+      waiting = null;
       const processed = processedCount(progress.counters);
       if (step.paceReset) {
         eta.reset();
@@ -236,15 +276,18 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
       committing = true;
       let written: JobWrite;
       try {
-        written = await persist('saving a batch', () => store.commitBatch(lease, commit));
+        const commitWrite = persist('saving a batch', () => store.commitBatch(lease, commit));
+        commitInFlight = commitWrite;
+        written = await commitWrite;
       } finally {
         committing = false;
+        commitInFlight = null;
       }
       job = written.job;
       lastStoreWriteAt = now;
       lastWritten = { etaSeconds: job.etaSeconds, ratePerSec: job.ratePerSec };
       if (written.logs.length > 0) events.logs(written.logs);
-      reporter.report(progressOf(job), { force: step.paceReset });
+      reporter.report(progressOf(job), { force: step.paceReset || waited });
       if (job.cancelRequested) stop('cancel');
     };
 
@@ -309,6 +352,7 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
         reportQuotaUnits: (units) => {
           if (Number.isFinite(units) && units > 0) events.quota(job, units);
         },
+        reportWait,
         staged: {
           list: (query) => store.listStaged(key, query),
           count: () => store.countStaged(key),

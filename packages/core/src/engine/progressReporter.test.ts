@@ -13,6 +13,7 @@ const progress = (stored: number): JobProgress => ({
   ratePerSec: null,
   etaSeconds: null,
   currentItem: null,
+  waiting: null,
   updatedAt: new Date().toISOString(),
 });
 

@@ -162,6 +162,38 @@ describe('createEtaEstimator', () => {
     expect(eta.estimate()).toEqual({ etaSeconds: 175, ratePerSec: 10 });
   });
 
+  it('includes a quota wait with a known end: the wait plus the work left, counting down, not read as slowness', () => {
+    const time = manualClock();
+    const eta = createEtaEstimator({ clock: time.clock });
+    eta.seed(0, 2_000);
+    let done = feed(eta, time, { from: 0, rate: 10, seconds: 20, total: 2_000 });
+    expect(eta.estimate()).toEqual({ etaSeconds: 180, ratePerSec: 10 });
+
+    eta.waitUntil(time.clock.now() + 40 * 60_000);
+    expect(eta.estimate()).toEqual({ etaSeconds: 2_400 + 180, ratePerSec: 10 });
+    time.advance(10 * 60_000);
+    expect(eta.estimate()).toEqual({ etaSeconds: 1_800 + 180, ratePerSec: 10 });
+    // A back-off during the wait does not blank the ETA the wait shows.
+    eta.pause(5_000);
+    expect(eta.estimate().etaSeconds).toBe(1_800 + 180);
+    time.advance(30 * 60_000);
+    // The wait is over: the work's countdown goes on from where it stood.
+    expect(eta.estimate().etaSeconds).toBe(180);
+    done = feed(eta, time, { from: done, rate: 10, seconds: 5, total: 2_000 });
+    // Forty minutes of waiting did not lower the rate.
+    expect(eta.estimate()).toEqual({ etaSeconds: 175, ratePerSec: 10 });
+
+    // Progress ends a wait early; so does clearing it.
+    eta.waitUntil(time.clock.now() + 60_000);
+    time.advance(1_000);
+    eta.update(done + 10, 2_000);
+    expect(eta.estimate().etaSeconds).toBeLessThan(200);
+    eta.waitUntil(time.clock.now() + 60_000);
+    expect(eta.estimate().etaSeconds).toBeGreaterThan(200);
+    eta.waitUntil(null);
+    expect(eta.estimate().etaSeconds).toBeLessThan(200);
+  });
+
   it('ends a back-off early when progress arrives', () => {
     const time = manualClock();
     const eta = createEtaEstimator({ clock: time.clock });

@@ -31,7 +31,8 @@ export interface EtaEstimate {
  *
  * During a back-off (`pause`) the ETA is `null` and the clock of the estimator stands still: the
  * wait is not read as slowness, and once the back-off ends the countdown continues from where it
- * was, without waiting for new signal. The rate stays shown during the wait.
+ * was, without waiting for new signal. The rate stays shown during the wait. A quota wait with a
+ * known end (`waitUntil`) is the same, except that the ETA stays shown and includes the wait.
  */
 export interface EtaEstimator {
   /** Records the durable progress: `done` items of `total` (`null` = unknown). */
@@ -53,6 +54,12 @@ export interface EtaEstimator {
   reset(): void;
   /** A back-off of `ms` starts now: the ETA is `null` until it ends and the wait is not counted. */
   pause(ms: number, now?: number): void;
+  /**
+   * The job is held back until `until` (epoch ms; a quota wait), or no longer (`null`). Like a pause
+   * the wait is not read as slowness, but the ETA stays shown and includes it: the time to `until`
+   * plus the remaining work at the measured rate. Progress ends it, as it ends a pause.
+   */
+  waitUntil(until: number | null, now?: number): void;
   estimate(now?: number): EtaEstimate;
 }
 
@@ -82,13 +89,19 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
 
   // Back-off bookkeeping: active time = wall time - excludedMs - (the running pause, if any).
   let excludedMs = 0;
-  let pause: { from: number; until: number } | null = null;
+  // `shown`: a quota wait, whose end is known, so the ETA includes it rather than going blank.
+  let pause: { from: number; until: number; shown: boolean } | null = null;
 
   const settlePause = (now: number) => {
     if (pause && now >= pause.until) {
       excludedMs += pause.until - pause.from;
       pause = null;
     }
+  };
+  const endPause = (now: number) => {
+    if (!pause) return;
+    excludedMs += Math.max(0, Math.min(now, pause.until) - pause.from);
+    pause = null;
   };
   const activeTime = (now: number) => {
     settlePause(now);
@@ -113,11 +126,8 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
 
   return {
     update(done, nextTotal, now = clock.now()) {
-      // Progress arrived: whatever back-off was announced is over.
-      if (pause) {
-        excludedMs += Math.max(0, Math.min(now, pause.until) - pause.from);
-        pause = null;
-      }
+      // Progress arrived: whatever back-off or wait was announced is over.
+      endPause(now);
       total = nextTotal;
       latestDone = done;
       const at = activeTime(now);
@@ -180,15 +190,35 @@ export function createEtaEstimator(options: EtaEstimatorOptions = {}): EtaEstima
       if (!(ms > 0)) return;
       settlePause(now);
       if (pause) pause.until = Math.max(pause.until, now + ms);
-      else pause = { from: now, until: now + ms };
+      else pause = { from: now, until: now + ms, shown: false };
+    },
+
+    waitUntil(until, now = clock.now()) {
+      settlePause(now);
+      if (until === null) {
+        if (pause?.shown) endPause(now);
+        return;
+      }
+      if (!(until > now)) return;
+      if (pause) {
+        pause.until = Math.max(pause.until, until);
+        pause.shown = true;
+      } else pause = { from: now, until, shown: true };
     },
 
     estimate(now = clock.now()) {
       const at = activeTime(now);
       const perMs = rate(now);
       const ratePerSec = perMs !== null ? Math.round(perMs * 10_000) / 10 : null;
-      if (pause || total === null || ratePerSec === null) return { etaSeconds: null, ratePerSec };
-      const seconds = countdown(at);
+      if (total === null || ratePerSec === null || (pause && !pause.shown)) {
+        return { etaSeconds: null, ratePerSec };
+      }
+      // During a wait the work's countdown stands still (active time does not move) and the time
+      // left to wait is added to it, so the ETA goes down second by second through the wait.
+      const waitSeconds = pause ? (pause.until - now) / 1000 : 0;
+      const remaining = Math.max(0, total - (latestDone ?? 0));
+      const work = countdown(at) ?? (pause && perMs ? remaining / perMs / 1000 : null);
+      const seconds = work === null ? null : work + waitSeconds;
       // Rounded, not ceiled: float noise would otherwise show 181 for 180.000001.
       return {
         etaSeconds: seconds === null ? null : Math.max(MIN_ETA_SECONDS, Math.round(seconds)),

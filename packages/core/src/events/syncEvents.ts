@@ -18,6 +18,7 @@ export type JobProgress = Pick<
   | 'ratePerSec'
   | 'etaSeconds'
   | 'currentItem'
+  | 'waiting'
   | 'updatedAt'
 >;
 
@@ -35,6 +36,7 @@ export function progressOf(
     ratePerSec: estimate ? estimate.ratePerSec : job.ratePerSec,
     etaSeconds: estimate ? estimate.etaSeconds : job.etaSeconds,
     currentItem: job.currentItem,
+    waiting: job.waiting,
     updatedAt: job.updatedAt,
   };
 }

@@ -53,6 +53,23 @@ export interface JobCounters {
   failed: number;
 }
 
+/**
+ * What a running job waits for, with no work possible before it ends: the Cloud project's per-minute
+ * quota (shared by every worker of a deployment), its daily budget, or the account's own quota.
+ */
+export type JobWaitReason = 'project-quota' | 'project-daily-quota' | 'user-quota';
+export const JOB_WAIT_REASONS: readonly JobWaitReason[] = [
+  'project-quota',
+  'project-daily-quota',
+  'user-quota',
+];
+
+/** A job held back: what it waits for and until when (ISO 8601). */
+export interface JobWaiting {
+  for: JobWaitReason;
+  until: string;
+}
+
 /** The error a failed (or interrupted) job carries. */
 export interface JobError {
   code: SyncErrorCode;
@@ -85,6 +102,12 @@ export interface Job {
   etaSeconds: number | null;
   /** A short, non-sensitive label of what is being worked on (e.g. "page 12"). */
   currentItem: string | null;
+  /**
+   * Set while the running job is held back by a quota (see `JobWaiting`), so the UI can say what it
+   * waits for and until when instead of looking stalled. Cleared by the next committed batch and when
+   * the job ends; `null` otherwise.
+   */
+  waiting: JobWaiting | null;
   createdAt: string;
   startedAt: string | null;
   updatedAt: string;

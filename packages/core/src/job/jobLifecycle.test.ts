@@ -43,6 +43,7 @@ describe('job lifecycle', () => {
         heartbeatAt: NOW,
         leaseExpiresAt: '2030-01-01T00:06:00.000Z',
         error: null,
+        waiting: null,
       },
       logs: [],
     });
@@ -64,20 +65,27 @@ describe('job lifecycle', () => {
 
   it('release: queued again without lease, or cancelled when a cancel was requested', () => {
     const released = releaseTransition(running(), NOW);
-    expect(released.change).toEqual({ status: 'queued', phase: null, leaseExpiresAt: null });
+    expect(released.change).toEqual({ status: 'queued', phase: null, leaseExpiresAt: null, waiting: null });
     expect(released.logs).toHaveLength(1);
     const cancelled = releaseTransition(running({ cancelRequested: true }), NOW);
     expect(cancelled.change).toEqual({
       status: 'cancelled',
       phase: null,
       leaseExpiresAt: null,
+      waiting: null,
       finishedAt: NOW,
     });
   });
 
   it('hand-back: queued without lease and without spending an attempt; cancelled when a cancel was requested', () => {
     const handedBack = handBackTransition(running({ attempt: 2 }), NOW);
-    expect(handedBack.change).toEqual({ status: 'queued', phase: null, leaseExpiresAt: null, attempt: 1 });
+    expect(handedBack.change).toEqual({
+      status: 'queued',
+      phase: null,
+      leaseExpiresAt: null,
+      waiting: null,
+      attempt: 1,
+    });
     expect(handedBack.logs).toEqual([expect.objectContaining({ level: 'info', data: { handedBack: true } })]);
     // 100 slices: claim, hand back, claim … the attempt never grows, so the expiry policy still
     // resumes a slice whose process died.
@@ -96,6 +104,7 @@ describe('job lifecycle', () => {
       status: 'cancelled',
       phase: null,
       leaseExpiresAt: null,
+      waiting: null,
       finishedAt: NOW,
     });
   });
@@ -108,6 +117,7 @@ describe('job lifecycle', () => {
       leaseExpiresAt: null,
       finishedAt: NOW,
       error,
+      waiting: null,
     });
     expect(finishChange('completed', NOW, error).error).toBeNull();
   });
@@ -119,7 +129,7 @@ describe('job lifecycle', () => {
     expect(cancelled?.logs[0]?.level).toBe('warn');
 
     const resumed = expireTransition(running({ attempt: 2 }), NOW, policy);
-    expect(resumed?.change).toEqual({ status: 'queued', phase: null, leaseExpiresAt: null });
+    expect(resumed?.change).toEqual({ status: 'queued', phase: null, leaseExpiresAt: null, waiting: null });
     expect(resumed?.logs).toEqual([
       {
         level: 'warn',

@@ -5,7 +5,16 @@
  * this file is the one place where a lifecycle rule or text lives.
  */
 import { fromIso, toIso } from '../clock';
-import type { Job, JobError, JobStatus, JobTrigger, LogInput, SyncMode, TerminalJobStatus } from './job';
+import type {
+  Job,
+  JobError,
+  JobStatus,
+  JobTrigger,
+  JobWaiting,
+  LogInput,
+  SyncMode,
+  TerminalJobStatus,
+} from './job';
 import { emptyCounters } from './job';
 
 /** The lifecycle fields a transition may set; `undefined` keeps the stored value. */
@@ -23,6 +32,8 @@ export interface JobChange {
   finishedAt?: string | null;
   cancelRequested?: boolean;
   error?: JobError | null;
+  /** A job that starts a run, is given back or ends waits for nothing any more (`null`). */
+  waiting?: JobWaiting | null;
 }
 
 /** What a store applies to one job, atomically: the new fields and the lines to append after them. */
@@ -69,6 +80,7 @@ export function newJob(input: NewJobInput, now: string): Job {
     ratePerSec: null,
     etaSeconds: null,
     currentItem: null,
+    waiting: null,
     createdAt: now,
     startedAt: null,
     updatedAt: now,
@@ -102,6 +114,7 @@ export function claimTransition(job: Job, now: string, leaseMs: number): JobTran
       heartbeatAt: now,
       leaseExpiresAt: toIso(fromIso(now) + leaseMs),
       error: null,
+      waiting: null,
     },
     logs: [],
   };
@@ -146,7 +159,7 @@ const GIVE_BACK = {
  * it from the checkpoint at once; cancelled instead when a cancel was requested meanwhile.
  */
 function giveBack(job: Job, now: string, reason: keyof typeof GIVE_BACK): JobTransition {
-  const ended = { phase: null, leaseExpiresAt: null } as const;
+  const ended = { phase: null, leaseExpiresAt: null, waiting: null } as const;
   const texts = GIVE_BACK[reason];
   if (job.cancelRequested) {
     return {
@@ -194,6 +207,7 @@ export function finishChange(
     leaseExpiresAt: null,
     finishedAt: now,
     error: status === 'completed' ? null : error,
+    waiting: null,
   };
 }
 
@@ -205,7 +219,7 @@ export function finishChange(
  */
 export function expireTransition(job: Job, now: string, policy: ExpiryPolicy): JobTransition | null {
   if (job.status !== 'running') return null;
-  const ended = { phase: null, leaseExpiresAt: null } as const;
+  const ended = { phase: null, leaseExpiresAt: null, waiting: null } as const;
   const data = { reason: 'LEASE_EXPIRED', attempt: job.attempt, maxAttempts: policy.maxAttempts };
   if (job.cancelRequested) {
     return {

@@ -27,6 +27,7 @@ const finishedJob = (overrides: Partial<Job> = {}): Job => ({
   ratePerSec: null,
   etaSeconds: null,
   currentItem: 'Subject: Quarterly figures — SECRET CONTENT',
+  waiting: null,
   createdAt: '2026-03-01T10:00:00.000Z',
   startedAt: '2026-03-01T10:00:01.000Z',
   updatedAt: '2026-03-01T10:15:01.000Z',

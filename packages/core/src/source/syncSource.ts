@@ -1,5 +1,14 @@
 import type { Clock } from '../clock';
-import type { AccountKey, Job, JobCounters, JobPhase, LogInput, LogLevel, SyncMode } from '../job/job';
+import type {
+  AccountKey,
+  Job,
+  JobCounters,
+  JobPhase,
+  JobWaitReason,
+  LogInput,
+  LogLevel,
+  SyncMode,
+} from '../job/job';
 import type { ProjectQuota } from '../quota/projectQuota';
 import type { SinkWrite } from '../store/sink';
 import type { ListStagedQuery, StageChange, StagedItem } from '../store/syncStore';
@@ -88,13 +97,14 @@ export interface SourceContext<TCheckpoint = unknown> {
    */
   readonly projectQuota?: ProjectQuota;
   /**
-   * Tells the engine what the job waits for and until when (a quota the source cannot spend
-   * before then), or `null` when it resumes; shown on the job and folded into the ETA. Optional so
-   * hand-made contexts in tests need not provide it.
+   * Tells the engine the job is held back by a quota until `until` (a project budget shared by the
+   * fleet, or the account's own quota on a long back-off), or that it no longer is (`null`). The
+   * engine stores it on the job (`Job.waiting`) and sends it to clients at once, counts the wait in
+   * the ETA without reading it as slowness, and clears it by itself on the next committed batch and
+   * when the job ends. Optional so hand-made contexts in tests need not provide it; the engine
+   * always does.
    */
-  reportWait?(
-    wait: { for: 'project-quota' | 'project-daily-quota' | 'user-quota'; until: Date } | null,
-  ): void;
+  reportWait?(wait: { for: JobWaitReason; until: Date } | null): void;
   /** Reads the account's durable work list. */
   readonly staged: {
     list(query: ListStagedQuery): Promise<StagedItem[]>;

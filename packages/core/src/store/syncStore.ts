@@ -8,6 +8,7 @@ import type {
   JobPhase,
   JobStatus,
   JobTrigger,
+  JobWaiting,
   LogEntry,
   LogInput,
   SyncCheckpoint,
@@ -80,6 +81,8 @@ export interface ProgressPatch {
   ratePerSec?: number | null;
   etaSeconds?: number | null;
   currentItem?: string | null;
+  /** What the job waits for (`null`: nothing); see `Job.waiting`. */
+  waiting?: JobWaiting | null;
 }
 
 /**
@@ -409,6 +412,7 @@ export function applyProgressPatch(
   if (patch.ratePerSec !== undefined) target.ratePerSec = patch.ratePerSec;
   if (patch.etaSeconds !== undefined) target.etaSeconds = patch.etaSeconds;
   if (patch.currentItem !== undefined) target.currentItem = patch.currentItem;
+  if (patch.waiting !== undefined) target.waiting = patch.waiting === null ? null : { ...patch.waiting };
 }
 
 /**

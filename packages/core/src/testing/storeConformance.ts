@@ -32,6 +32,7 @@ export const CONFORMANCE_TEST_IDS = [
   'claim-transition',
   'renew-lease',
   'progress',
+  'waiting',
   'commit-batch',
   'batch-app-sink',
   'batch-atomic',
@@ -687,6 +688,37 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         etaSeconds: null,
       });
     });
+
+    test(
+      'waiting',
+      'a quota wait is stored and read back, cleared by a batch, and gone once the job is given back or ends',
+      async () => {
+        const { store } = await open();
+        const { job, lease } = await running(store);
+        expect(job.waiting).toBeNull();
+        const waiting = { for: 'project-daily-quota', until: '2026-03-02T00:00:00.000Z' } as const;
+        const held = await store.updateProgress(lease, { waiting, etaSeconds: 3600 });
+        expect(held).toMatchObject({ waiting, etaSeconds: 3600 });
+        expect((await store.getJob(job.id))?.waiting).toEqual(waiting);
+        // Another progress write that does not mention it keeps it.
+        expect((await store.updateProgress(lease, { currentItem: 'page 2' })).waiting).toEqual(waiting);
+        const resumed = await store.commitBatch(lease, {
+          checkpoint: checkpointOf(job.id, { page: 1 }),
+          progress: { waiting: null },
+        });
+        expect(resumed.job.waiting).toBeNull();
+
+        await store.updateProgress(lease, { waiting: { for: 'user-quota', until: waiting.until } });
+        const released = await store.releaseJob(lease, releaseTransition);
+        expect(released.job).toMatchObject({ status: 'queued', waiting: null });
+
+        const again = await claim(store, 'worker-2');
+        await store.updateProgress(again.lease, { waiting: { for: 'project-quota', until: waiting.until } });
+        const finished = await store.finishJob(again.lease, { status: 'completed' });
+        expect(finished.job).toMatchObject({ status: 'completed', waiting: null });
+        expect((await store.getJob(job.id))?.waiting).toBeNull();
+      },
+    );
 
     test(
       'commit-batch',

@@ -75,6 +75,7 @@ export async function handleAdminRequest(
         const quota = emulator.quota;
         return jsonResponse({
           ...quota,
+          project: emulator.projectBudgets,
           users: emulator.userAddresses(),
           oauthClientId: emulator.tokens.client.clientId,
         });

@@ -102,6 +102,32 @@ export const googleErrors = {
         "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:000000000000'.",
       headers: { 'retry-after': retryAfter },
     }),
+  /** The project's per-minute budget, shared by all users, is spent (Google: 429 `rateLimitExceeded`). */
+  projectRateLimitExceeded: (retryAfter: string) =>
+    googleError({
+      code: 429,
+      status: 'RESOURCE_EXHAUSTED',
+      reason: 'rateLimitExceeded',
+      domain: 'usageLimits',
+      message:
+        "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'gmail.googleapis.com' for consumer 'project_number:000000000000'.",
+      headers: { 'retry-after': retryAfter },
+    }),
+  /**
+   * The project's daily budget is spent: Google's 403 `dailyLimitExceeded`. Google sends no
+   * `Retry-After` here; the emulator sends the time until its day resets, which a client may use or
+   * ignore.
+   */
+  dailyLimitExceeded: (retryAfter: string) =>
+    googleError({
+      code: 403,
+      status: 'PERMISSION_DENIED',
+      reason: 'dailyLimitExceeded',
+      domain: 'usageLimits',
+      message:
+        "Daily Limit Exceeded. Quota exceeded for quota metric 'Queries' and limit 'Queries per day' of service 'gmail.googleapis.com' for consumer 'project_number:000000000000'.",
+      headers: { 'retry-after': retryAfter },
+    }),
   userRateLimitExceeded: (retryAfter: string, retryAt: Date) =>
     googleError({
       code: 403,

@@ -33,20 +33,26 @@ export class QuotaWindow {
     return this.spent;
   }
 
-  /** Spends `cost` when it fits and returns 0; otherwise spends nothing and returns the wait in ms. */
-  tryCharge(cost: number, now: number): number {
+  /**
+   * 0 when `cost` fits now, else the wait in ms until it would; spends nothing. With `charge`, lets
+   * a caller check several budgets before spending in any, since a refused call costs nothing.
+   */
+  waitFor(cost: number, now: number): number {
     this.expire(now);
-    if (this.spent + cost <= this.limit) {
-      this.times.push(now);
-      this.units.push(cost);
-      this.spent += cost;
-      return 0;
-    }
+    if (this.spent + cost <= this.limit) return 0;
     let freed = 0;
     for (let i = this.head; i < this.times.length; i++) {
       freed += this.units[i]!;
       if (this.spent - freed + cost <= this.limit) return Math.max(1, this.times[i]! + this.windowMs - now);
     }
     return this.windowMs;
+  }
+
+  /** Spends `cost` now, whether or not it fits (call `waitFor` first). */
+  charge(cost: number, now: number): void {
+    this.expire(now);
+    this.times.push(now);
+    this.units.push(cost);
+    this.spent += cost;
   }
 }

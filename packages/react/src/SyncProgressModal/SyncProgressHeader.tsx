@@ -1,4 +1,5 @@
 import { jobErrorText, jobSubtitle, jobTitle } from '@syncjob/core/client';
+import { useNow } from '../useNow';
 import { useSyncProgressModal } from './SyncProgressModalRoot';
 
 export interface SyncProgressHeaderProps {
@@ -10,6 +11,8 @@ export interface SyncProgressHeaderProps {
 export function SyncProgressHeader({ showCloseButton = true }: SyncProgressHeaderProps) {
   const { sync, titleId, subtitleId, requestClose } = useSyncProgressModal();
   const error = jobErrorText(sync.job);
+  // The clock ticks only while the job waits for quota: "resumes in about 40 min" counts down.
+  const now = useNow(sync.job?.waiting ? 1000 : null);
   return (
     <header className="sj-header" data-state={sync.status ?? 'none'} data-connection={sync.connection}>
       <span className="sj-icon" aria-hidden="true" />
@@ -18,7 +21,7 @@ export function SyncProgressHeader({ showCloseButton = true }: SyncProgressHeade
           {jobTitle(sync.job)}
         </h2>
         <p id={subtitleId} className="sj-subtitle">
-          {jobSubtitle(sync.job, sync.connection)}
+          {jobSubtitle(sync.job, sync.connection, now)}
         </p>
         {error ? <p className="sj-error">{error}</p> : null}
       </div>

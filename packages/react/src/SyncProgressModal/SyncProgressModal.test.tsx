@@ -239,6 +239,30 @@ describe('<SyncProgressModal>', () => {
     await waitFor(() => expect(dialog()).toHaveAccessibleName('Sync complete'), { timeout: 5_000 });
   });
 
+  it('says what a job held back by quota waits for, with an ETA that includes the wait, until work resumes', async () => {
+    const waitingJob = jobFixture({
+      // 40 minutes minus a little: the text rounds, and the test takes some milliseconds.
+      waiting: { for: 'project-quota', until: new Date(Date.now() + 40 * 60_000 - 5_000).toISOString() },
+      etaSeconds: 40 * 60 + 4_320,
+    });
+    const script = scriptedTransport(waitingJob);
+    const client = createSyncClient({ transport: script.transport });
+    render(
+      <SyncProvider client={client}>
+        <SyncProgressModal {...ACCOUNT} open onClose={() => {}} />
+      </SyncProvider>,
+    );
+    expect(
+      await within(dialog()).findByText('Waiting for Gmail quota — resumes in about 40 min'),
+    ).toBeInTheDocument();
+    expect(within(dialog()).getByText('1 h 52 min')).toBeInTheDocument();
+    // The next batch clears the wait: the modal says what the job does again.
+    const resumed = { ...waitingJob, waiting: null, etaSeconds: 4_300, updatedAt: new Date().toISOString() };
+    act(() => script.emit({ type: 'progress', jobId: resumed.id, progress: resumed }));
+    expect(await within(dialog()).findByText('Fetching messages')).toBeInTheDocument();
+    expect(within(dialog()).queryByText(/Waiting for Gmail quota/)).not.toBeInTheDocument();
+  });
+
   it('shows an indeterminate bar without aria-valuenow while the total is unknown', async () => {
     const job = jobFixture({
       percent: null,

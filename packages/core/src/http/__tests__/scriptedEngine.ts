@@ -129,6 +129,7 @@ export class ScriptedEngine extends EventEmitter<SyncEngineEvents> implements Sy
           ratePerSec,
           etaSeconds,
           currentItem,
+          waiting: job.waiting,
           updatedAt,
         },
       });

@@ -517,15 +517,19 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
           }
         }
       }
+      // Their listing order is lost: none is taken before `LIST_AHEAD` more are listed behind them all.
+      const unordered = window.size;
+      let listedHere = 0;
+      const ahead = () => LIST_AHEAD + batchSize + (listedHere < LIST_AHEAD ? unordered : 0);
       let call: { result: Promise<ListedPage>; settled: boolean } | null = null;
       let fetching = false;
       while (true) {
         ctx.signal.throwIfAborted();
         // Ask for the next page a page before its ids are needed, so it arrives during a fetch.
-        if (!call && !listed && window.size < LIST_AHEAD + batchSize + pageSize) {
+        if (!call && !listed && window.size < ahead() + pageSize) {
           call = this.#listPage(pageToken, page + 1);
         }
-        if (call && (call.settled || window.size < LIST_AHEAD + batchSize)) {
+        if (call && (call.settled || window.size < ahead())) {
           const result = await call.result;
           call = null;
           page += 1;
@@ -533,6 +537,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
           listed = pageToken === null;
           const items = result.messages.map((m) => ({ id: m.id, group: m.threadId }));
           window.add(items);
+          listedHere += items.length;
           yield {
             // Until the first batch is fetched the job is listing; after, the pages come in its shadow.
             ...(fetching ? {} : { phase: 'listing' as const, currentItem: `page ${page}` }),

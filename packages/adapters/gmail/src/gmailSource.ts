@@ -522,7 +522,8 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       let listedHere = 0;
       const ahead = () => LIST_AHEAD + batchSize + (listedHere < LIST_AHEAD ? unordered : 0);
       let call: { result: Promise<ListedPage>; settled: boolean } | null = null;
-      let fetching = false;
+      // A resumed run that had fetched already stays in its fetching phase.
+      let fetching = batch > 0;
       while (true) {
         ctx.signal.throwIfAborted();
         // Ask for the next page a page before its ids are needed, so it arrives during a fetch.

@@ -95,7 +95,8 @@ describe('crash and resume', () => {
       if (commit.checkpoint) saved = commit.checkpoint.data;
       return false;
     });
-    const lease = { leaseMs: 400, heartbeatMs: 100 };
+    // A longer lease than above: a second lease loss on a loaded machine would be a second crash.
+    const lease = { leaseMs: 1_500, heartbeatMs: 250 };
     const first = createEngine(dying.store, emulatorSource(running, options), lease);
     const started = await first.start({ source: 'gmail', accountId: ADDRESS });
     while (!dying.frozen) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -108,7 +109,7 @@ describe('crash and resume', () => {
     expect(before?.counters.listed).toBeLessThan(3_000);
 
     const second = createEngine(store, emulatorSource(running, options), lease);
-    const job = await waitForEnd(second, started.job.id);
+    const job = await waitForEnd(second, started.job.id, 90_000);
     await second.stop();
     dying.thaw();
     await first.stop({ timeoutMs: 100 });
@@ -128,5 +129,5 @@ describe('crash and resume', () => {
     expect(fetches.maxFetchesPerMessage).toBe(2);
     // 30 pages; at most the one in flight at the crash is listed twice.
     expect(stats.byMethod['users.messages.list']?.requests).toBeLessThanOrEqual(31);
-  });
+  }, 120_000);
 });

@@ -10,10 +10,13 @@
  *  6. SSE event → client latency (bench/sseLatency.mjs).
  *  7. ETA accuracy during a quota-bound full sync of 44,000 messages.
  *  8. The cost of time slicing: 5 s and 30 s `POST /work` slices vs a long-running worker (bench/slices.ts).
+ *  9. Time to the first stored messages of a full sync of 10k, 100k and 500k messages at real speed.
  *
  * Runs on the BUILT packages (the npm script builds first). The emulator compresses quota time by a
  * speed factor, named in every table; figures "at real speed" divide by it.
  * BENCH_QUICK=1 shrinks every size (a smoke run while the machine is busy); RESULTS.md is then not written.
+ * BENCH_SECTIONS=1,9 runs only the functions of those tables (1 and 2 run together, as do 4 and 5);
+ * RESULTS.md is then not written either.
  */
 import { execFile, fork } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,13 +25,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type EmulatorStats, type FaultRule, startGmailEmulator } from '@syncjob/gmail-emulator';
 import { runSlicesBench, SLICES_TITLE } from './slices.ts';
-import type { SyncChildConfig, SyncChildResult } from './syncChild.ts';
+import type { StoredMark, SyncChildConfig, SyncChildResult } from './syncChild.ts';
 
 const run = promisify(execFile);
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 // Read once here: a benchmark's knob, not an input of any turbo task.
-const { BENCH_QUICK } = process.env;
+const { BENCH_QUICK, BENCH_SECTIONS } = process.env;
 const QUICK = BENCH_QUICK === '1';
+const ONLY = BENCH_SECTIONS?.split(',').map((section) => Number(section.trim()));
 const scale = (n: number) => (QUICK ? Math.max(500, Math.round(n / 20)) : n);
 
 type Row = Record<string, string | number>;
@@ -463,6 +467,49 @@ async function etaAccuracy(): Promise<void> {
   ]);
 }
 
+// ── 9. Time to the first stored messages ─────────────────────────────────────────────────────────
+async function firstStored(): Promise<void> {
+  const rows: Row[] = [];
+  const marks = [1, 100, 1_000];
+  for (const size of [scale(10_000), scale(100_000), scale(500_000)]) {
+    const gmail = await startGmailEmulator({
+      users: [{ address: ACCOUNT, messages: size, seed: 5 }],
+      quota: 'legacy',
+      speed: 1,
+      faults: [latencyAt(1)],
+    });
+    const [full] = await syncjob({
+      emulatorUrl: gmail.url,
+      address: ACCOUNT,
+      quota: 'legacy',
+      quotaSpeed: 1,
+      storedMarks: marks,
+    }).done;
+    const stats = gmail.emulator.stats();
+    await gmail.close();
+    const at = (stored: number) => full!.storedMarks.find((mark: StoredMark) => mark.stored === stored)?.ms;
+    const first = at(1);
+    const hundred = at(100);
+    const seconds = (ms: number | undefined) => (ms === undefined ? 'never' : fmt(ms / 1000, 2));
+    target(
+      `first stored message, ${fmt(size)} mailbox`,
+      '≤ 10 s',
+      `${seconds(first)} s`,
+      first !== undefined && first <= 10_000,
+    );
+    rows.push({
+      mailbox: fmt(size),
+      'first stored s': seconds(first),
+      'first 100 stored s': seconds(hundred),
+      'first 1,000 stored s': seconds(at(1_000)),
+      'messages.list calls by then': fmt(stats.byMethod['users.messages.list']?.requests ?? 0),
+    });
+  }
+  table('9. Time to the first stored messages of a full sync (legacy quota, real speed)', rows, [
+    `From \`engine.start\` to the commit that made the 1st, the 100th and the 1,000th message durable (engine + Gmail source + SQLite store in a process of their own), the emulator at speed 1 with Google-like latency (60 + U[0, 40) ms a call), legacy quota, ${HEADERS_NOTE}. The sync is cancelled once the 1,000th is stored; "messages.list calls by then" counts the list pages asked for until then (the fetches of one batch are one commit, so the 1st and the 100th usually share it). Target (issue 19): the newest messages stored within 10 s on a mailbox of any size.`,
+  ]);
+}
+
 async function slices(): Promise<void> {
   const { rows, notes } = await runSlicesBench(QUICK ? { messages: 2_000 } : {});
   table(SLICES_TITLE, rows, notes);
@@ -487,12 +534,18 @@ const header = [
   '',
 ];
 console.log(header.join('\n'));
-await throughput();
-await overhead();
-await memoryAndIncremental();
-await sse();
-await etaAccuracy();
-await slices();
+const runs: Array<[number[], () => Promise<void>]> = [
+  [[1, 2], throughput],
+  [[3], overhead],
+  [[4, 5], memoryAndIncremental],
+  [[6], sse],
+  [[7], etaAccuracy],
+  [[8], slices],
+  [[9], firstStored],
+];
+for (const [numbers, go] of runs) {
+  if (!ONLY || numbers.some((n) => ONLY.includes(n))) await go();
+}
 table('Targets', targets);
 const footer = `\nWhole run: ${fmt((Date.now() - started) / 60_000, 1)} min; load average at the end ${os
   .loadavg()
@@ -507,4 +560,5 @@ const previous = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '
 const notes = previous.includes(NOTES_MARKER)
   ? previous.slice(previous.indexOf(NOTES_MARKER))
   : `${NOTES_MARKER}\n`;
-if (!QUICK) writeFileSync(resultsPath, `${header.join('\n')}\n${sections.join('\n')}${footer}\n${notes}`);
+if (!QUICK && !ONLY)
+  writeFileSync(resultsPath, `${header.join('\n')}\n${sections.join('\n')}${footer}\n${notes}`);

@@ -23,6 +23,17 @@ export interface SyncChildConfig {
   /** ETA smoothing scaled to the speed, so a compressed sync is estimated as a real one would be. */
   eta?: { halfLifeMs: number; minSignalMs: number };
   incremental?: boolean;
+  /**
+   * Time the first N stored messages instead of the whole sync: the sync is cancelled once the
+   * largest N is durably stored (`storedMarks` in the answer).
+   */
+  storedMarks?: number[];
+}
+
+/** When a number of messages was durably stored (their batch committed), ms from the start. */
+export interface StoredMark {
+  stored: number;
+  ms: number;
 }
 
 /** The ETA shown when the sync first reached a share of its messages. */
@@ -44,6 +55,7 @@ export interface SyncChildResult {
   /** Largest V8 heap in use seen by a 200 ms sampler, bytes: tells the JS heap from the rest of the RSS. */
   peakHeapUsed: number;
   etaMarks: EtaMark[];
+  storedMarks: StoredMark[];
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as SyncChildConfig;
@@ -51,7 +63,22 @@ const send = (message: SyncChildResult) =>
   new Promise<void>((resolve) => process.send!(message, () => resolve()));
 
 const dir = mkdtempSync(join(tmpdir(), 'syncjob-bench-'));
-const store = createSqliteStore({ path: join(dir, 'sync.db') });
+const sqlite = createSqliteStore({ path: join(dir, 'sync.db') });
+// With `storedMarks`: notes when each committed batch of messages is durable.
+let onStored: (messages: number) => void = () => {};
+const store = config.storedMarks
+  ? new Proxy(sqlite, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property !== 'commitBatch' || typeof value !== 'function') return value;
+        return async (...args: Parameters<typeof sqlite.commitBatch>) => {
+          const written = await value.apply(target, args);
+          onStored(args[1].write?.upsertMessages?.length ?? 0);
+          return written;
+        };
+      },
+    })
+  : sqlite;
 const engine = createSyncEngine({
   store,
   sources: [
@@ -101,13 +128,28 @@ async function sync(type: SyncChildResult['type']): Promise<SyncChildResult> {
   let current = '';
   engine.on('progress', onProgress);
   const startedAt = Date.now();
+  const storedMarks: StoredMark[] = [];
+  const wanted = [...(config.storedMarks ?? [])].sort((a, b) => a - b);
+  let marked = false;
+  let stored = 0;
   const ended = new Promise<Job>((resolve) => {
     const onEnd = ({ job }: { job: Job }) => {
       if (job.id === current) resolve(job);
     };
     engine.on('completed', onEnd);
     engine.on('failed', onEnd);
+    engine.on('cancelled', onEnd);
   });
+  onStored = (messages) => {
+    if (marked || messages === 0) return;
+    stored += messages;
+    const ms = Date.now() - startedAt;
+    while (wanted.length > 0 && stored >= wanted[0]!) storedMarks.push({ stored: wanted.shift()!, ms });
+    if (wanted.length === 0) {
+      marked = true;
+      void engine.cancel(current);
+    }
+  };
   const { job } = await engine.start({ source: 'gmail', accountId: config.address });
   current = job.id;
   const done = await ended;
@@ -123,6 +165,7 @@ async function sync(type: SyncChildResult['type']): Promise<SyncChildResult> {
     maxRss: process.resourceUsage().maxRSS * 1024,
     peakHeapUsed,
     etaMarks,
+    storedMarks,
   };
 }
 
@@ -138,7 +181,7 @@ try {
   }
 } finally {
   await engine.stop({ timeoutMs: 5_000 });
-  await store.close();
+  await sqlite.close();
   rmSync(dir, { recursive: true, force: true });
   process.disconnect?.();
 }

@@ -12,6 +12,7 @@ import { type FetchUnit, planCost, planFetches, threadThreshold } from './fetchP
 import { GmailApi, type GmailApiOptions, type GmailTransport } from './gmailApi';
 import { authKeyOf, type GmailAuthOption, GmailAuthSession, resolveAuth } from './gmailAuth';
 import { type GmailPushOptions, type GmailWatch, GmailWatches, type GmailWatchRenewal } from './gmailWatches';
+import { ListedWindow } from './listedWindow';
 import { QuotaLimiter } from './quotaLimiter';
 import { type GmailQuotaProfile, type GmailQuotaSetting, resolveQuotaProfile } from './quotaProfiles';
 import { stagedBatches } from './stagedBatches';
@@ -85,9 +86,20 @@ export interface GmailSourceOptions {
 export type GmailCheckpoint =
   /** Full sync: the profile's historyId is captured; labels come next. */
   | { stage: 'labels'; historyId: string; generation?: string }
-  /** Full sync: listing, `pageToken` is the next page (`null` for the first). */
-  | { stage: 'listing'; historyId: string; pageToken: string | null; page: number; generation?: string }
-  /** Full sync: fetching the staged ids; `batch` batches are done. */
+  /**
+   * Full sync: listing, `pageToken` is the next page (`null` for the first), and fetching what is
+   * listed as it goes: the staged ids are listed and not fetched yet, `batch` batches are done.
+   */
+  | {
+      stage: 'listing';
+      historyId: string;
+      pageToken: string | null;
+      page: number;
+      /** Absent from checkpoints written before fetching began during the listing. */
+      batch?: number;
+      generation?: string;
+    }
+  /** Full sync: the listing ended, fetching the staged ids; `batch` batches are done. */
   | { stage: 'fetching'; historyId: string; batch: number; generation?: string }
   /** Incremental: reading history from `startHistoryId`. */
   | { stage: 'history'; startHistoryId: string; pageToken: string | null; page: number }
@@ -125,6 +137,14 @@ const GOOGLE_ROOT_URL = 'https://gmail.googleapis.com/';
  * are the ordinary pace of a sync near its quota and only pause the ETA.
  */
 const REPORTED_WAIT_MS = 5_000;
+/**
+ * Ids a full sync lists beyond the batch it fetches: a thread's older messages are listed after its
+ * newest, and those listed within this reach join their thread's batch (one `threads.get` for 3+).
+ * On the emulator's mailbox, 500 already keeps the units per message of listing everything first.
+ */
+const LIST_AHEAD = 1_000;
+/** Staged ids a resumed listing takes back into its window; a larger stage is fetched first. */
+const RESUME_WINDOW_MAX = 10_000;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -296,7 +316,8 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       const profile = await this.#profile();
       let checkpoint: GmailCheckpoint | null = resume;
       // Nothing is stamped before fetching, so until then a checkpoint without a generation (written
-      // by an older version) can still get one; once fetching, it would prune what it already stored.
+      // by an older version, which fetched only once the listing ended) can still get one; once
+      // fetching, it would prune what it already stored.
       const generation =
         isFullCheckpoint(resume) && (resume.generation !== undefined || resume.stage === 'fetching')
           ? resume.generation
@@ -335,53 +356,27 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       }
       if (!isFullCheckpoint(checkpoint)) throw new Error(`Unexpected full-sync stage ${checkpoint.stage}`);
       const historyId = checkpoint.historyId;
+      let batch: number;
       if (checkpoint.stage === 'listing') {
-        let { pageToken, page } = checkpoint;
-        let listedThisRun = 0;
-        do {
-          const label = `messages.list page ${page + 1}`;
-          const result = await ctx.retry(() => this.#api.listMessages(pageToken ?? undefined, pageSize), {
-            label,
-          });
-          page += 1;
-          pageToken = result.nextPageToken ?? null;
-          listedThisRun += result.messages.length;
-          checkpoint = pageToken
-            ? { stage: 'listing', historyId, pageToken, page, ...stamp }
-            : { stage: 'fetching', historyId, batch: 0, ...stamp };
-          yield {
-            phase: 'listing',
-            stage: { add: result.messages.map((m) => ({ id: m.id, group: m.threadId })) },
-            counts: { listed: result.messages.length },
-            currentItem: `page ${page}`,
-            checkpoint,
-            logs: [
-              {
-                level: 'info',
-                message: `Listed page ${page}: ${fmt(result.messages.length)} ids${pageToken ? '' : ' (last page)'}`,
-                data: { page, ids: result.messages.length, listedThisRun },
-              },
-            ],
-          };
-        } while (pageToken);
+        batch = yield* this.#listAndFetch(checkpoint, resume?.stage === 'listing', generation);
+      } else {
+        // Resumed after the listing ended: what is staged is all that is left to fetch.
+        const staged = await ctx.staged.count();
+        yield {
+          phase: 'fetching',
+          checkpoint,
+          currentItem: null,
+          logs: [{ level: 'info', message: fetchPlanText(staged) }],
+        };
+        batch = yield* this.#fetchStaged(
+          checkpoint.batch,
+          (done) => ({ stage: 'fetching', historyId, batch: done, ...stamp }),
+          generation,
+        );
       }
-      if (checkpoint.stage !== 'fetching') throw new Error(`Unexpected full-sync stage ${checkpoint.stage}`);
-      const staged = await ctx.staged.count();
-      yield {
-        phase: 'fetching',
-        checkpoint,
-        currentItem: null,
-        logs: [{ level: 'info', message: fetchPlanText(staged) }],
-      };
-      const firstBatch = checkpoint.batch;
-      yield* this.#fetchStaged(
-        firstBatch,
-        (batch) => ({ stage: 'fetching', historyId, batch, ...stamp }),
-        generation,
-      );
       yield {
         phase: 'finalizing',
-        checkpoint: { stage: 'fetching', historyId, batch: firstBatch, ...stamp },
+        checkpoint: { stage: 'fetching', historyId, batch, ...stamp },
         cursor: historyId,
         currentItem: null,
         // Every message this sync stored carries its generation: any other stored message was not
@@ -494,6 +489,123 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     }
 
     /**
+     * Lists and fetches together, so the newest mail is stored within seconds on a mailbox of any
+     * size: each listed page is staged as it comes, and batches are fetched from the front of the
+     * list (newest first) once `LIST_AHEAD` more ids are listed behind them, for their threads' older
+     * messages to join them. The next page is listed while a batch is fetched. Each commit's checkpoint
+     * names the next page to list, and the staged list holds what is listed and not fetched, so a
+     * crash loses at most the batch in flight. A resume takes what the crashed run had staged back
+     * into the window, then lists on.
+     * Returns the number of batches done.
+     */
+    async *#listAndFetch(
+      start: Extract<GmailCheckpoint, { stage: 'listing' }>,
+      resumed: boolean,
+      generation: string | undefined,
+    ): AsyncGenerator<SourceBatch<GmailCheckpoint>, number> {
+      const ctx = this.#ctx;
+      const { historyId } = start;
+      const stamp = generation === undefined ? {} : { generation };
+      let { pageToken, page } = start;
+      let batch = start.batch ?? 0;
+      let listed = false;
+      const at = (done: number): GmailCheckpoint =>
+        listed
+          ? { stage: 'fetching', historyId, batch: done, ...stamp }
+          : { stage: 'listing', historyId, pageToken, page, batch: done, ...stamp };
+      const window = new ListedWindow();
+      if (resumed) {
+        // What the crashed run listed and did not fetch leads the window, so the threads it holds
+        // are still fetched whole with their messages listed from here on. A checkpoint of an older
+        // version may have staged far more (its whole listing so far): that is fetched first.
+        if ((await ctx.staged.count()) > RESUME_WINDOW_MAX) {
+          batch = yield* this.#fetchStaged(batch, at, generation);
+        } else {
+          let after: StagedItem | undefined;
+          while (true) {
+            const items = await ctx.staged.list(after ? { after, limit: 2_000 } : { limit: 2_000 });
+            window.add(items);
+            if (items.length < 2_000) break;
+            after = items[items.length - 1];
+          }
+        }
+      }
+      // Their listing order is lost: none is taken before `LIST_AHEAD` more are listed behind them all.
+      const unordered = window.size;
+      let listedHere = 0;
+      const ahead = () => LIST_AHEAD + batchSize + (listedHere < LIST_AHEAD ? unordered : 0);
+      let call: { result: Promise<ListedPage>; settled: boolean } | null = null;
+      // A resumed run that had fetched already stays in its fetching phase.
+      let fetching = batch > 0;
+      while (true) {
+        ctx.signal.throwIfAborted();
+        // Ask for the next page a page before its ids are needed, so it arrives during a fetch.
+        if (!call && !listed && window.size < ahead() + pageSize) {
+          call = this.#listPage(pageToken, page + 1);
+        }
+        if (call && (call.settled || window.size < ahead())) {
+          const result = await call.result;
+          call = null;
+          page += 1;
+          pageToken = result.nextPageToken ?? null;
+          listed = pageToken === null;
+          const items = result.messages.map((m) => ({ id: m.id, group: m.threadId }));
+          window.add(items);
+          listedHere += items.length;
+          yield {
+            // Until the first batch is fetched the job is listing; after, the pages come in its shadow.
+            ...(fetching ? {} : { phase: 'listing' as const, currentItem: `page ${page}` }),
+            stage: { add: items },
+            counts: { listed: items.length },
+            checkpoint: at(batch),
+            logs: [
+              {
+                level: 'info',
+                message: `Listed page ${page}: ${fmt(items.length)} ids${listed ? ' (last page)' : ''}`,
+                data: { page, ids: items.length },
+              },
+            ],
+          };
+          continue;
+        }
+        // Nothing left to take: the listing ended (a page still coming was awaited above).
+        if (window.size === 0) return batch;
+        if (!fetching) {
+          fetching = true;
+          yield {
+            phase: 'fetching',
+            checkpoint: at(batch),
+            currentItem: null,
+            logs: [{ level: 'info', message: fetchPlanText(null) }],
+          };
+        }
+        const items = window.take(batchSize);
+        batch += 1;
+        yield await this.#fetchBatch(items, batch, at(batch), generation);
+      }
+    }
+
+    /** Lists one page of ids with the engine's retries; `settled` tells whether it has answered. */
+    #listPage(pageToken: string | null, page: number): { result: Promise<ListedPage>; settled: boolean } {
+      const call = {
+        result: this.#ctx.retry(() => this.#api.listMessages(pageToken ?? undefined, pageSize), {
+          label: `messages.list page ${page}`,
+        }),
+        settled: false,
+      };
+      // Also marks a failure as handled until the loop awaits it (or is stopped before it does).
+      call.result.then(
+        () => {
+          call.settled = true;
+        },
+        () => {
+          call.settled = true;
+        },
+      );
+      return call;
+    }
+
+    /**
      * Fetches the staged ids batch by batch; each batch stores its messages and unstages its ids
      * together. A full sync passes its `generation` to stamp the stored messages with.
      */
@@ -501,65 +613,79 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       done: number,
       checkpointOf: (batch: number) => GmailCheckpoint,
       generation?: string,
-    ): AsyncGenerator<SourceBatch<GmailCheckpoint>> {
+    ): AsyncGenerator<SourceBatch<GmailCheckpoint>, number> {
       const ctx = this.#ctx;
       let batchNumber = done;
       for await (const items of stagedBatches(ctx.staged, batchSize)) {
         ctx.signal.throwIfAborted();
         batchNumber += 1;
-        const fetched = await this.#fetchItems(items, batchNumber);
-        const upserts: MailMessage[] = [];
-        const categoryCounts: Record<string, number> = {};
-        let classified = 0;
-        let skipped = 0;
-        for (const message of fetched.messages) {
-          if (options.classify) {
-            const verdict = await options.classify(message);
-            if ('skip' in verdict && verdict.skip) {
-              skipped += 1;
-              continue;
-            }
-            if ('category' in verdict) {
-              message.category = verdict.category;
-              classified += 1;
-              categoryCounts[verdict.category] = (categoryCounts[verdict.category] ?? 0) + 1;
-            }
-          }
-          upserts.push(message);
-        }
-        const counts: CounterIncrements = {
-          fetched: fetched.messages.length,
-          stored: upserts.length,
-          deleted: fetched.gone.length,
-          ...(options.classify ? { classified, skipped } : {}),
-        };
-        this.#processed += upserts.length + skipped + fetched.gone.length;
-        const logs = [
-          {
-            level: 'info' as const,
-            message: `Batch ${batchNumber}: ${fmt(fetched.messages.length)} messages in ${fetched.calls} calls (${fetched.threads} whole threads, ${fetched.units} units)${fetched.gone.length ? `, ${fetched.gone.length} deleted since listing` : ''}`,
-            data: {
-              batch: batchNumber,
-              messages: fetched.messages.length,
-              calls: fetched.calls,
-              requests: fetched.requests,
-              units: fetched.units,
-              threads: fetched.threads,
-              deleted: fetched.gone.length,
-            },
-          },
-        ];
-        yield {
-          phase: 'fetching',
-          write: { upsertMessages: upserts, ...(generation === undefined ? {} : { generation }) },
-          stage: { remove: items.map((item) => item.id) },
-          counts,
-          ...(Object.keys(categoryCounts).length ? { categoryCounts } : {}),
-          currentItem: `batch ${batchNumber}`,
-          checkpoint: checkpointOf(batchNumber),
-          logs,
-        };
+        yield await this.#fetchBatch(items, batchNumber, checkpointOf(batchNumber), generation);
       }
+      return batchNumber;
+    }
+
+    /**
+     * Fetches one batch of listed ids and returns it as the commit that stores its messages and
+     * unstages its ids together, with `checkpoint`.
+     */
+    async #fetchBatch(
+      items: StagedItem[],
+      batchNumber: number,
+      checkpoint: GmailCheckpoint,
+      generation?: string,
+    ): Promise<SourceBatch<GmailCheckpoint>> {
+      const fetched = await this.#fetchItems(items, batchNumber);
+      const upserts: MailMessage[] = [];
+      const categoryCounts: Record<string, number> = {};
+      let classified = 0;
+      let skipped = 0;
+      for (const message of fetched.messages) {
+        if (options.classify) {
+          const verdict = await options.classify(message);
+          if ('skip' in verdict && verdict.skip) {
+            skipped += 1;
+            continue;
+          }
+          if ('category' in verdict) {
+            message.category = verdict.category;
+            classified += 1;
+            categoryCounts[verdict.category] = (categoryCounts[verdict.category] ?? 0) + 1;
+          }
+        }
+        upserts.push(message);
+      }
+      const counts: CounterIncrements = {
+        fetched: fetched.messages.length,
+        stored: upserts.length,
+        deleted: fetched.gone.length,
+        ...(options.classify ? { classified, skipped } : {}),
+      };
+      this.#processed += upserts.length + skipped + fetched.gone.length;
+      const logs = [
+        {
+          level: 'info' as const,
+          message: `Batch ${batchNumber}: ${fmt(fetched.messages.length)} messages in ${fetched.calls} calls (${fetched.threads} whole threads, ${fetched.units} units)${fetched.gone.length ? `, ${fetched.gone.length} deleted since listing` : ''}`,
+          data: {
+            batch: batchNumber,
+            messages: fetched.messages.length,
+            calls: fetched.calls,
+            requests: fetched.requests,
+            units: fetched.units,
+            threads: fetched.threads,
+            deleted: fetched.gone.length,
+          },
+        },
+      ];
+      return {
+        phase: 'fetching',
+        write: { upsertMessages: upserts, ...(generation === undefined ? {} : { generation }) },
+        stage: { remove: items.map((item) => item.id) },
+        counts,
+        ...(Object.keys(categoryCounts).length ? { categoryCounts } : {}),
+        currentItem: `batch ${batchNumber}`,
+        checkpoint,
+        logs,
+      };
     }
 
     /**
@@ -615,12 +741,14 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     }
   }
 
-  function fetchPlanText(staged: number): string {
+  /** The fetch plan for the log: `staged` messages, or `null` while the listing goes on. */
+  function fetchPlanText(staged: number | null): string {
     const threshold = threadThreshold(planOptions);
     const threadsText = Number.isFinite(threshold)
       ? `threads with ${threshold}+ listed messages fetched whole`
       : 'message by message';
-    return `Fetching ${fmt(staged)} messages in batches of ${batchSize} (${options.transport ?? 'batch'} requests, ${threadsText})`;
+    const what = staged === null ? 'newest first while the listing goes on,' : `${fmt(staged)} messages`;
+    return `Fetching ${what} in batches of ${batchSize} (${options.transport ?? 'batch'} requests, ${threadsText})`;
   }
 
   return {
@@ -634,6 +762,8 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     watchOf: async (accountId) => watchesOrThrow().watchOf(accountId),
   };
 }
+
+type ListedPage = Awaited<ReturnType<GmailApi['listMessages']>>;
 
 type FullCheckpoint = Extract<GmailCheckpoint, { stage: 'labels' | 'listing' | 'fetching' }>;
 

@@ -81,4 +81,53 @@ describe('crash and resume', () => {
     expect(running.emulator.stats().byMethod['users.messages.list']?.requests).toBe(7);
     expect(running.emulator.stats().byUser[ADDRESS]!.fetches.refetchedMessages).toBe(0);
   });
+
+  it('a crash while listing and fetching interleave resumes both: nothing lost, nothing stored twice, one batch refetched', async () => {
+    running.emulator.resetStats();
+    const store = createMemoryStore();
+    // Pages of 100 keep the listing going long after the first batches are stored.
+    const options = { batchSize: 100, pageSize: 100 };
+    let fetchCommits = 0;
+    let saved: unknown;
+    const dying = freezableStore(store, (commit) => {
+      if (commit.write?.upsertMessages?.length) fetchCommits += 1;
+      if (fetchCommits === 6) return true;
+      if (commit.checkpoint) saved = commit.checkpoint.data;
+      return false;
+    });
+    // A longer lease than above: a second lease loss on a loaded machine would be a second crash.
+    const lease = { leaseMs: 1_500, heartbeatMs: 250 };
+    const first = createEngine(dying.store, emulatorSource(running, options), lease);
+    const started = await first.start({ source: 'gmail', accountId: ADDRESS });
+    while (!dying.frozen) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    // The crash hit mid-listing, after 5 batches were stored.
+    expect(saved).toMatchObject({ stage: 'listing', batch: 5 });
+    const before = await store.getJob(started.job.id);
+    // Five batches of about 100 (a batch never splits a thread, so it may run a little over).
+    expect(before?.counters.stored).toBeGreaterThanOrEqual(500);
+    expect(before?.counters.listed).toBeLessThan(3_000);
+
+    const second = createEngine(store, emulatorSource(running, options), lease);
+    const job = await waitForEnd(second, started.job.id, 90_000);
+    await second.stop();
+    dying.thaw();
+    await first.stop({ timeoutMs: 100 });
+
+    expect(job.error).toBeNull();
+    expect(job.status).toBe('completed');
+    expect(job.attempt).toBe(2);
+    // Counted once each: the batch in flight at the crash was never committed.
+    expect(job.counters).toMatchObject({ total: 3_000, listed: 3_000, stored: 3_000, fetched: 3_000 });
+    expect(await storedState(store)).toEqual(mailboxState(running));
+
+    const stats = running.emulator.stats();
+    const fetches = stats.byUser[ADDRESS]!.fetches;
+    expect(fetches.distinctMessages).toBe(3_000);
+    expect(fetches.refetchedMessages).toBeGreaterThan(0);
+    expect(fetches.refetchedMessages).toBeLessThanOrEqual(options.batchSize + 20);
+    expect(fetches.maxFetchesPerMessage).toBe(2);
+    // 30 pages; at most the one in flight at the crash is listed twice.
+    expect(stats.byMethod['users.messages.list']?.requests).toBeLessThanOrEqual(31);
+  }, 120_000);
 });

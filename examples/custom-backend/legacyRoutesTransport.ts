@@ -16,13 +16,7 @@ type LegacyLog = { seq: number; ts: string; level: LogEntry['level']; text: stri
 const RENAMED: Record<string, JobStatus> = { pending: 'queued', done: 'completed', error: 'failed' };
 const TERMINAL = new Set<JobStatus>(['completed', 'failed', 'cancelled', 'interrupted']);
 const FIXED = { source: 'gmail', mode: 'full', trigger: 'manual', categoryCounts: {}, attempt: 1 } as const;
-const UNKNOWN = {
-  ratePerSec: null,
-  etaSeconds: null,
-  currentItem: null,
-  waiting: null,
-  heartbeatAt: null,
-} as const;
+const UNKNOWN = { ratePerSec: null, etaSeconds: null, currentItem: null, waiting: null, heartbeatAt: null };
 const ZERO = { classified: 0, skipped: 0, deleted: 0, failed: 0 };
 
 /** The backend's progress mapped onto the job model the client and the React kit render. */

@@ -69,6 +69,26 @@ const target = (what: string, goal: string, measured: string, met: boolean | nul
     verdict: met === null ? 'no stated target' : met ? 'met' : 'MISSED',
   });
 
+/**
+ * The Targets rows with the figure each had in the RESULTS.md being replaced, so every table's
+ * headline reads before → after. Read before the file is rewritten; a target is matched by its name.
+ */
+function withPreviousRun(rows: Row[]): Row[] {
+  const text = existsSync(here('./RESULTS.md')) ? readFileSync(here('./RESULTS.md'), 'utf8') : '';
+  const date = /^- Date: (\S+)/m.exec(text)?.[1]?.slice(0, 10) ?? 'none';
+  const section = text.split('\n## Targets\n')[1]?.split('\n## ')[0] ?? '';
+  const before = new Map<string, string>();
+  for (const line of section.split('\n')) {
+    // | target | goal | measured | … |: the cell before the first bar is empty.
+    const [, name = '', , measured = ''] = line.split('|').map((cell) => cell.trim());
+    if (measured !== '' && name !== 'target' && !name.startsWith('---')) before.set(name, measured);
+  }
+  return rows.map((row) => {
+    const { verdict = '', ...rest } = row;
+    return { ...rest, [`previous run (${date})`]: before.get(String(row.target)) ?? '—', verdict };
+  });
+}
+
 const ACCOUNT = 'bench@example.com';
 const HEADERS_NOTE = 'format `metadata` with 6 headers, spam and trash included, SQLite store';
 
@@ -546,7 +566,9 @@ const runs: Array<[number[], () => Promise<void>]> = [
 for (const [numbers, go] of runs) {
   if (!ONLY || numbers.some((n) => ONLY.includes(n))) await go();
 }
-table('Targets', targets);
+table('Targets', withPreviousRun(targets), [
+  'previous run = the figure the same target had in the RESULTS.md this run replaces (its date above the tables there); "—" when that run had no such target.',
+]);
 const footer = `\nWhole run: ${fmt((Date.now() - started) / 60_000, 1)} min; load average at the end ${os
   .loadavg()
   .map((n) => n.toFixed(2))

@@ -1,6 +1,7 @@
 import type {
   CounterIncrements,
   LabelChange,
+  LogInput,
   MailMessage,
   SourceBatch,
   SourceContext,
@@ -436,8 +437,14 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     }
 
     /**
-     * Fetches the staged ids batch by batch; each batch stores its messages and unstages its ids
+     * Fetches the staged ids batch by batch; each batch stores its messages and unstages their ids
      * together. A full sync passes its `generation` to stamp the stored messages with.
+     *
+     * Calls that fail for a retryable reason (5xx, a cut connection, a rate limit) do not hold up
+     * their batch: it commits what succeeded at once, their ids stay staged, and they are sent again
+     * after their back-off while later batches go on; their messages are committed with the batch
+     * being yielded when they arrive. A crash meanwhile leaves them staged, so a resume fetches
+     * them. At most `batchSize` such calls wait at once; past that, the next batch waits for them.
      */
     async *#fetchStaged(
       done: number,
@@ -446,114 +453,202 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     ): AsyncGenerator<SourceBatch<GmailCheckpoint>> {
       const ctx = this.#ctx;
       let batchNumber = done;
-      for await (const items of stagedBatches(ctx.staged, batchSize)) {
-        ctx.signal.throwIfAborted();
-        batchNumber += 1;
-        const fetched = await this.#fetchItems(items, batchNumber);
-        const upserts: MailMessage[] = [];
-        const categoryCounts: Record<string, number> = {};
-        let classified = 0;
-        let skipped = 0;
-        for (const message of fetched.messages) {
-          if (options.classify) {
-            const verdict = await options.classify(message);
-            if ('skip' in verdict && verdict.skip) {
-              skipped += 1;
-              continue;
-            }
-            if ('category' in verdict) {
-              message.category = verdict.category;
-              classified += 1;
-              categoryCounts[verdict.category] = (categoryCounts[verdict.category] ?? 0) + 1;
-            }
-          }
-          upserts.push(message);
+      const retrying: RetryingCalls[] = [];
+      const waitingCalls = () => retrying.reduce((sum, entry) => sum + entry.state.pending.length, 0);
+      const write = (batch: Fetched, retried: RetryingCalls[], ids: string[]) =>
+        this.#batchOf(batch, retried, ids, batchNumber, checkpointOf(batchNumber), generation);
+      try {
+        for await (const items of stagedBatches(ctx.staged, batchSize)) {
+          ctx.signal.throwIfAborted();
+          while (waitingCalls() >= batchSize) await Promise.race(retrying.map((entry) => entry.settled));
+          batchNumber += 1;
+          const fetched = await this.#fetchItems(items, batchNumber);
+          const failedIds = new Set(fetched.state.pending.flatMap(idsOf));
+          if (fetched.failure) retrying.push(this.#retryLater(fetched.state, fetched.failure, batchNumber));
+          const ids = items.filter((item) => !failedIds.has(item.id)).map((item) => item.id);
+          yield await write(fetched, takeSettled(retrying), ids);
         }
-        const counts: CounterIncrements = {
-          fetched: fetched.messages.length,
-          stored: upserts.length,
-          deleted: fetched.gone.length,
-          ...(options.classify ? { classified, skipped } : {}),
-        };
-        this.#processed += upserts.length + skipped + fetched.gone.length;
-        const logs = [
-          {
-            level: 'info' as const,
-            message: `Batch ${batchNumber}: ${fmt(fetched.messages.length)} messages in ${fetched.calls} calls (${fetched.threads} whole threads, ${fetched.units} units)${fetched.gone.length ? `, ${fetched.gone.length} deleted since listing` : ''}`,
-            data: {
-              batch: batchNumber,
-              messages: fetched.messages.length,
-              calls: fetched.calls,
-              requests: fetched.requests,
-              units: fetched.units,
-              threads: fetched.threads,
-              deleted: fetched.gone.length,
-            },
-          },
-        ];
-        yield {
-          phase: 'fetching',
-          write: { upsertMessages: upserts, ...(generation === undefined ? {} : { generation }) },
-          stage: { remove: items.map((item) => item.id) },
-          counts,
-          ...(Object.keys(categoryCounts).length ? { categoryCounts } : {}),
-          currentItem: `batch ${batchNumber}`,
-          checkpoint: checkpointOf(batchNumber),
-          logs,
-        };
+        while (retrying.length > 0) {
+          await Promise.race(retrying.map((entry) => entry.settled));
+          batchNumber += 1;
+          yield await write(noneFetched(), takeSettled(retrying), []);
+        }
+      } finally {
+        // The run ended (done, failed or stopped): calls still waiting are not sent again.
+        for (const entry of retrying) entry.abandoned = true;
       }
     }
 
-    /**
-     * Fetches one batch with the planner's calls. A round sends every pending call; what failed for
-     * a retryable reason is sent again (and only that) by `ctx.retry` after its back-off, which logs
-     * the reason. A 401 gets one token refresh within the attempt.
-     */
-    async #fetchItems(items: StagedItem[], batchNumber: number) {
-      let pending: FetchUnit[] = planFetches(items, planOptions);
-      const threads = pending.filter((unit) => unit.kind === 'thread').length;
-      const messages: MailMessage[] = [];
-      const gone: string[] = [];
-      let requests = 0;
-      let calls = 0;
-      let units = 0;
-      const label = `fetch batch ${batchNumber} (${pending.length} calls, ${planCost(pending, planOptions)} units)`;
-      await this.#ctx.retry(
-        async () => {
-          let refreshed = false;
-          while (pending.length > 0) {
-            const round = await this.#api.fetchRound(pending);
-            messages.push(...round.messages);
-            gone.push(...round.gone);
-            requests += round.requests;
-            calls += round.calls;
-            units += round.units;
-            const sent = pending.length;
-            pending = round.retry;
-            if (round.unauthorized !== undefined) {
-              if (refreshed) throw reauthRequired();
-              await this.#api.refreshAfter(round.unauthorized);
-              refreshed = true;
-              continue;
-            }
-            if (round.retry.length > 0 && round.error) {
-              throw partialFailure(round.error, round.retry.length, sent);
-            }
+    /** One batch for the engine: the messages fetched (classified), and the ids they settle unstaged. */
+    async #batchOf(
+      fetched: Fetched,
+      retried: RetryingCalls[],
+      ids: string[],
+      batchNumber: number,
+      checkpoint: GmailCheckpoint,
+      generation: string | undefined,
+    ): Promise<SourceBatch<GmailCheckpoint>> {
+      const messages = fetched.state.messages;
+      const gone = fetched.state.gone;
+      let retriedCalls = 0;
+      for (const entry of retried) {
+        messages.push(...entry.state.messages);
+        gone.push(...entry.state.gone);
+        retriedCalls += entry.calls;
+        ids.push(...entry.ids);
+      }
+      const upserts: MailMessage[] = [];
+      const categoryCounts: Record<string, number> = {};
+      let classified = 0;
+      let skipped = 0;
+      for (const message of messages) {
+        if (options.classify) {
+          const verdict = await options.classify(message);
+          if ('skip' in verdict && verdict.skip) {
+            skipped += 1;
+            continue;
           }
-        },
-        { label },
-      );
-      if (gone.length > 0) {
-        this.#ctx.log(
-          'info',
-          `Batch ${batchNumber}: ${gone.length} listed messages were deleted before they could be fetched`,
-          {
+          if ('category' in verdict) {
+            message.category = verdict.category;
+            classified += 1;
+            categoryCounts[verdict.category] = (categoryCounts[verdict.category] ?? 0) + 1;
+          }
+        }
+        upserts.push(message);
+      }
+      const counts: CounterIncrements = {
+        fetched: messages.length,
+        stored: upserts.length,
+        deleted: gone.length,
+        ...(options.classify ? { classified, skipped } : {}),
+      };
+      this.#processed += upserts.length + skipped + gone.length;
+      const { requests, calls, units } = fetched.state;
+      const waiting = fetched.state.pending.length;
+      const logs: LogInput[] = [
+        {
+          level: 'info',
+          message: `Batch ${batchNumber}: ${fmt(messages.length)} messages in ${fetched.plannedCalls} calls (${fetched.threads} whole threads, ${units} units)${retriedCalls ? `, ${retriedCalls} retried calls of earlier batches included` : ''}${waiting ? `, ${waiting} calls to retry later` : ''}${gone.length ? `, ${gone.length} deleted since listing` : ''}`,
+          data: {
             batch: batchNumber,
+            messages: messages.length,
+            calls,
+            requests,
+            units,
+            threads: fetched.threads,
             deleted: gone.length,
+            ...(retriedCalls ? { retriedCalls } : {}),
+            ...(waiting ? { callsToRetry: waiting } : {}),
+          },
+        },
+      ];
+      if (gone.length > 0) {
+        logs.push({
+          level: 'info',
+          message: `Batch ${batchNumber}: ${gone.length} listed messages were deleted before they could be fetched`,
+          data: { batch: batchNumber, deleted: gone.length },
+        });
+      }
+      return {
+        phase: 'fetching',
+        write: { upsertMessages: upserts, ...(generation === undefined ? {} : { generation }) },
+        stage: { remove: ids },
+        counts,
+        ...(Object.keys(categoryCounts).length ? { categoryCounts } : {}),
+        currentItem: `batch ${batchNumber}`,
+        checkpoint,
+        logs,
+      };
+    }
+
+    /**
+     * Fetches one batch with the planner's calls: one round sends them all (a 401 gets one token
+     * refresh and its calls sent again at once). Calls that failed for a retryable reason are left
+     * in `state.pending`, with the error that tells their back-off; an error of the whole round
+     * (e.g. the token endpoint down) is retried by `ctx.retry` in place.
+     */
+    async #fetchItems(items: StagedItem[], batchNumber: number): Promise<Fetched> {
+      const plan = planFetches(items, planOptions);
+      const state = fetchState(plan);
+      const label = `fetch batch ${batchNumber} (${plan.length} calls, ${planCost(plan, planOptions)} units)`;
+      const failure = await this.#ctx.retry(() => this.#sendRounds(state), { label });
+      return {
+        state,
+        failure,
+        plannedCalls: plan.length,
+        threads: plan.filter((unit) => unit.kind === 'thread').length,
+      };
+    }
+
+    /**
+     * Sends the calls `state` still has pending until none is left but calls to send again after a
+     * back-off, and returns why those failed (`undefined` when all were answered).
+     */
+    async #sendRounds(state: FetchState): Promise<SyncError | undefined> {
+      let refreshed = false;
+      while (state.pending.length > 0) {
+        const round = await this.#api.fetchRound(state.pending);
+        state.messages.push(...round.messages);
+        state.gone.push(...round.gone);
+        state.requests += round.requests;
+        state.calls += round.calls;
+        state.units += round.units;
+        const sent = state.pending.length;
+        state.pending = round.retry;
+        if (round.unauthorized !== undefined) {
+          if (refreshed) throw reauthRequired();
+          await this.#api.refreshAfter(round.unauthorized);
+          refreshed = true;
+          continue;
+        }
+        if (round.retry.length > 0 && round.error)
+          return partialFailure(round.error, round.retry.length, sent);
+      }
+      return undefined;
+    }
+
+    /**
+     * Sends the failed calls of a batch again with the engine's retry policy, without holding up the
+     * run: the first attempt is the round that already failed, so the policy's back-off (or the
+     * answer's Retry-After) comes first and is logged with its reason, and calls still failing once
+     * the retry budget is spent fail the job as they would in place. The quota limiter paces them
+     * like every other call.
+     */
+    #retryLater(state: FetchState, failure: SyncError, batchNumber: number): RetryingCalls {
+      const calls = state.pending.length;
+      const entry: RetryingCalls = {
+        state: fetchState(state.pending),
+        ids: state.pending.flatMap(idsOf),
+        calls,
+        settled: Promise.resolve(),
+        done: false,
+        error: undefined,
+        abandoned: false,
+      };
+      let attempted = false;
+      entry.settled = this.#ctx
+        .retry(
+          async () => {
+            if (!attempted) {
+              attempted = true;
+              throw failure;
+            }
+            if (entry.abandoned) return;
+            const again = await this.#sendRounds(entry.state);
+            if (again) throw again;
+          },
+          { label: `${calls} calls of fetch batch ${batchNumber}`, inBackground: true },
+        )
+        .then(
+          () => {
+            entry.done = true;
+          },
+          (error: unknown) => {
+            entry.done = true;
+            entry.error = error;
           },
         );
-      }
-      return { messages, gone, requests, calls, units, threads };
+      return entry;
     }
   }
 
@@ -600,6 +695,67 @@ function partialFailure(error: SyncError, failed: number, sent: number): SyncErr
       ...(error.details ? { details: error.details } : {}),
     },
   );
+}
+
+/** The calls of a fetch still to send, and what the ones answered brought. */
+interface FetchState {
+  pending: FetchUnit[];
+  messages: MailMessage[];
+  gone: string[];
+  requests: number;
+  calls: number;
+  units: number;
+}
+
+const fetchState = (pending: FetchUnit[]): FetchState => ({
+  pending,
+  messages: [],
+  gone: [],
+  requests: 0,
+  calls: 0,
+  units: 0,
+});
+
+/** One batch's fetch: `failure` tells why the calls left in `state.pending` failed. */
+interface Fetched {
+  state: FetchState;
+  failure: SyncError | undefined;
+  plannedCalls: number;
+  threads: number;
+}
+
+const noneFetched = (): Fetched => ({
+  state: fetchState([]),
+  failure: undefined,
+  plannedCalls: 0,
+  threads: 0,
+});
+
+/** Failed calls of a batch being sent again while the run goes on. */
+interface RetryingCalls {
+  state: FetchState;
+  /** The staged ids the calls stand for: unstaged when the retry's messages are committed. */
+  ids: string[];
+  calls: number;
+  /** Resolves (never rejects) when the retry succeeded or gave up. */
+  settled: Promise<void>;
+  done: boolean;
+  /** Why it gave up: the job fails on it. */
+  error: unknown;
+  /** Set when the run ended: a pending attempt sends nothing. */
+  abandoned: boolean;
+}
+
+const idsOf = (unit: FetchUnit): string[] => (unit.kind === 'thread' ? unit.ids : [unit.id]);
+
+/** Removes the retries that are over from `retrying` and returns them; throws the first that gave up. */
+function takeSettled(retrying: RetryingCalls[]): RetryingCalls[] {
+  const settled = retrying.filter((entry) => entry.done);
+  if (settled.length === 0) return settled;
+  const failed = settled.find((entry) => entry.error !== undefined);
+  if (failed) throw failed.error;
+  retrying.splice(0, retrying.length, ...retrying.filter((entry) => !entry.done));
+  return settled;
 }
 
 interface HistoryRecordLike {

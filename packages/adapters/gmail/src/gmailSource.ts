@@ -454,13 +454,15 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       const ctx = this.#ctx;
       let batchNumber = done;
       const retrying: RetryingCalls[] = [];
-      const waitingCalls = () => retrying.reduce((sum, entry) => sum + entry.state.pending.length, 0);
+      const unsettled = () => retrying.filter((entry) => !entry.done);
+      const waitingCalls = () => unsettled().reduce((sum, entry) => sum + entry.calls, 0);
       const write = (batch: Fetched, retried: RetryingCalls[], ids: string[]) =>
         this.#batchOf(batch, retried, ids, batchNumber, checkpointOf(batchNumber), generation);
       try {
         for await (const items of stagedBatches(ctx.staged, batchSize)) {
           ctx.signal.throwIfAborted();
-          while (waitingCalls() >= batchSize) await Promise.race(retrying.map((entry) => entry.settled));
+          while (waitingCalls() >= batchSize) await Promise.race(unsettled().map((entry) => entry.settled));
+          throwIfGaveUp(retrying);
           batchNumber += 1;
           const fetched = await this.#fetchItems(items, batchNumber);
           const failedIds = new Set(fetched.state.pending.flatMap(idsOf));
@@ -645,7 +647,7 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
           },
           (error: unknown) => {
             entry.done = true;
-            entry.error = error;
+            entry.error = error ?? new Error('a retry gave up without a reason');
           },
         );
       return entry;
@@ -748,12 +750,17 @@ interface RetryingCalls {
 
 const idsOf = (unit: FetchUnit): string[] => (unit.kind === 'thread' ? unit.ids : [unit.id]);
 
+/** Throws why the first retry that gave up did. */
+function throwIfGaveUp(retrying: readonly RetryingCalls[]): void {
+  const failed = retrying.find((entry) => entry.done && entry.error !== undefined);
+  if (failed) throw failed.error;
+}
+
 /** Removes the retries that are over from `retrying` and returns them; throws the first that gave up. */
 function takeSettled(retrying: RetryingCalls[]): RetryingCalls[] {
+  throwIfGaveUp(retrying);
   const settled = retrying.filter((entry) => entry.done);
   if (settled.length === 0) return settled;
-  const failed = settled.find((entry) => entry.error !== undefined);
-  if (failed) throw failed.error;
   retrying.splice(0, retrying.length, ...retrying.filter((entry) => !entry.done));
   return settled;
 }

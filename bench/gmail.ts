@@ -202,7 +202,7 @@ const table = [
 ];
 const widths = table[0]!.map((_, column) => Math.max(...table.map((line) => line[column]!.length)));
 console.log('');
-for (const [index, line] of table.entries()) {
+for (const [index, line] of rows.length > 0 ? table.entries() : []) {
   console.log(`| ${line.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`);
   if (index === 0) console.log(`| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`);
 }

@@ -10,6 +10,7 @@
  *  6. SSE event → client latency (bench/sseLatency.mjs).
  *  7. ETA accuracy during a quota-bound full sync of 44,000 messages.
  *  8. The cost of time slicing: 5 s and 30 s `POST /work` slices vs a long-running worker (bench/slices.ts).
+ *  9. Throughput under sporadic 500/503 answers: 0 %, 1 % and 3 % of calls, at real speed (bench/gmailFaults.ts).
  *
  * Runs on the BUILT packages (the npm script builds first). The emulator compresses quota time by a
  * speed factor, named in every table; figures "at real speed" divide by it.
@@ -21,6 +22,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type EmulatorStats, type FaultRule, startGmailEmulator } from '@syncjob/gmail-emulator';
+import { FAULTS_TITLE, runFaultsBench } from './gmailFaults.ts';
 import { runSlicesBench, SLICES_TITLE } from './slices.ts';
 import type { SyncChildConfig, SyncChildResult } from './syncChild.ts';
 
@@ -472,6 +474,19 @@ async function slices(): Promise<void> {
   target('Throughput with 30 s slices', '≥ 80 % of a long-running worker', `${share} %`, share >= 80);
 }
 
+async function faults(): Promise<void> {
+  const { rows, notes, shares } = await runFaultsBench(QUICK ? { messages: 1_000, speed: 10 } : {});
+  table(`9. ${FAULTS_TITLE}`, rows, notes);
+  for (const { rate, share, exact } of shares) {
+    target(
+      `throughput at ${fmt(rate * 100)} % 5xx`,
+      '≥ 90 % of fault-free, exact',
+      `${fmt(share * 100, 1)} %${exact ? '' : ', NOT exact'}`,
+      share >= 0.9 && exact,
+    );
+  }
+}
+
 const started = Date.now();
 const cpus = os.cpus();
 const header = [
@@ -493,6 +508,7 @@ await memoryAndIncremental();
 await sse();
 await etaAccuracy();
 await slices();
+await faults();
 table('Targets', targets);
 const footer = `\nWhole run: ${fmt((Date.now() - started) / 60_000, 1)} min; load average at the end ${os
   .loadavg()

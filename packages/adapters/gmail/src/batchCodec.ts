@@ -84,6 +84,17 @@ function headerLines(block: string): Record<string, string> {
 }
 
 /**
+ * The first `length` bytes (UTF-8) of `rest`, or all of it trimmed of its line end when it is
+ * shorter. ASCII text, where bytes are characters, is cut without re-encoding it.
+ */
+function bodyOfLength(rest: string, length: number): string {
+  const bytes = Buffer.byteLength(rest, 'utf8');
+  if (bytes < length) return rest.replace(/\r?\n$/, '');
+  if (bytes === rest.length) return rest.slice(0, length);
+  return Buffer.from(rest, 'utf8').subarray(0, length).toString('utf8');
+}
+
+/**
  * Parses Google's `multipart/mixed` batch answer into its inner responses, in order. Throws a
  * `BatchCodecError` when the body is not a batch answer (e.g. cut short by a dropped connection).
  */
@@ -102,7 +113,9 @@ export function parseBatchResponse(
   if (closing < 0) throw new BatchCodecError('The batch answer ends before its closing boundary.');
   const sections = body.slice(0, closing).split(delimiter).slice(1);
   return sections.map((section) => {
-    const [outerHead, inner] = splitHead(section.replace(/^[ \t]*\r?\n/, ''));
+    // Slices, not copies: a part's body is read straight from the answer's text.
+    const lead = /^[ \t]*\r?\n/.exec(section);
+    const [outerHead, inner] = splitHead(lead ? section.slice(lead[0].length) : section);
     const outer = headerLines(outerHead);
     const [responseHead, rest] = splitHead(inner);
     const [statusLine = '', ...lines] = responseHead.split(/\r?\n/);
@@ -112,9 +125,7 @@ export function parseBatchResponse(
     const headers = headerLines(lines.join('\n'));
     const length = Number(headers['content-length']);
     const content =
-      Number.isInteger(length) && length >= 0 && Buffer.byteLength(rest, 'utf8') >= length
-        ? Buffer.from(rest, 'utf8').subarray(0, length).toString('utf8')
-        : rest.replace(/\r?\n$/, '');
+      Number.isInteger(length) && length >= 0 ? bodyOfLength(rest, length) : rest.replace(/\r?\n$/, '');
     const contentId = outer['content-id']?.replace(/^<|>$/g, '');
     return {
       id: contentId?.startsWith('response-') ? contentId.slice('response-'.length) : contentId,

@@ -81,12 +81,19 @@ export class GmailApi {
   readonly #gmail: gmail_v1.Gmail;
   readonly #queue: PQueue;
   readonly #costs: Record<GmailMethod, number>;
+  /** The query of every fetch call (format and headers), built once. */
+  readonly #unitQuery: string;
 
   constructor(options: GmailApiOptions) {
     this.#options = options;
     this.#gmail = gmail({ version: 'v1', rootUrl: options.rootUrl, retry: false });
     this.#queue = new PQueue({ concurrency: Math.max(1, options.concurrency) });
     this.#costs = options.profile.costs;
+    const query = new URLSearchParams({ format: options.format });
+    if (options.format === 'metadata') {
+      for (const name of options.metadataHeaders) query.append('metadataHeaders', name);
+    }
+    this.#unitQuery = query.toString();
   }
 
   #signal(): AbortSignal {
@@ -310,12 +317,8 @@ export class GmailApi {
   }
 
   #unitPath(unit: FetchUnit): string {
-    const query = new URLSearchParams({ format: this.#options.format });
-    if (this.#options.format === 'metadata') {
-      for (const name of this.#options.metadataHeaders) query.append('metadataHeaders', name);
-    }
     const id = encodeURIComponent(unit.kind === 'thread' ? unit.threadId : unit.id);
-    return `/gmail/v1/users/me/${unit.kind === 'thread' ? 'threads' : 'messages'}/${id}?${query}`;
+    return `/gmail/v1/users/me/${unit.kind === 'thread' ? 'threads' : 'messages'}/${id}?${this.#unitQuery}`;
   }
 
   async #sendBatch(chunk: FetchUnit[], token: string, generation: number, result: FetchRoundResult) {

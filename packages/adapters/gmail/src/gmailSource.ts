@@ -1,6 +1,7 @@
 import type {
   CounterIncrements,
   LabelChange,
+  LogInput,
   MailMessage,
   SourceBatch,
   SourceContext,
@@ -8,7 +9,8 @@ import type {
   SyncSource,
 } from '@syncjob/core';
 import { newId, processedCount, SyncError } from '@syncjob/core';
-import { type FetchUnit, planCost, planFetches, threadThreshold } from './fetchPlanner';
+import { type Fetched, type FetchedBatch, FetchPipeline, type FetchState, fetchState } from './fetchPipeline';
+import { planCost, planFetches, threadThreshold } from './fetchPlanner';
 import { GmailApi, type GmailApiOptions, type GmailTransport } from './gmailApi';
 import { authKeyOf, type GmailAuthOption, GmailAuthSession, resolveAuth } from './gmailAuth';
 import { type GmailPushOptions, type GmailWatch, GmailWatches, type GmailWatchRenewal } from './gmailWatches';
@@ -493,10 +495,11 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
      * size: each listed page is staged as it comes, and batches are fetched from the front of the
      * list (newest first) once `LIST_AHEAD` more ids are listed behind them, for their threads' older
      * messages to join them. The next page is listed while a batch is fetched. Each commit's checkpoint
-     * names the next page to list, and the staged list holds what is listed and not fetched, so a
-     * crash loses at most the batch in flight. A resume takes what the crashed run had staged back
-     * into the window, then lists on.
-     * Returns the number of batches done.
+     * names the next page to list, and the staged list holds what is listed and not fetched (with
+     * the ids of calls waiting for a retry, `FetchPipeline`), so a crash loses at most the batch in
+     * flight. A resume takes what the crashed run had staged back into the window, then lists on.
+     * Once the listing ends and the window is empty, the calls still waiting are drained before the
+     * sync finalizes. Returns the number of batches done.
      */
     async *#listAndFetch(
       start: Extract<GmailCheckpoint, { stage: 'listing' }>,
@@ -514,74 +517,81 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
           ? { stage: 'fetching', historyId, batch: done, ...stamp }
           : { stage: 'listing', historyId, pageToken, page, batch: done, ...stamp };
       const window = new ListedWindow();
-      if (resumed) {
-        // What the crashed run listed and did not fetch leads the window, so the threads it holds
-        // are still fetched whole with their messages listed from here on. A checkpoint of an older
-        // version may have staged far more (its whole listing so far): that is fetched first.
-        if ((await ctx.staged.count()) > RESUME_WINDOW_MAX) {
-          batch = yield* this.#fetchStaged(batch, at, generation);
-        } else {
-          let after: StagedItem | undefined;
-          while (true) {
-            const items = await ctx.staged.list(after ? { after, limit: 2_000 } : { limit: 2_000 });
-            window.add(items);
-            if (items.length < 2_000) break;
-            after = items[items.length - 1];
+      const pipeline = this.#pipeline(generation);
+      try {
+        if (resumed) {
+          // What the crashed run listed and did not fetch leads the window (calls that were waiting
+          // for a retry left their ids staged, so they are among them), so the threads it holds
+          // are still fetched whole with their messages listed from here on. A checkpoint of an older
+          // version may have staged far more (its whole listing so far): that is fetched first.
+          if ((await ctx.staged.count()) > RESUME_WINDOW_MAX) {
+            batch = yield* this.#fetchStaged(batch, at, generation);
+          } else {
+            let after: StagedItem | undefined;
+            while (true) {
+              const items = await ctx.staged.list(after ? { after, limit: 2_000 } : { limit: 2_000 });
+              window.add(items);
+              if (items.length < 2_000) break;
+              after = items[items.length - 1];
+            }
           }
         }
-      }
-      // Their listing order is lost: none is taken before `LIST_AHEAD` more are listed behind them all.
-      const unordered = window.size;
-      let listedHere = 0;
-      const ahead = () => LIST_AHEAD + batchSize + (listedHere < LIST_AHEAD ? unordered : 0);
-      let call: { result: Promise<ListedPage>; settled: boolean } | null = null;
-      // A resumed run that had fetched already stays in its fetching phase.
-      let fetching = batch > 0;
-      while (true) {
-        ctx.signal.throwIfAborted();
-        // Ask for the next page a page before its ids are needed, so it arrives during a fetch.
-        if (!call && !listed && window.size < ahead() + pageSize) {
-          call = this.#listPage(pageToken, page + 1);
+        // Their listing order is lost: none is taken before `LIST_AHEAD` more are listed behind them all.
+        const unordered = window.size;
+        let listedHere = 0;
+        const ahead = () => LIST_AHEAD + batchSize + (listedHere < LIST_AHEAD ? unordered : 0);
+        let call: { result: Promise<ListedPage>; settled: boolean } | null = null;
+        // A resumed run that had fetched already stays in its fetching phase.
+        let fetching = batch > 0;
+        while (true) {
+          ctx.signal.throwIfAborted();
+          // Ask for the next page a page before its ids are needed, so it arrives during a fetch.
+          if (!call && !listed && window.size < ahead() + pageSize) {
+            call = this.#listPage(pageToken, page + 1);
+          }
+          if (call && (call.settled || window.size < ahead())) {
+            const result = await call.result;
+            call = null;
+            page += 1;
+            pageToken = result.nextPageToken ?? null;
+            listed = pageToken === null;
+            const items = result.messages.map((m) => ({ id: m.id, group: m.threadId }));
+            window.add(items);
+            listedHere += items.length;
+            yield {
+              // Until the first batch is fetched the job is listing; after, the pages come in its shadow.
+              ...(fetching ? {} : { phase: 'listing' as const, currentItem: `page ${page}` }),
+              stage: { add: items },
+              counts: { listed: items.length },
+              checkpoint: at(batch),
+              logs: [
+                {
+                  level: 'info',
+                  message: `Listed page ${page}: ${fmt(items.length)} ids${listed ? ' (last page)' : ''}`,
+                  data: { page, ids: items.length },
+                },
+              ],
+            };
+            continue;
+          }
+          // Nothing left to take: the listing ended (a page still coming was awaited above). Calls
+          // still waiting for a retry are committed before the sync finalizes (and prunes).
+          if (window.size === 0) return yield* pipeline.drain(batch, at);
+          if (!fetching) {
+            fetching = true;
+            yield {
+              phase: 'fetching',
+              checkpoint: at(batch),
+              currentItem: null,
+              logs: [{ level: 'info', message: fetchPlanText(null) }],
+            };
+          }
+          const items = window.take(batchSize);
+          batch += 1;
+          yield await pipeline.fetch(items, batch, at(batch));
         }
-        if (call && (call.settled || window.size < ahead())) {
-          const result = await call.result;
-          call = null;
-          page += 1;
-          pageToken = result.nextPageToken ?? null;
-          listed = pageToken === null;
-          const items = result.messages.map((m) => ({ id: m.id, group: m.threadId }));
-          window.add(items);
-          listedHere += items.length;
-          yield {
-            // Until the first batch is fetched the job is listing; after, the pages come in its shadow.
-            ...(fetching ? {} : { phase: 'listing' as const, currentItem: `page ${page}` }),
-            stage: { add: items },
-            counts: { listed: items.length },
-            checkpoint: at(batch),
-            logs: [
-              {
-                level: 'info',
-                message: `Listed page ${page}: ${fmt(items.length)} ids${listed ? ' (last page)' : ''}`,
-                data: { page, ids: items.length },
-              },
-            ],
-          };
-          continue;
-        }
-        // Nothing left to take: the listing ended (a page still coming was awaited above).
-        if (window.size === 0) return batch;
-        if (!fetching) {
-          fetching = true;
-          yield {
-            phase: 'fetching',
-            checkpoint: at(batch),
-            currentItem: null,
-            logs: [{ level: 'info', message: fetchPlanText(null) }],
-          };
-        }
-        const items = window.take(batchSize);
-        batch += 1;
-        yield await this.#fetchBatch(items, batch, at(batch), generation);
+      } finally {
+        pipeline.abandon();
       }
     }
 
@@ -606,8 +616,10 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     }
 
     /**
-     * Fetches the staged ids batch by batch; each batch stores its messages and unstages its ids
-     * together. A full sync passes its `generation` to stamp the stored messages with.
+     * Fetches the staged ids batch by batch; each batch stores its messages and unstages their ids
+     * together, and calls that failed are sent again while later batches go on (`FetchPipeline`).
+     * A full sync passes its `generation` to stamp the stored messages with.
+     * Returns the number of batches done.
      */
     async *#fetchStaged(
       done: number,
@@ -615,31 +627,47 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
       generation?: string,
     ): AsyncGenerator<SourceBatch<GmailCheckpoint>, number> {
       const ctx = this.#ctx;
+      const pipeline = this.#pipeline(generation);
       let batchNumber = done;
-      for await (const items of stagedBatches(ctx.staged, batchSize)) {
-        ctx.signal.throwIfAborted();
-        batchNumber += 1;
-        yield await this.#fetchBatch(items, batchNumber, checkpointOf(batchNumber), generation);
+      try {
+        for await (const items of stagedBatches(ctx.staged, batchSize)) {
+          ctx.signal.throwIfAborted();
+          batchNumber += 1;
+          yield await pipeline.fetch(items, batchNumber, checkpointOf(batchNumber));
+        }
+        return yield* pipeline.drain(batchNumber, checkpointOf);
+      } finally {
+        pipeline.abandon();
       }
-      return batchNumber;
     }
 
-    /**
-     * Fetches one batch of listed ids and returns it as the commit that stores its messages and
-     * unstages its ids together, with `checkpoint`.
-     */
-    async #fetchBatch(
-      items: StagedItem[],
+    /** The fetch pipeline of one path of this run: at most `batchSize` failed calls wait at once. */
+    #pipeline(generation: string | undefined): FetchPipeline<GmailCheckpoint> {
+      return new FetchPipeline(
+        this.#ctx,
+        {
+          fetch: (items, batchNumber) => this.#fetchItems(items, batchNumber),
+          send: (state) => this.#sendRounds(state),
+          commit: (fetched, batchNumber, checkpoint) =>
+            this.#commitOf(fetched, batchNumber, checkpoint, generation),
+        },
+        batchSize,
+      );
+    }
+
+    /** One batch for the engine: the messages fetched (classified), and the ids they settle unstaged. */
+    async #commitOf(
+      fetched: FetchedBatch,
       batchNumber: number,
       checkpoint: GmailCheckpoint,
-      generation?: string,
+      generation: string | undefined,
     ): Promise<SourceBatch<GmailCheckpoint>> {
-      const fetched = await this.#fetchItems(items, batchNumber);
+      const { messages, gone, retriedCalls, callsToRetry } = fetched;
       const upserts: MailMessage[] = [];
       const categoryCounts: Record<string, number> = {};
       let classified = 0;
       let skipped = 0;
-      for (const message of fetched.messages) {
+      for (const message of messages) {
         if (options.classify) {
           const verdict = await options.classify(message);
           if ('skip' in verdict && verdict.skip) {
@@ -655,31 +683,41 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
         upserts.push(message);
       }
       const counts: CounterIncrements = {
-        fetched: fetched.messages.length,
+        fetched: messages.length,
         stored: upserts.length,
-        deleted: fetched.gone.length,
+        deleted: gone.length,
         ...(options.classify ? { classified, skipped } : {}),
       };
-      this.#processed += upserts.length + skipped + fetched.gone.length;
-      const logs = [
+      this.#processed += upserts.length + skipped + gone.length;
+      const { requests, calls, units } = fetched;
+      const logs: LogInput[] = [
         {
-          level: 'info' as const,
-          message: `Batch ${batchNumber}: ${fmt(fetched.messages.length)} messages in ${fetched.calls} calls (${fetched.threads} whole threads, ${fetched.units} units)${fetched.gone.length ? `, ${fetched.gone.length} deleted since listing` : ''}`,
+          level: 'info',
+          message: `Batch ${batchNumber}: ${fmt(messages.length)} messages in ${fetched.plannedCalls} calls (${fetched.threads} whole threads, ${units} units)${retriedCalls ? `, ${retriedCalls} retried calls of earlier batches included` : ''}${callsToRetry ? `, ${callsToRetry} calls to retry later` : ''}${gone.length ? `, ${gone.length} deleted since listing` : ''}`,
           data: {
             batch: batchNumber,
-            messages: fetched.messages.length,
-            calls: fetched.calls,
-            requests: fetched.requests,
-            units: fetched.units,
+            messages: messages.length,
+            calls,
+            requests,
+            units,
             threads: fetched.threads,
-            deleted: fetched.gone.length,
+            deleted: gone.length,
+            ...(retriedCalls ? { retriedCalls } : {}),
+            ...(callsToRetry ? { callsToRetry } : {}),
           },
         },
       ];
+      if (gone.length > 0) {
+        logs.push({
+          level: 'info',
+          message: `Batch ${batchNumber}: ${gone.length} listed messages were deleted before they could be fetched`,
+          data: { batch: batchNumber, deleted: gone.length },
+        });
+      }
       return {
         phase: 'fetching',
         write: { upsertMessages: upserts, ...(generation === undefined ? {} : { generation }) },
-        stage: { remove: items.map((item) => item.id) },
+        stage: { remove: fetched.ids },
         counts,
         ...(Object.keys(categoryCounts).length ? { categoryCounts } : {}),
         currentItem: `batch ${batchNumber}`,
@@ -689,55 +727,49 @@ export function gmailSource(options: GmailSourceOptions): GmailSource {
     }
 
     /**
-     * Fetches one batch with the planner's calls. A round sends every pending call; what failed for
-     * a retryable reason is sent again (and only that) by `ctx.retry` after its back-off, which logs
-     * the reason. A 401 gets one token refresh within the attempt.
+     * Fetches one batch with the planner's calls: one round sends them all (a 401 gets one token
+     * refresh and its calls sent again at once). Calls that failed for a retryable reason are left
+     * in `state.pending`, with the error that tells their back-off; an error of the whole round
+     * (e.g. the token endpoint down) is retried by `ctx.retry` in place.
      */
-    async #fetchItems(items: StagedItem[], batchNumber: number) {
-      let pending: FetchUnit[] = planFetches(items, planOptions);
-      const threads = pending.filter((unit) => unit.kind === 'thread').length;
-      const messages: MailMessage[] = [];
-      const gone: string[] = [];
-      let requests = 0;
-      let calls = 0;
-      let units = 0;
-      const label = `fetch batch ${batchNumber} (${pending.length} calls, ${planCost(pending, planOptions)} units)`;
-      await this.#ctx.retry(
-        async () => {
-          let refreshed = false;
-          while (pending.length > 0) {
-            const round = await this.#api.fetchRound(pending);
-            messages.push(...round.messages);
-            gone.push(...round.gone);
-            requests += round.requests;
-            calls += round.calls;
-            units += round.units;
-            const sent = pending.length;
-            pending = round.retry;
-            if (round.unauthorized !== undefined) {
-              if (refreshed) throw reauthRequired();
-              await this.#api.refreshAfter(round.unauthorized);
-              refreshed = true;
-              continue;
-            }
-            if (round.retry.length > 0 && round.error) {
-              throw partialFailure(round.error, round.retry.length, sent);
-            }
-          }
-        },
-        { label },
-      );
-      if (gone.length > 0) {
-        this.#ctx.log(
-          'info',
-          `Batch ${batchNumber}: ${gone.length} listed messages were deleted before they could be fetched`,
-          {
-            batch: batchNumber,
-            deleted: gone.length,
-          },
-        );
+    async #fetchItems(items: StagedItem[], batchNumber: number): Promise<Fetched> {
+      const plan = planFetches(items, planOptions);
+      const state = fetchState(plan);
+      const label = `fetch batch ${batchNumber} (${plan.length} calls, ${planCost(plan, planOptions)} units)`;
+      const failure = await this.#ctx.retry(() => this.#sendRounds(state), { label });
+      return {
+        state,
+        failure,
+        plannedCalls: plan.length,
+        threads: plan.filter((unit) => unit.kind === 'thread').length,
+      };
+    }
+
+    /**
+     * Sends the calls `state` still has pending until none is left but calls to send again after a
+     * back-off, and returns why those failed (`undefined` when all were answered).
+     */
+    async #sendRounds(state: FetchState): Promise<SyncError | undefined> {
+      let refreshed = false;
+      while (state.pending.length > 0) {
+        const round = await this.#api.fetchRound(state.pending);
+        state.messages.push(...round.messages);
+        state.gone.push(...round.gone);
+        state.requests += round.requests;
+        state.calls += round.calls;
+        state.units += round.units;
+        const sent = state.pending.length;
+        state.pending = round.retry;
+        if (round.unauthorized !== undefined) {
+          if (refreshed) throw reauthRequired();
+          await this.#api.refreshAfter(round.unauthorized);
+          refreshed = true;
+          continue;
+        }
+        if (round.retry.length > 0 && round.error)
+          return partialFailure(round.error, round.retry.length, sent);
       }
-      return { messages, gone, requests, calls, units, threads };
+      return undefined;
     }
   }
 

@@ -15,6 +15,18 @@ export interface GmailMessageResource {
 
 export type GmailMessageFormat = 'metadata' | 'minimal' | 'full' | 'raw';
 
+/** Lower-case name → name as asked for, built once per list (a source passes the same list every time). */
+const wantedByList = new WeakMap<readonly string[], Map<string, string>>();
+
+function wantedHeaders(metadataHeaders: readonly string[]): Map<string, string> {
+  let wanted = wantedByList.get(metadataHeaders);
+  if (!wanted) {
+    wanted = new Map(metadataHeaders.map((name) => [name.toLowerCase(), name]));
+    wantedByList.set(metadataHeaders, wanted);
+  }
+  return wanted;
+}
+
 /**
  * Maps a Gmail message onto the stored shape. Only the wanted headers are kept (Gmail already
  * narrows them for `metadata`; `full` carries all of them), the first one of each name when a header
@@ -25,7 +37,7 @@ export function toMailMessage(
   format: GmailMessageFormat,
   metadataHeaders: readonly string[],
 ): MailMessage {
-  const wanted = new Map(metadataHeaders.map((name) => [name.toLowerCase(), name]));
+  const wanted = wantedHeaders(metadataHeaders);
   const headers: Record<string, string> = {};
   for (const header of resource.payload?.headers ?? []) {
     if (!header.name || header.value === null || header.value === undefined) continue;
@@ -38,7 +50,8 @@ export function toMailMessage(
     threadId: resource.threadId ?? null,
     historyId: resource.historyId ?? null,
     internalDate: Number.isFinite(internalDate) ? internalDate : null,
-    labelIds: [...(resource.labelIds ?? [])],
+    // The resource is the caller's own parse of Gmail's answer: its array is not copied.
+    labelIds: resource.labelIds ?? [],
     snippet: resource.snippet ?? null,
     sizeEstimate: resource.sizeEstimate ?? null,
     headers,

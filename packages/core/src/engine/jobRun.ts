@@ -340,8 +340,10 @@ export function startJobRun(claimed: ClaimedJob, options: JobRunOptions): JobRun
             retries: retryOptions.retries,
             signal,
             onRetry: (notice) => {
-              eta.pause(notice.delayMs);
-              reporter.report(progressOf(job, eta.estimate()));
+              if (!retryOptions.inBackground) {
+                eta.pause(notice.delayMs);
+                reporter.report(progressOf(job, eta.estimate()));
+              }
               queueLog(retryLine(notice));
             },
           }),

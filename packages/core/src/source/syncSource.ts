@@ -56,6 +56,11 @@ export interface RetryOptions {
   label: string;
   /** Retries after the first attempt (default: the engine's `retry.retries`). */
   retries?: number;
+  /**
+   * The run goes on while this waits (the source retries it alongside other work), so the wait is
+   * logged but does not pause the ETA as a back-off that stalls the run does (default false).
+   */
+  inBackground?: boolean;
 }
 
 /** What the engine gives a source for one run. */

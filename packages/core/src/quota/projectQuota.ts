@@ -118,6 +118,8 @@ interface Demander {
   leased: number;
   /** Units its calls asked for this slice. */
   asked: number;
+  /** Units of its latest call. */
+  lastCall: number;
   /** Moving average of the units asked per slice, up to the current slice; `null` before the first. */
   rate: number | null;
   /** Units granted to its calls this slice, and in the slice before (the next lease's size). */
@@ -202,7 +204,11 @@ export function createProjectQuotaGovernor(
    */
   const wantedOf = (demander: Demander, slice: number): number | null => {
     const rate = demander.waited ? null : rateAt(demander, slice);
-    return rate === null ? null : Math.ceil(rate);
+    if (rate === null) return null;
+    // A sync someone waits for wants at least its latest call whole each slice: its asking rate,
+    // still low while it starts (a few calls one after another), would otherwise make each of its
+    // calls save up over slices behind scheduled syncs.
+    return Math.ceil(demander.priority === PRIORITY_MANUAL ? Math.max(rate, demander.lastCall) : rate);
   };
 
   /** Reports this process's demand for `slice` and reads everyone's: one store round trip. */
@@ -273,6 +279,7 @@ export function createProjectQuotaGovernor(
     const slice = sliceOf(now);
     await enter(demander, slice);
     if (firstInSlice) demander.asked += units;
+    demander.lastCall = units;
     const next = (slice + 1) * sliceMs;
     const grant = () => {
       demander.leased -= units;
@@ -355,6 +362,7 @@ export function createProjectQuotaGovernor(
           taken: 0,
           leased: 0,
           asked: 0,
+          lastCall: 0,
           rate: null,
           granted: 0,
           lastGranted: 0,

@@ -338,6 +338,7 @@ function writeSection(tables: Array<{ title: string; rows: Row[]; notes: string[
       ...table.notes.map((note) => `${note}\n`),
     );
   }
+  const section = lines.join('\n');
   const marker = '<!-- Hand-written notes below this line are kept by bench/run.ts. -->';
   const start = text.indexOf(`## ${FLEET_TITLE}`);
   let next: string;

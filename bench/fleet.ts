@@ -6,10 +6,11 @@
  * throughput while all are active, how soon a manual sync started mid-run begins fetching; then
  * the daily-budget scenario (jobs wait, say until when, and resume on their own).
  *
- * `--governor` (or FLEET_GOVERNOR=1) passes the project budget to the Gmail source as
- * `projectQuota`, which only a build with the project quota governor uses; without it the fleet
- * runs as before (every worker limits only its own accounts). BENCH_QUICK=1: 20 accounts of 500
- * messages. A full run without the governor writes its section of bench/RESULTS.md.
+ * `--governor` (or FLEET_GOVERNOR=1) gives the workers' engines the project budget as
+ * `projectQuota` (compressed like the emulator), which the Gmail source takes units from as
+ * `ctx.projectQuota`; without it every worker limits only its own accounts. BENCH_QUICK=1: 20 accounts of 500
+ * messages. A full run writes its rows into its section of bench/RESULTS.md, keeping the rows of
+ * the other setting, so ON and OFF stand side by side.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { startPgCluster } from '../packages/adapters/postgres/test/pgCluster.ts'
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const WORKER = here('./fleetWorker.mjs');
-export const FLEET_TITLE = '9. A fleet on one Google project (`bench:fleet`)';
+export const FLEET_TITLE = 'A fleet on one Google project (`npm run bench:fleet`)';
 
 const { BENCH_QUICK, FLEET_GOVERNOR } = process.env;
 const QUICK = Boolean(BENCH_QUICK);
@@ -242,21 +243,18 @@ async function runDailyScenario(url: string): Promise<{ rows: Row[]; notes: stri
   const dailyUnits = Math.round(accounts * messages * 0.9);
   const schema = `fleet_daily_${GOVERNOR ? 'on' : 'off'}`;
   const web = await createPostgresStore({ connectionString: url, schema });
-  // The emulator's day starts with the scenario, so every job meets the end of the same day.
+  // The scenario starts when a (compressed, epoch-aligned) day does, so every job meets the end of
+  // the same day. The emulator keeps the real clock: the governor's day, counted on the workers'
+  // clocks, is the emulator's day, as Google's and a deployment's are.
+  await sleep(Math.ceil(Date.now() / dayMs) * dayMs - Date.now());
   const startedAt = Date.now();
-  const dayStart = Math.ceil(startedAt / dayMs) * dayMs;
   const gmail = await startGmailEmulator({
     users: Array.from({ length: accounts }, (_, i) => ({ address: address(i), messages, seed: 300 + i })),
     quota: 'legacy',
     speed,
     projectDailyUnits: dailyUnits,
-    clock: {
-      now: () => Date.now() - startedAt + dayStart,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    },
   });
-  const toReal = (emulatorIso: string) => Date.parse(emulatorIso) - dayStart + startedAt;
-  const dayEndsReal = toReal(gmail.emulator.stats().project.dayEndsAt);
+  const dayEndsReal = Date.parse(gmail.emulator.stats().project.dayEndsAt);
   const workers = await startWorkers(2, {
     url,
     schema,
@@ -307,27 +305,40 @@ async function runDailyScenario(url: string): Promise<{ rows: Row[]; notes: stri
   }
 }
 
-/** Replaces (or appends) this bench's section of RESULTS.md, above the hand-written notes. */
+/**
+ * The rows of the other governor setting in `title`'s table of the section written before, so a
+ * run ON and a run OFF end up side by side (OFF first).
+ */
+function rowsOfOtherRun(text: string, title: string): { before: string[]; after: string[] } {
+  const at = text.indexOf(`### ${title}\n`);
+  if (at < 0) return { before: [], after: [] };
+  const table = text.slice(at).split('\n\n')[1] ?? '';
+  const other = GOVERNOR ? 'off' : 'on';
+  const rows = table.split('\n').filter((line) => line.startsWith(`| ${other} |`));
+  return GOVERNOR ? { before: rows, after: [] } : { before: [], after: rows };
+}
+
+/** Replaces (or adds) this bench's section of RESULTS.md, among the notes `npm run bench` keeps. */
 function writeSection(tables: Array<{ title: string; rows: Row[]; notes: string[] }>): void {
+  const path = here('./RESULTS.md');
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
   const lines = [`## ${FLEET_TITLE}`, ''];
   for (const table of tables) {
     const columns = Object.keys(table.rows[0] ?? {});
+    const other = rowsOfOtherRun(text, table.title);
     lines.push(
       `### ${table.title}`,
       '',
       `| ${columns.join(' | ')} |`,
       `| ${columns.map(() => '---').join(' | ')} |`,
+      ...other.before,
       ...table.rows.map((row) => `| ${columns.map((c) => String(row[c] ?? '')).join(' | ')} |`),
+      ...other.after,
       '',
       ...table.notes.map((note) => `${note}\n`),
     );
   }
-  lines.push(
-    'Governor OFF only: measured on a branch without the project quota governor (`npm run bench:fleet -- --governor` gives the ON rows once it is merged).\n',
-  );
   const section = lines.join('\n');
-  const path = here('./RESULTS.md');
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
   const marker = '<!-- Hand-written notes below this line are kept by bench/run.ts. -->';
   const start = text.indexOf(`## ${FLEET_TITLE}`);
   let next: string;
@@ -337,8 +348,9 @@ function writeSection(tables: Array<{ title: string; rows: Row[]; notes: string[
     const end = ends.length > 0 ? start + 3 + Math.min(...ends) + 1 : text.length;
     next = `${text.slice(0, start)}${section}\n${text.slice(end)}`;
   } else if (text.includes(marker)) {
-    const at = text.indexOf(marker);
-    next = `${text.slice(0, at)}${section}\n${text.slice(at)}`;
+    // Below the marker: `npm run bench` regenerates everything above it and keeps what is below.
+    const at = text.indexOf(marker) + marker.length + 1;
+    next = `${text.slice(0, at)}\n${section}\n${text.slice(at)}`;
   } else {
     next = `${text}\n${section}\n`;
   }
@@ -356,10 +368,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(`\nThe project's day (governor ${GOVERNOR ? 'ON' : 'OFF'})`);
     console.table(daily.rows);
     for (const note of daily.notes) console.log(`  ${note}`);
-    if (!GOVERNOR && !QUICK) {
+    if (!QUICK) {
       writeSection([
-        { title: "The project's minute, governor OFF", ...minute },
-        { title: "The project's day, governor OFF", ...daily },
+        { title: "The project's minute", ...minute },
+        { title: "The project's day", ...daily },
       ]);
     }
   } finally {

@@ -1,6 +1,7 @@
 // One worker process of bench/fleet.ts (BUILT packages, PostgreSQL): claims and runs jobs until
-// SIGTERM, then stops gracefully. FLEET_WORKER holds its settings; `governor` passes the project
-// budget to the Gmail source (`projectQuota`), which only a build with the quota governor uses.
+// SIGTERM, then stops gracefully. FLEET_WORKER holds its settings; `governor` gives the engine the
+// project budget (`projectQuota`, compressed like the emulator), which hands it to the Gmail source
+// as `ctx.projectQuota`.
 import { createSyncEngine } from '@syncjob/core';
 import { gmailSource } from '@syncjob/gmail';
 import { defaultRefreshToken } from '@syncjob/gmail-emulator';
@@ -23,7 +24,6 @@ const source = gmailSource({
   }),
   quota: 'legacy',
   quotaSpeed: config.speed,
-  ...(config.governor ? { projectQuota: config.projectQuota } : {}),
 });
 const engine = createSyncEngine({
   store,
@@ -31,6 +31,7 @@ const engine = createSyncEngine({
   concurrency: config.concurrency,
   pollIntervalMs: 100,
   workerId: `fleet-${config.index}`,
+  ...(config.governor ? { projectQuota: { ...config.projectQuota, speed: config.speed } } : {}),
 });
 const stop = async () => {
   await engine.stop({ timeoutMs: 10_000 });

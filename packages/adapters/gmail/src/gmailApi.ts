@@ -103,16 +103,21 @@ export class GmailApi {
   /**
    * Sends once the account's limiter granted the units and calls, then the project's budget (when
    * shared) the units: the per-user wait comes first, so a project grant is never held idle by it.
+   * The project's units are taken once the call has its connection slot, right before it is sent:
+   * a grant is counted in the governor's slice of that moment, and a call that waited in the queue
+   * behind slow ones would otherwise reach Google slices later, where the project counts it against
+   * the units of a later minute and refuses calls the governor believed fit.
    */
   #spend<T>(units: number, calls: number, send: () => Promise<T>): Promise<T> {
     const { limiter, signal, projectQuota } = this.#options;
     return limiter.run(
       units,
       calls,
-      async () => {
-        await projectQuota?.take(units);
-        return this.#queue.add(send);
-      },
+      () =>
+        this.#queue.add(async () => {
+          await projectQuota?.take(units);
+          return send();
+        }),
       signal,
     );
   }
@@ -300,8 +305,22 @@ export class GmailApi {
     const access = await this.#options.session.token();
     if (this.#options.transport === 'batch') {
       const size = Math.min(MAX_BATCH_PARTS, Math.max(1, this.#options.partsPerRequest));
+      // Under a shared project budget a batch costs at most what the governor grants a call whole.
+      const maxUnits = this.#options.projectQuota?.maxCallUnits ?? Number.POSITIVE_INFINITY;
       const chunks: FetchUnit[][] = [];
-      for (let i = 0; i < units.length; i += size) chunks.push(units.slice(i, i + size));
+      let chunk: FetchUnit[] = [];
+      let chunkUnits = 0;
+      for (const unit of units) {
+        const cost = this.#unitCost(unit);
+        if (chunk.length > 0 && (chunk.length === size || chunkUnits + cost > maxUnits)) {
+          chunks.push(chunk);
+          chunk = [];
+          chunkUnits = 0;
+        }
+        chunk.push(unit);
+        chunkUnits += cost;
+      }
+      if (chunk.length > 0) chunks.push(chunk);
       await Promise.all(
         chunks.map((chunk) => this.#sendBatch(chunk, access.token, access.generation, result)),
       );

@@ -123,6 +123,37 @@ describe('project quota governor', () => {
     quota.close();
   });
 
+  it('saves the share for a call dearer than it and grants the call whole in the slice it is sent', async () => {
+    const store = createMemoryStore();
+    const start = Date.UTC(2030, 0, 1, 12);
+    const clock = new SteppedClock(start);
+    // 100 units per one-second slice, split between two accounts: 50 each.
+    const governor = createProjectQuotaGovernor(store, clock, { unitsPerMinute: 6_100 });
+    const hooks = { signal: new AbortController().signal, reportBackoff: () => {} };
+    const ada = governor.forJob({ source: 'gmail', accountId: 'ada', trigger: 'schedule' }, hooks);
+    const bob = governor.forJob({ source: 'gmail', accountId: 'bob', trigger: 'schedule' }, hooks);
+    expect(ada.maxCallUnits).toBe(10);
+    const dear = ada.take(80);
+    await clock.step(1);
+    await dear;
+    expect(clock.now()).toBe(start + 1_000);
+    // Nothing of it counted in the first slice, all 80 in the second: a provider counting the call
+    // when it arrives sees the units in the slice the governor counted them.
+    const used = [];
+    for (const index of [0, 1]) {
+      const key = `slice:${start / 1_000 + index}`;
+      const read = await store.takeQuota({
+        scope: 'project',
+        units: 0,
+        windows: [{ key, limit: 1, expiresAt: 0 }],
+      });
+      used.push(read.used[0] ?? 0);
+    }
+    expect(used).toEqual([0, 80]);
+    ada.close();
+    bob.close();
+  });
+
   it('stops waiting when the job is cancelled', async () => {
     const store = createMemoryStore();
     const clock = new SteppedClock(Date.UTC(2030, 0, 1, 12));

@@ -53,6 +53,13 @@ export interface ProjectQuota {
    * each provider call or batch, alongside the per-user limiter.
    */
   take(units: number): Promise<void>;
+  /**
+   * Units one call (or batch) should cost at most: a tenth of the project's slice. A dearer call
+   * saves its account's share slice by slice and is granted whole in the slice it is sent, so the
+   * provider's moving minute sees its units when the governor counted them; one of more than a
+   * slice cannot be, and one near a slice crowds the other accounts out of it.
+   */
+  readonly maxCallUnits: number;
 }
 
 /** What the governor tells a job while it waits. */
@@ -91,6 +98,8 @@ const ACTIVE_SLICES = 3;
 const RATE_WEIGHT = 0.1;
 /** Waits of up to this many slices in a row are folded into the ETA only, not shown as a wait. */
 const SILENT_WAIT_SLICES = 2;
+/** Calls per slice the project's slice holds at least at `maxCallUnits`. */
+const CALLS_PER_SLICE = 10;
 
 /** One account asking for units in this process, with its counts for the current slice. */
 interface Demander {
@@ -109,6 +118,8 @@ interface Demander {
   leased: number;
   /** Units its calls asked for this slice. */
   asked: number;
+  /** Units of its latest call. */
+  lastCall: number;
   /** Moving average of the units asked per slice, up to the current slice; `null` before the first. */
   rate: number | null;
   /** Units granted to its calls this slice, and in the slice before (the next lease's size). */
@@ -116,7 +127,11 @@ interface Demander {
   lastGranted: number;
   /** Whether a call of it had to wait this slice: it wants more than it got. */
   waited: boolean;
-  /** Whether a waiting call is gathering units over several slices (dearer than a slice's share). */
+  /**
+   * Whether a waiting call dearer than a slice's share is saving the account's shares over several
+   * slices (its unused allowance carries over), and the units it already took when it is dearer than
+   * a whole slice of the project.
+   */
   gathering: boolean;
   /** Its calls, one at a time in order. */
   tail: Promise<void>;
@@ -144,6 +159,7 @@ export function createProjectQuotaGovernor(
   const sliceMs = minuteMs / slices;
   const dayMs = 86_400_000 / speed;
   const sliceLimit = Math.max(1, Math.floor((settings.unitsPerMinute * share) / (slices + 1)));
+  const maxCallUnits = Math.max(1, Math.floor(sliceLimit / CALLS_PER_SLICE));
   const dayLimit =
     settings.unitsPerDay === undefined ? null : Math.max(1, Math.floor(settings.unitsPerDay * share));
 
@@ -188,7 +204,11 @@ export function createProjectQuotaGovernor(
    */
   const wantedOf = (demander: Demander, slice: number): number | null => {
     const rate = demander.waited ? null : rateAt(demander, slice);
-    return rate === null ? null : Math.ceil(rate);
+    if (rate === null) return null;
+    // A sync someone waits for wants at least its latest call whole each slice: its asking rate,
+    // still low while it starts (a few calls one after another), would otherwise make each of its
+    // calls save up over slices behind scheduled syncs.
+    return Math.ceil(demander.priority === PRIORITY_MANUAL ? Math.max(rate, demander.lastCall) : rate);
   };
 
   /** Reports this process's demand for `slice` and reads everyone's: one store round trip. */
@@ -259,6 +279,7 @@ export function createProjectQuotaGovernor(
     const slice = sliceOf(now);
     await enter(demander, slice);
     if (firstInSlice) demander.asked += units;
+    demander.lastCall = units;
     const next = (slice + 1) * sliceMs;
     const grant = () => {
       demander.leased -= units;
@@ -269,10 +290,15 @@ export function createProjectQuotaGovernor(
     if (demander.leased >= units) return grant();
     const need = units - demander.leased;
     const left = Math.floor(demander.allowance - demander.taken);
-    // A call dearer than a whole slice's share gathers it slice by slice; any other waits for the
-    // next slice, so its units are spent in the slice that counted them.
-    const gather = units > demander.share;
-    if (left <= 0 || (left < need && !gather)) return { until: next, for: 'project-quota' };
+    // A call dearer than the account's share of a slice saves the share slice by slice and takes
+    // its units in one grant once they suffice, so they are counted in the slice it is sent: taken
+    // bit by bit in earlier slices, they would reach the provider in a burst its moving minute
+    // counts on top of the units the governor let others spend meanwhile. Only a call dearer than
+    // a whole slice of the project, which no slice can grant, takes what it can slice by slice.
+    // Any other waits for the next slice, so its units are spent in the slice that counted them.
+    if (units > demander.share) demander.gathering = true;
+    const piecemeal = units > sliceLimit;
+    if (left <= 0 || (left < need && !piecemeal)) return { until: next, for: 'project-quota' };
     const windows = windowsAt(slice, now);
     // Leases what the account was granted in the last slice, so most calls need no round trip.
     let taken = Math.min(left, Math.max(need, demander.lastGranted));
@@ -285,7 +311,6 @@ export function createProjectQuotaGovernor(
       demander.taken += taken;
       demander.leased += taken;
       if (demander.leased >= units) return grant();
-      demander.gathering = true;
       return { until: next, for: 'project-quota' };
     }
     const dayUsed = result.used[1];
@@ -337,6 +362,7 @@ export function createProjectQuotaGovernor(
           taken: 0,
           leased: 0,
           asked: 0,
+          lastCall: 0,
           rate: null,
           granted: 0,
           lastGranted: 0,
@@ -360,6 +386,7 @@ export function createProjectQuotaGovernor(
           own.tail = granted.then(noop, noop);
           return granted;
         },
+        maxCallUnits,
         close() {
           if (!open) return;
           open = false;

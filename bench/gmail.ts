@@ -16,12 +16,10 @@
  * BENCH_SOURCE     JSON of extra `gmailSource` options to try (e.g. `{"batchSize":200}`)
  * BENCH_FAULT_SPEED  emulator speed of the fault scenario (default 1: real speed)
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createMemoryStore, createSyncEngine, type Job } from '@syncjob/core';
+import { createMemoryStore, createSyncEngine } from '@syncjob/core';
 import { gmailSource } from '@syncjob/gmail';
 import { DEFAULT_OAUTH_CLIENT, defaultRefreshToken, LEGACY_QUOTA, QUOTA_2026 } from '@syncjob/gmail-emulator';
-import { FAULTS_TITLE, runFaultsBench } from './gmailFaults.ts';
+import { FAULTS_TITLE, runFaultsBench, startEmulatorProcess, waitForEnd } from './gmailFaults.ts';
 
 // Read once here: a benchmark's knobs.
 const { BENCH_MESSAGES, BENCH_ONLY, BENCH_SOURCE, BENCH_FAULT_SPEED } = process.env;
@@ -45,56 +43,6 @@ const scenarios: Scenario[] = (
   ] as const
 ).filter((scenario) => !BENCH_ONLY || scenario.name.includes(BENCH_ONLY));
 
-interface UserStats {
-  requests: number;
-  units: number;
-  rateLimited: number;
-  concurrencyLimited: number;
-  byMethod: Record<string, { requests: number; units: number }>;
-}
-
-/** Starts the emulator in a child process and returns its URL and a stop function. */
-async function startEmulatorProcess(quota: string, speed: number) {
-  const script = `
-    import { startGmailEmulator } from '@syncjob/gmail-emulator';
-    const running = await startGmailEmulator({
-      users: [{ address: ${JSON.stringify(ADDRESS)}, messages: ${MESSAGES}, seed: 44 }],
-      quota: ${JSON.stringify(quota)},
-      speed: ${speed},
-    });
-    process.stdout.write(running.url + '\\n');
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
-  const url = chunk.toString().trim();
-  return {
-    url,
-    stats: async (): Promise<UserStats> => {
-      const response = await fetch(`${url}/_emulator/stats`);
-      const body = (await response.json()) as { byUser: Record<string, UserStats> };
-      return body.byUser[ADDRESS]!;
-    },
-    stop: () => {
-      child.kill();
-      return once(child, 'exit');
-    },
-  };
-}
-
-function waitForEnd(engine: ReturnType<typeof createSyncEngine>, jobId: string): Promise<Job> {
-  return new Promise((resolve) => {
-    const poll = setInterval(async () => {
-      const job = await engine.store.getJob(jobId);
-      if (job && ['completed', 'failed', 'cancelled', 'interrupted'].includes(job.status)) {
-        clearInterval(poll);
-        resolve(job);
-      }
-    }, 50);
-  });
-}
-
 interface Row {
   scenario: string;
   seconds: number;
@@ -112,7 +60,12 @@ interface Row {
 
 async function run(scenario: Scenario): Promise<Row> {
   const profile = scenario.quota === 'legacy' ? LEGACY_QUOTA : QUOTA_2026;
-  const emulator = await startEmulatorProcess(scenario.quota, scenario.speed);
+  const emulator = await startEmulatorProcess({
+    messages: MESSAGES,
+    seed: 44,
+    quota: scenario.quota,
+    speed: scenario.speed,
+  });
   try {
     const store = createMemoryStore();
     const source = gmailSource({
@@ -142,7 +95,7 @@ async function run(scenario: Scenario): Promise<Row> {
     const seconds = (performance.now() - started) / 1000;
     await engine.stop();
     const stored = await store.data.countMessages({ source: 'gmail', accountId: ADDRESS });
-    const stats = await emulator.stats();
+    const stats = (await emulator.stats()).byUser[ADDRESS]!;
     const getCost = profile.costs['users.messages.get'];
     const unitsPerSecond = (profile.unitsPerUserPerMinute * scenario.speed) / 60;
     return {

@@ -11,9 +11,14 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createMemoryStore, createSyncEngine, type Job } from '@syncjob/core';
+import { createMemoryStore, createSyncEngine, isTerminalStatus, type Job } from '@syncjob/core';
 import { gmailSource } from '@syncjob/gmail';
-import { DEFAULT_OAUTH_CLIENT, defaultRefreshToken, type FaultRule } from '@syncjob/gmail-emulator';
+import {
+  DEFAULT_OAUTH_CLIENT,
+  defaultRefreshToken,
+  type EmulatorStats,
+  type FaultRule,
+} from '@syncjob/gmail-emulator';
 
 const ADDRESS = 'me@example.com';
 
@@ -50,14 +55,24 @@ const serverErrors = (rate: number): FaultRule[] =>
       ]
     : [];
 
-async function startEmulatorProcess(messages: number, speed: number, faults: FaultRule[]) {
+/**
+ * Starts an emulator in a child process (its own event loop, as Google's servers are to the engine)
+ * with one user; returns its URL, its stats and a stop function. Shared with `bench/gmail.ts`.
+ */
+export async function startEmulatorProcess(options: {
+  messages: number;
+  seed: number;
+  quota: string;
+  speed: number;
+  faults?: FaultRule[];
+}) {
   const script = `
     import { startGmailEmulator } from '@syncjob/gmail-emulator';
     const running = await startGmailEmulator({
-      users: [{ address: ${JSON.stringify(ADDRESS)}, messages: ${messages}, seed: 45 }],
-      quota: 'legacy',
-      speed: ${speed},
-      faults: ${JSON.stringify(faults)},
+      users: [{ address: ${JSON.stringify(ADDRESS)}, messages: ${options.messages}, seed: ${options.seed} }],
+      quota: ${JSON.stringify(options.quota)},
+      speed: ${options.speed},
+      faults: ${JSON.stringify(options.faults ?? [])},
     });
     process.stdout.write(running.url + '\\n');
   `;
@@ -68,11 +83,8 @@ async function startEmulatorProcess(messages: number, speed: number, faults: Fau
   const url = chunk.toString().trim();
   return {
     url,
-    serverErrors: async (): Promise<number> => {
-      const response = await fetch(`${url}/_emulator/stats`);
-      const body = (await response.json()) as { totals: { serverErrors: number } };
-      return body.totals.serverErrors;
-    },
+    stats: async (): Promise<EmulatorStats> =>
+      (await fetch(`${url}/_emulator/stats`)).json() as Promise<EmulatorStats>,
     stop: () => {
       child.kill();
       return once(child, 'exit');
@@ -80,11 +92,12 @@ async function startEmulatorProcess(messages: number, speed: number, faults: Fau
   };
 }
 
-function waitForEnd(engine: ReturnType<typeof createSyncEngine>, jobId: string): Promise<Job> {
+/** Resolves with the job once it has ended (any terminal status). */
+export function waitForEnd(engine: ReturnType<typeof createSyncEngine>, jobId: string): Promise<Job> {
   return new Promise((resolve) => {
     const poll = setInterval(async () => {
       const job = await engine.store.getJob(jobId);
-      if (job && ['completed', 'failed', 'cancelled', 'interrupted'].includes(job.status)) {
+      if (job && isTerminalStatus(job.status)) {
         clearInterval(poll);
         resolve(job);
       }
@@ -93,7 +106,13 @@ function waitForEnd(engine: ReturnType<typeof createSyncEngine>, jobId: string):
 }
 
 async function runOnce(messages: number, speed: number, rate: number): Promise<FaultRun> {
-  const emulator = await startEmulatorProcess(messages, speed, [latencyAt(speed), ...serverErrors(rate)]);
+  const emulator = await startEmulatorProcess({
+    messages,
+    seed: 45,
+    quota: 'legacy',
+    speed,
+    faults: [latencyAt(speed), ...serverErrors(rate)],
+  });
   try {
     const store = createMemoryStore();
     const source = gmailSource({
@@ -126,7 +145,7 @@ async function runOnce(messages: number, speed: number, rate: number): Promise<F
       rate,
       seconds,
       perSecond: stored / seconds,
-      serverErrors: await emulator.serverErrors(),
+      serverErrors: (await emulator.stats()).totals.serverErrors,
       retries: logs.filter((line) => line.level === 'warn' && /retrying in/.test(line.message)).length,
       exact:
         ended.status === 'completed' &&

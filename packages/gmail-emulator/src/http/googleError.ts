@@ -51,6 +51,18 @@ export function googleError(spec: GoogleErrorSpec): Response {
 }
 
 /** The answers the emulator gives, worded as Google words them. */
+
+/** Google's 429 for a spent per-minute quota; `limit` names which (the user's or the project's). */
+const perMinuteQuotaExceeded = (limit: string, retryAfter: string) =>
+  googleError({
+    code: 429,
+    status: 'RESOURCE_EXHAUSTED',
+    reason: 'rateLimitExceeded',
+    domain: 'usageLimits',
+    message: `Quota exceeded for quota metric 'Queries' and limit '${limit}' of service 'gmail.googleapis.com' for consumer 'project_number:000000000000'.`,
+    headers: { 'retry-after': retryAfter },
+  });
+
 export const googleErrors = {
   notFound: () =>
     googleError({
@@ -93,26 +105,9 @@ export const googleErrors = {
       message: `Delegation denied for ${userId}`,
     }),
   rateLimitExceeded: (retryAfter: string) =>
-    googleError({
-      code: 429,
-      status: 'RESOURCE_EXHAUSTED',
-      reason: 'rateLimitExceeded',
-      domain: 'usageLimits',
-      message:
-        "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:000000000000'.",
-      headers: { 'retry-after': retryAfter },
-    }),
+    perMinuteQuotaExceeded('Queries per minute per user', retryAfter),
   /** The project's per-minute budget, shared by all users, is spent (Google: 429 `rateLimitExceeded`). */
-  projectRateLimitExceeded: (retryAfter: string) =>
-    googleError({
-      code: 429,
-      status: 'RESOURCE_EXHAUSTED',
-      reason: 'rateLimitExceeded',
-      domain: 'usageLimits',
-      message:
-        "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'gmail.googleapis.com' for consumer 'project_number:000000000000'.",
-      headers: { 'retry-after': retryAfter },
-    }),
+  projectRateLimitExceeded: (retryAfter: string) => perMinuteQuotaExceeded('Queries per minute', retryAfter),
   /**
    * The project's daily budget is spent: Google's 403 `dailyLimitExceeded`. Google sends no
    * `Retry-After` here; the emulator sends the time until its day resets, which a client may use or

@@ -46,5 +46,27 @@ export function sleep(ms: number, options: { clock?: Clock; signal?: AbortSignal
   });
 }
 
-export const toIso = (epochMs: number): string => new Date(epochMs).toISOString();
-export const fromIso = (iso: string): number => Date.parse(iso);
+// One-entry memos: a write converts its own `now` several times over (the new row, the job it
+// returns, its lines), so the same instant comes back to back far more often than not.
+let lastMs = Number.NaN;
+let lastMsIso = '';
+let lastIso = '';
+let lastIsoMs = Number.NaN;
+
+/** Epoch milliseconds as an ISO-8601 UTC string; throws a `RangeError` for a non-finite time. */
+export const toIso = (epochMs: number): string => {
+  if (epochMs !== lastMs) {
+    lastMsIso = new Date(epochMs).toISOString();
+    lastMs = epochMs;
+  }
+  return lastMsIso;
+};
+
+/** An ISO-8601 string as epoch milliseconds (`NaN` when it is not a date). */
+export const fromIso = (iso: string): number => {
+  if (iso !== lastIso) {
+    lastIsoMs = Date.parse(iso);
+    lastIso = iso;
+  }
+  return lastIsoMs;
+};

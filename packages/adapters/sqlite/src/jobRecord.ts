@@ -3,6 +3,7 @@ import {
   type AccountState,
   type ClaimInput,
   fromIso,
+  isTerminalStatus,
   type Job,
   type JobChange,
   type JobCounters,
@@ -12,6 +13,7 @@ import {
   type JobTrigger,
   type JobWaiting,
   type Lease,
+  type ListJobsQuery,
   type LogEntry,
   type LogLevel,
   percentOf,
@@ -20,6 +22,7 @@ import {
   toIso,
 } from '@syncjob/core';
 import { applyJobChange } from '@syncjob/core/store';
+import { NEXT_CHANGE_SEQ } from './changeWatcher';
 import type { SqlRow } from './sqliteConnection';
 
 /** A job as stored: times in epoch milliseconds, plus the lease the public `Job` does not show. */
@@ -170,13 +173,16 @@ export function applyChangeToRecord(record: JobRecord, change: JobChange): void 
   }
 }
 
-/** A new job row, stamped with its transaction's change seq (the last parameter). */
+/**
+ * A new job row, unless the account has an active job. Not stamped (`change_seq` stays 0, outside
+ * `jobs_by_change`): watchers find new rows by `row_seq`, the rowid.
+ */
 export const INSERT_JOB_SQL = `
   INSERT INTO jobs (id, source, account_id, status, phase, mode, job_trigger, counters, category_counts,
     rate_per_sec, eta_seconds, current_item, created_at, started_at, updated_at, heartbeat_at,
     lease_expires_at, finished_at, attempt, cancel_requested, error, last_log_seq, lease_token, worker_id,
-    waiting, change_seq)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    waiting)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (source, account_id) WHERE status IN ('queued', 'running') DO NOTHING`;
 
 /**
@@ -194,7 +200,7 @@ export const UPDATE_JOB_SQL = `
 
 /**
  * A write that changes no lifecycle field (progress, a batch, lines): the progress columns, the line
- * counter and the stamp only. Leaving `status` out spares its three indexes; only `jobs_by_change` moves.
+ * counter and the stamp only. Leaving `status` out spares its indexes; only `jobs_by_change` moves.
  */
 export const UPDATE_PROGRESS_SQL = `
   UPDATE jobs SET phase = ?, mode = ?, counters = ?, category_counts = ?, rate_per_sec = ?, eta_seconds = ?,
@@ -228,7 +234,7 @@ const mutableColumns = (record: JobRecord): SQLInputValue[] => [
   record.workerId,
 ];
 
-export const insertJobParams = (record: JobRecord, changeSeq: number): SQLInputValue[] => [
+export const insertJobParams = (record: JobRecord): SQLInputValue[] => [
   record.id,
   record.source,
   record.accountId,
@@ -254,7 +260,6 @@ export const insertJobParams = (record: JobRecord, changeSeq: number): SQLInputV
   record.leaseToken,
   record.workerId,
   record.waiting ? JSON.stringify(record.waiting) : null,
-  changeSeq,
 ];
 
 export const updateJobParams = (record: JobRecord, changeSeq: number): SQLInputValue[] => [
@@ -272,14 +277,61 @@ export const updateProgressParams = (record: JobRecord, changeSeq: number): SQLI
 ];
 
 /**
+ * The conditions of the partial indexes on active jobs (`jobs_one_active_per_account`) and on
+ * finished ones (`jobs_finished`, migration 7). A query spells one out so that SQLite reads that
+ * index instead of every job: a long history of finished jobs does not slow the live ones down.
+ */
+const ACTIVE_CONDITION = "status IN ('queued', 'running')";
+const FINISHED_CONDITION = "status IN ('completed', 'failed', 'cancelled', 'interrupted')";
+
+/** The account's queued or running job, if any. */
+export const ACTIVE_JOB_SQL = `SELECT * FROM jobs WHERE source = ? AND account_id = ? AND ${ACTIVE_CONDITION}`;
+
+/** Running jobs whose lease ran out by `?` (a NULL expiry counts as expired, as `isLeaseExpired` says). */
+export const SWEEP_EXPIRED_SQL = `
+  SELECT * FROM jobs INDEXED BY jobs_one_active_per_account
+  WHERE ${ACTIVE_CONDITION} AND status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+  ORDER BY created_at, row_seq`;
+
+/** A `listJobs` query, newest first: filters within the active or the finished statuses read their index. */
+export function listJobsSql(query: ListJobsQuery, limit: number): { sql: string; params: SQLInputValue[] } {
+  const conditions: string[] = [];
+  const params: SQLInputValue[] = [];
+  if (query.source !== undefined) {
+    conditions.push('source = ?');
+    params.push(query.source);
+  }
+  if (query.accountId !== undefined) {
+    conditions.push('account_id = ?');
+    params.push(query.accountId);
+  }
+  let from = 'jobs';
+  if (query.statuses !== undefined) {
+    conditions.push('status IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(query.statuses));
+    if (query.statuses.every((status) => !isTerminalStatus(status))) {
+      // SQLite would rather walk jobs_by_created for the order; the active jobs are few.
+      from = 'jobs INDEXED BY jobs_one_active_per_account';
+      conditions.push(ACTIVE_CONDITION);
+    } else if (query.statuses.every(isTerminalStatus)) {
+      conditions.push(FINISHED_CONDITION);
+    }
+  }
+  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+  params.push(limit);
+  return { sql: `SELECT * FROM ${from} ${where} ORDER BY created_at DESC, row_seq DESC LIMIT ?`, params };
+}
+
+/**
  * Core's `claimTransition`, written in SQL so that the claim stays one statement (pick the oldest
  * queued job of the allowed sources and take it) instead of a read, a decision and a write. The
  * conformance suite's `claim-transition` test holds it to exactly what `claimTransition` gives.
+ * The change stamp is taken in the statement too.
  */
 export const CLAIM_JOB_SQL = `
   UPDATE jobs SET status = 'running', attempt = attempt + 1, started_at = coalesce(started_at, ?),
     heartbeat_at = ?, lease_expires_at = ?, error = NULL, waiting = NULL, updated_at = ?, lease_token = ?,
-    worker_id = ?, change_seq = ?
+    worker_id = ?, change_seq = ${NEXT_CHANGE_SEQ}
   WHERE status = 'queued' AND id = (
     SELECT id FROM jobs
     WHERE status = 'queued' AND (? IS NULL OR source IN (SELECT value FROM json_each(?)))
@@ -287,19 +339,13 @@ export const CLAIM_JOB_SQL = `
   )
   RETURNING *`;
 
-export const claimJobParams = (
-  input: ClaimInput,
-  token: string,
-  now: number,
-  changeSeq: number,
-): SQLInputValue[] => [
+export const claimJobParams = (input: ClaimInput, token: string, now: number): SQLInputValue[] => [
   now,
   now,
   now + input.leaseMs,
   now,
   token,
   input.workerId,
-  changeSeq,
   input.sources === undefined ? null : 1,
   JSON.stringify(input.sources ?? []),
 ];

@@ -187,6 +187,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN waiting TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'job indexes that a claim, a finish and a new job touch once',
+    // A write pays a page for every index entry it moves, and a status change moved the job's entry
+    // in jobs_queue (status, created_at, row_seq) twice in its life: queued → running, running →
+    // done. The queue now holds queued jobs only (a claim deletes one entry, a finish touches
+    // none) and finished jobs have their own index for listings by status; running ones are
+    // found through jobs_one_active_per_account. A new job is not stamped (change_seq 0, left out
+    // of jobs_by_change): watchers find new rows by row_seq, which AUTOINCREMENT never hands out
+    // twice, so only a job's later changes move it in jobs_by_change.
+    sql: `
+      DROP INDEX IF EXISTS jobs_queue;
+      CREATE INDEX jobs_queue ON jobs (created_at, row_seq) WHERE status = 'queued';
+      CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (status, created_at, row_seq)
+        WHERE status IN ('completed', 'failed', 'cancelled', 'interrupted');
+      DROP INDEX IF EXISTS jobs_by_change;
+      CREATE INDEX jobs_by_change ON jobs (change_seq) WHERE change_seq > 0;
+    `,
+  },
 ];
 
 /** The newest schema version this package knows. */

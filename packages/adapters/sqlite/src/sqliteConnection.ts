@@ -186,6 +186,12 @@ export class SqliteConnection {
     return Number(this.statement(sql).run(...params).changes);
   }
 
+  /** Runs an INSERT of one row; its rowid, or `null` when a conflict clause skipped it. */
+  insert(sql: string, ...params: SQLInputValue[]): number | null {
+    const result = this.statement(sql).run(...params);
+    return Number(result.changes) === 0 ? null : Number(result.lastInsertRowid);
+  }
+
   /**
    * Runs `body` in a write transaction. BEGIN IMMEDIATE takes the write lock up front: a deferred
    * transaction that reads first and writes later could fail with SQLITE_BUSY on the upgrade

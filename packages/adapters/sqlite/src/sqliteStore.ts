@@ -46,6 +46,7 @@ import {
 import { ChangeWatcher, nextChangeSeq } from './changeWatcher';
 import { defaultSqliteSink } from './defaultSink';
 import {
+  ACTIVE_JOB_SQL,
   accountStateFromRow,
   applyChangeToRecord,
   CLAIM_JOB_SQL,
@@ -55,10 +56,12 @@ import {
   type JobRecord,
   jobFromRecord,
   jobRecordFromRow,
+  listJobsSql,
   logFromRow,
   RENEW_LEASE_SQL,
   recordFromJob,
   renewLeaseParams,
+  SWEEP_EXPIRED_SQL,
   UPDATE_JOB_SQL,
   UPDATE_PROGRESS_SQL,
   updateJobParams,
@@ -135,6 +138,8 @@ class WriteContext {
   seq = 0;
   /** Whether a job row was written with `seq`: only then is the seq this store's own. */
   stamped = false;
+  /** `row_seq`s of the jobs this transaction inserted (new jobs are not stamped). */
+  readonly inserted: number[] = [];
 
   constructor(
     readonly db: SqliteConnection,
@@ -217,6 +222,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
       for (const record of tx.changed.values()) {
         notify({ jobId: record.id, status: record.status, lastLogSeq: record.lastLogSeq });
       }
+      for (const rowSeq of tx.inserted) watcher?.noteOwnInsert(rowSeq);
       if (tx.stamped) watcher?.noteOwnChange(tx.seq);
       return result;
     });
@@ -395,18 +401,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         const logs = numberLogs(tx, record, input.logs);
         // The partial unique index decides, not a prior read: of concurrent inserts (in any
         // process) exactly one lands, and the others get the job that won.
-        const inserted = tx.db.run(INSERT_JOB_SQL, ...insertJobParams(record, tx.changeSeq()));
-        if (inserted === 0) {
-          const active = tx.db.get(
-            "SELECT * FROM jobs WHERE source = ? AND account_id = ? AND status IN ('queued', 'running')",
-            input.source,
-            input.accountId,
-          );
+        const rowSeq = tx.db.insert(INSERT_JOB_SQL, ...insertJobParams(record));
+        if (rowSeq === null) {
+          const active = tx.db.get(ACTIVE_JOB_SQL, input.source, input.accountId);
           if (!active) throw new SyncError('INTERNAL', 'A job could not be created for this account; retry.');
           return { job: jobFromRecord(jobRecordFromRow(active)), logs: [], created: false };
         }
         writeLogs(tx, logs);
-        tx.stamp(record);
+        tx.changed.set(record.id, record);
+        tx.inserted.push(rowSeq);
         updateAccount(tx, input, 'last_job_id = ?', record.id);
         return { job: jobFromRecord(record), logs, created: true };
       });
@@ -421,37 +424,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
 
     getActiveJob(key) {
       return read((db) => {
-        const row = db.get(
-          "SELECT * FROM jobs WHERE source = ? AND account_id = ? AND status IN ('queued', 'running')",
-          key.source,
-          key.accountId,
-        );
+        const row = db.get(ACTIVE_JOB_SQL, key.source, key.accountId);
         return row ? jobFromRecord(jobRecordFromRow(row)) : null;
       });
     },
 
     listJobs(query: ListJobsQuery = {}) {
-      const conditions: string[] = [];
-      const params: SQLInputValue[] = [];
-      if (query.source !== undefined) {
-        conditions.push('source = ?');
-        params.push(query.source);
-      }
-      if (query.accountId !== undefined) {
-        conditions.push('account_id = ?');
-        params.push(query.accountId);
-      }
-      if (query.statuses !== undefined) {
-        conditions.push('status IN (SELECT value FROM json_each(?))');
-        params.push(JSON.stringify(query.statuses));
-      }
-      const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
       const limit = clampLimit(query.limit, LIMITS.listJobsDefault, LIMITS.listJobsMax);
-      return read((db) =>
-        db
-          .all(`SELECT * FROM jobs ${where} ORDER BY created_at DESC, row_seq DESC LIMIT ?`, ...params, limit)
-          .map((row) => jobFromRecord(jobRecordFromRow(row))),
-      );
+      const { sql, params } = listJobsSql(query, limit);
+      return read((db) => db.all(sql, ...params).map((row) => jobFromRecord(jobRecordFromRow(row))));
     },
 
     updateJob(jobId, decide) {
@@ -465,11 +446,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
       // The write lock makes select-then-update atomic across processes: a concurrent sweeper waits,
       // then no longer sees these jobs as expired. A NULL expiry counts as expired (`isLeaseExpired`).
       return write((tx) => {
-        const expired = tx.db.all(
-          `SELECT * FROM jobs WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
-           ORDER BY created_at, row_seq`,
-          tx.now,
-        );
+        const expired = tx.db.all(SWEEP_EXPIRED_SQL, tx.now);
         const changed: JobWrite[] = [];
         for (const row of expired) {
           const record = jobRecordFromRow(row);
@@ -486,9 +463,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
         const token = newId();
         // One statement picks and takes the oldest queued job; under BEGIN IMMEDIATE no other
         // process can claim between the pick and the update, so each job is claimed once.
-        const row = tx.db.get(CLAIM_JOB_SQL, ...claimJobParams(input, token, tx.now, tx.changeSeq()));
+        const row = tx.db.get(CLAIM_JOB_SQL, ...claimJobParams(input, token, tx.now));
         if (!row) return null;
         const record = jobRecordFromRow(row);
+        tx.seq = Number(row.change_seq);
         tx.stamp(record);
         return { job: jobFromRecord(record), lease: { jobId: record.id, workerId: input.workerId, token } };
       });

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import {
   type Clock,
   type LogInput,
@@ -12,7 +12,15 @@ import {
 } from '@syncjob/core';
 import { expireWith } from '@syncjob/core/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CHANGED_JOBS_SQL, NEW_JOBS_SQL } from '../src/changeWatcher';
 import { createSqliteStore, MIGRATIONS, migrate, SCHEMA_VERSION } from '../src/index';
+import {
+  ACTIVE_JOB_SQL,
+  CLAIM_JOB_SQL,
+  claimJobParams,
+  listJobsSql,
+  SWEEP_EXPIRED_SQL,
+} from '../src/jobRecord';
 
 /** A clock the test moves by hand; timers are not needed by the store's happy paths. */
 const manualClock = (start = Date.UTC(2026, 0, 1)) => {
@@ -443,5 +451,124 @@ describe('migrate', () => {
       write: { upsertMessages: [message('new')], generation: 'g1', pruneMessages: { keepGeneration: 'g1' } },
     });
     expect((await store.data.listMessages(account)).map((stored) => stored.id)).toEqual(['new']);
+  });
+});
+
+describe('job indexes (migration 7)', () => {
+  /** The plan SQLite picks for `sql`: one line per step. */
+  const planOf = (db: DatabaseSync, sql: string, params: SQLInputValue[]): string[] =>
+    db
+      .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+      .all(...params)
+      .map((row) => String(row.detail));
+  /** A step that reads every job: a scan of the table, or of an index that is not partial. */
+  const readsEveryJob = (plan: string[]) =>
+    plan.some((step) =>
+      /^SCAN jobs( USING (COVERING )?INDEX (jobs_by_created|jobs_by_account|jobs_by_change))?$/.test(step),
+    );
+
+  it('reads live jobs through the active index and finished ones through theirs, never every job', async () => {
+    await migrate(path);
+    const db = new DatabaseSync(path);
+    try {
+      const list = (query: Parameters<typeof listJobsSql>[0]) => {
+        const { sql, params } = listJobsSql(query, 50);
+        return planOf(db, sql, params);
+      };
+      // What workers and the scheduler run all the time: only queued and running jobs are read.
+      expect(planOf(db, SWEEP_EXPIRED_SQL, [0]).join(' ')).toContain('INDEX jobs_one_active_per_account');
+      expect(list({ statuses: ['queued', 'running'] }).join(' ')).toContain(
+        'INDEX jobs_one_active_per_account',
+      );
+      expect(list({ source: 'gmail', statuses: ['running'] }).join(' ')).toContain(
+        'INDEX jobs_one_active_per_account (source=?)',
+      );
+      const claim = planOf(db, CLAIM_JOB_SQL, claimJobParams({ workerId: 'w', leaseMs: 1 }, 't', 0));
+      expect(claim.join(' ')).toContain('INDEX jobs_queue');
+      expect(claim.join(' ')).toContain('INDEX jobs_by_change');
+      // Listings of finished jobs by status read their own index.
+      expect(list({ statuses: ['failed'] }).join(' ')).toContain('INDEX jobs_finished (status=?)');
+      expect(list({ statuses: ['completed', 'cancelled'] }).join(' ')).toContain('INDEX jobs_finished');
+      // Watchers read only what changed since they last looked.
+      expect(planOf(db, NEW_JOBS_SQL, [0, 500]).join(' ')).toContain('INTEGER PRIMARY KEY (rowid>?)');
+      expect(planOf(db, CHANGED_JOBS_SQL, [0, 500]).join(' ')).toContain(
+        'INDEX jobs_by_change (change_seq>?)',
+      );
+      for (const plan of [
+        planOf(db, SWEEP_EXPIRED_SQL, [0]),
+        planOf(db, ACTIVE_JOB_SQL, ['gmail', 'a']),
+        list({ statuses: ['queued'] }),
+        list({ statuses: ['interrupted'] }),
+        list({ accountId: 'a', statuses: ['failed'] }),
+      ]) {
+        expect(readsEveryJob(plan), plan.join(' | ')).toBe(false);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  it('upgrades a version-6 database with history: its jobs sweep, list, claim and are heard as before', async () => {
+    const db = new DatabaseSync(path);
+    db.exec(
+      'CREATE TABLE syncjob_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    for (const migration of MIGRATIONS.filter((m) => m.version <= 6)) {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO syncjob_migrations VALUES (?, ?, 0)').run(migration.version, migration.name);
+    }
+    // Three jobs as version 6 left them: every one stamped, the newest stamp on the running one.
+    const insert = db.prepare(
+      `INSERT INTO jobs (id, source, account_id, status, mode, job_trigger, counters, created_at, updated_at,
+         started_at, lease_expires_at, lease_token, worker_id, attempt, change_seq)
+       VALUES (?, 'gmail', ?, ?, 'full', 'manual', '{}', ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const t0 = Date.UTC(2026, 0, 1);
+    insert.run('old-done', 'done@example.com', 'completed', t0, t0, t0, null, null, null, 1, 1);
+    insert.run('old-queued', 'queued@example.com', 'queued', t0 + 1, t0 + 1, null, null, null, null, 0, 2);
+    insert.run(
+      'old-running',
+      'running@example.com',
+      'running',
+      t0 + 2,
+      t0 + 2,
+      t0 + 2,
+      t0 + 10,
+      'tok',
+      'w0',
+      1,
+      3,
+    );
+    db.close();
+
+    expect((await migrate(path)).applied).toEqual([7]);
+    const { clock } = manualClock(t0 + 1000);
+    const writer = open({ clock });
+    const reader = open();
+    await reader.listJobs();
+    const heard: StoreNotice[] = [];
+    reader.subscribe((notice) => heard.push(notice));
+
+    expect((await writer.listJobs({ statuses: ['completed'] })).map((job) => job.id)).toEqual(['old-done']);
+    expect((await writer.listJobs({ statuses: ['queued', 'running'] })).map((job) => job.id)).toEqual([
+      'old-running',
+      'old-queued',
+    ]);
+    const swept = await writer.sweepExpired(expireWith({ autoResume: false, maxAttempts: 1 }));
+    expect(swept.map(({ job }) => [job.id, job.status])).toEqual([['old-running', 'interrupted']]);
+    const claimed = await writer.claimJob({ workerId: 'w1', leaseMs: 60_000 });
+    expect(claimed?.job.id).toBe('old-queued');
+    const fresh = await writer.createJob({ ...account, mode: 'full', trigger: 'manual' });
+
+    // The stamps carry on above the old ones, and the new job is heard by its row.
+    await waitFor(
+      () =>
+        heard.some((n) => n.jobId === 'old-running' && n.status === 'interrupted') &&
+        heard.some((n) => n.jobId === 'old-queued' && n.status === 'running') &&
+        heard.some((n) => n.jobId === fresh.job.id && n.status === 'queued'),
+    );
+    expect((await writer.listJobs({ statuses: ['interrupted'] })).map((job) => job.id)).toEqual([
+      'old-running',
+    ]);
   });
 });

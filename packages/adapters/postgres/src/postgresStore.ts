@@ -37,7 +37,15 @@ import {
   type SyncSink,
   type SyncStore,
 } from '@syncjob/core';
-import { checkTakeQuota, clampLimit, finishChange, LIMITS, newJob } from '@syncjob/core/store';
+import {
+  checkCreateJobInput,
+  checkLeaseMs,
+  checkTakeQuota,
+  clampLimit,
+  finishChange,
+  LIMITS,
+  newJob,
+} from '@syncjob/core/store';
 import pg from 'pg';
 import { DEFAULT_SCHEMA, migrate, quoteSchema } from './migrations';
 import { NoticeChannel, type VersionedNotice } from './notifications';
@@ -638,6 +646,7 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     data,
 
     async createJob(input: CreateJobInput): Promise<CreateJobResult> {
+      checkCreateJobInput(input);
       const entries = input.logs ?? [];
       // The partial unique index decides the race: of concurrent inserts exactly one succeeds, the
       // others wait for it to commit and then do nothing. The job, its first log lines and the
@@ -749,6 +758,7 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     },
 
     async claimJob(input: ClaimInput): Promise<ClaimedJob | null> {
+      checkLeaseMs(input.leaseMs);
       const token = newId();
       // Core's `claimTransition`, written in SQL: the claim stays ONE round trip (pick, lock and
       // take the oldest job), which a read-decide-write would make four. The conformance suite
@@ -779,6 +789,7 @@ export async function createPostgresStore(options: PostgresStoreOptions = {}): P
     },
 
     async renewLease(lease, leaseMs) {
+      checkLeaseMs(leaseMs);
       const { rows } = await query<JobRow>(
         `UPDATE ${jobs} AS j SET
            lease_expires_at = now() + $3::float8 * interval '1 millisecond', heartbeat_at = now(),

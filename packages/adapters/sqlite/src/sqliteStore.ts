@@ -7,7 +7,6 @@ import {
   type ClaimedJob,
   type ClaimInput,
   type Clock,
-  type CreateJobInput,
   type CreateJobResult,
   type DecideTransition,
   type FinishInput,
@@ -35,6 +34,8 @@ import {
 } from '@syncjob/core';
 import {
   applyProgressPatch,
+  checkCreateJobInput,
+  checkLeaseMs,
   checkTakeQuota,
   clampLimit,
   finishChange,
@@ -104,29 +105,7 @@ export interface SqliteStoreOptions {
   noticeIntervalMs?: number;
 }
 
-const JOB_TRIGGERS = new Set(['manual', 'schedule', 'resume', 'push']);
-const SYNC_MODES = new Set(['full', 'incremental']);
-
 const invalid = (message: string) => new SyncError('INVALID_INPUT', message, { retryable: false });
-
-function validateCreateInput(input: CreateJobInput): void {
-  if (typeof input?.source !== 'string' || input.source === '')
-    throw invalid('source must be a non-empty string.');
-  if (typeof input.accountId !== 'string' || input.accountId === '') {
-    throw invalid('accountId must be a non-empty string.');
-  }
-  if (!SYNC_MODES.has(input.mode))
-    throw invalid(`mode must be "full" or "incremental", got ${String(input.mode)}.`);
-  if (!JOB_TRIGGERS.has(input.trigger)) {
-    throw invalid(`trigger must be "manual", "schedule", "resume" or "push", got ${String(input.trigger)}.`);
-  }
-}
-
-function validateLeaseMs(leaseMs: number): void {
-  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
-    throw invalid(`leaseMs must be a positive number of milliseconds, got ${String(leaseMs)}.`);
-  }
-}
 
 const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
 
@@ -394,7 +373,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     capabilities: { multiProcess: true, crossProcessNotices: true },
 
     async createJob(input) {
-      validateCreateInput(input);
+      checkCreateJobInput(input);
       return write<CreateJobResult>((tx) => {
         const record = recordFromJob(newJob({ ...input, id: newId() }, toIso(tx.now)));
         // Numbered first, so the row is inserted with its final `lastLogSeq` (the lines follow it).
@@ -458,7 +437,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     },
 
     async claimJob(input: ClaimInput) {
-      validateLeaseMs(input.leaseMs);
+      checkLeaseMs(input.leaseMs);
       return write<ClaimedJob | null>((tx) => {
         const token = newId();
         // One statement picks and takes the oldest queued job; under BEGIN IMMEDIATE no other
@@ -473,7 +452,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SyncStore {
     },
 
     async renewLease(lease, leaseMs) {
-      validateLeaseMs(leaseMs);
+      checkLeaseMs(leaseMs);
       return write((tx) => {
         const row = tx.db.get(RENEW_LEASE_SQL, ...renewLeaseParams(lease, leaseMs, tx.now));
         if (!row) throw new LeaseLostError(lease.jobId);

@@ -7,13 +7,12 @@ import type {
   AccountKey,
   AccountState,
   Job,
-  JobTrigger,
   LogEntry,
   LogInput,
   RequestedSyncMode,
   SyncMode,
 } from '../job/job';
-import { isActiveStatus, isTerminalStatus, newId } from '../job/job';
+import { isActiveStatus, isTerminalStatus, JOB_TRIGGERS, newId } from '../job/job';
 import { cancelTransition } from '../job/jobLifecycle';
 import { doneText } from '../job/jobTexts';
 import type { SyncLogger } from '../logger';
@@ -30,7 +29,6 @@ import type { WorkOptions, WorkResult } from './workSlice';
 
 const MAX_ACCOUNT_ID_LENGTH = 512;
 const REQUESTED_MODES: readonly RequestedSyncMode[] = ['auto', 'full', 'incremental'];
-const TRIGGERS: readonly JobTrigger[] = ['manual', 'schedule', 'resume', 'push'];
 
 const noop = () => {};
 /** A library stays quiet about routine work and speaks up about trouble. */
@@ -326,8 +324,8 @@ function validateStart(input: StartInput, sources: ReadonlyMap<string, SyncSourc
   if (mode !== undefined && !REQUESTED_MODES.includes(mode)) {
     throw new SyncError('INVALID_INPUT', `mode must be one of ${REQUESTED_MODES.join(', ')}.`);
   }
-  if (trigger !== undefined && !TRIGGERS.includes(trigger)) {
-    throw new SyncError('INVALID_INPUT', `trigger must be one of ${TRIGGERS.join(', ')}.`);
+  if (trigger !== undefined && !JOB_TRIGGERS.includes(trigger)) {
+    throw new SyncError('INVALID_INPUT', `trigger must be one of ${JOB_TRIGGERS.join(', ')}.`);
   }
   return source;
 }

@@ -24,6 +24,7 @@ export const JOB_PHASES: readonly JobPhase[] = ['labels', 'listing', 'fetching',
 
 /** How a job syncs: everything, or the changes since the account's cursor. */
 export type SyncMode = 'full' | 'incremental';
+export const SYNC_MODES: readonly SyncMode[] = ['full', 'incremental'];
 /** What a caller may ask for: `auto` picks incremental when the account has a cursor. */
 export type RequestedSyncMode = SyncMode | 'auto';
 
@@ -32,6 +33,7 @@ export type RequestedSyncMode = SyncMode | 'auto';
  * interruption); `push` follows a mailbox-changed notification (Gmail watch + Pub/Sub push).
  */
 export type JobTrigger = 'manual' | 'schedule' | 'resume' | 'push';
+export const JOB_TRIGGERS: readonly JobTrigger[] = ['manual', 'schedule', 'resume', 'push'];
 
 /** Counters count durable work only: they move when a batch is committed, never before. */
 export interface JobCounters {

@@ -18,6 +18,8 @@ export {
 } from '../job/jobLifecycle';
 export {
   applyProgressPatch,
+  checkCreateJobInput,
+  checkLeaseMs,
   checkTakeQuota,
   clampLimit,
   LIMITS,

@@ -20,6 +20,8 @@ import type {
 } from './syncStore';
 import {
   applyProgressPatch,
+  checkCreateJobInput,
+  checkLeaseMs,
   checkTakeQuota,
   clampLimit,
   LIMITS,
@@ -564,6 +566,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
 
     createJob: (input) =>
       serialize(() => {
+        checkCreateJobInput(input);
         const active = findActive(input);
         if (active) return { job: copy(active.job), logs: [] as [], created: false as const };
         const now = clockNow();
@@ -657,6 +660,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
 
     claimJob: (input) =>
       serialize((): ClaimedJob | null => {
+        checkLeaseMs(input.leaseMs);
         let oldest: JobRecord | undefined;
         let from: ClaimQueue | undefined;
         const sources = input.sources ?? [...claimQueues.keys()];
@@ -679,6 +683,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
 
     renewLease: (lease, leaseMs) =>
       serialize(() => {
+        checkLeaseMs(leaseMs);
         const now = clockNow();
         const record = fenced(lease, now.ms);
         const draft = copy(record.job);

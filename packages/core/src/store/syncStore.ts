@@ -15,6 +15,7 @@ import type {
   SyncMode,
   TerminalJobStatus,
 } from '../job/job';
+import { JOB_TRIGGERS, SYNC_MODES } from '../job/job';
 import type { DecideTransition } from '../job/jobLifecycle';
 import type { MailLabel, MailMessage, SinkWrite } from './sink';
 
@@ -441,14 +442,44 @@ export function newLogEntries(
   return lines;
 }
 
+const invalidInput = (message: string) => new SyncError('INVALID_INPUT', message, { retryable: false });
+
+/**
+ * Checks a `createJob` input the way every store must, before touching storage: throws `SyncError`
+ * `INVALID_INPUT` unless it names a source and an account (non-empty strings), a sync mode and a
+ * trigger.
+ */
+export function checkCreateJobInput(input: CreateJobInput): void {
+  if (typeof input?.source !== 'string' || input.source === '') {
+    throw invalidInput('createJob: source must be a non-empty string.');
+  }
+  if (typeof input.accountId !== 'string' || input.accountId === '') {
+    throw invalidInput('createJob: accountId must be a non-empty string.');
+  }
+  if (!SYNC_MODES.includes(input.mode)) {
+    throw invalidInput(`createJob: mode must be one of ${SYNC_MODES.join(', ')}, got ${String(input.mode)}.`);
+  }
+  if (!JOB_TRIGGERS.includes(input.trigger)) {
+    throw invalidInput(
+      `createJob: trigger must be one of ${JOB_TRIGGERS.join(', ')}, got ${String(input.trigger)}.`,
+    );
+  }
+}
+
+/** Checks a lease length the way every store must: `INVALID_INPUT` unless a positive number of ms. */
+export function checkLeaseMs(leaseMs: number): void {
+  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw invalidInput(`leaseMs must be a positive number of milliseconds, got ${String(leaseMs)}.`);
+  }
+}
+
 /**
  * Checks a `takeQuota` input the way every store must, before touching storage: throws `SyncError`
  * `INVALID_INPUT` on a negative or fractional take, no window, or a window without a key, a
  * positive limit or an expiry.
  */
 export function checkTakeQuota(input: TakeQuotaInput): void {
-  const bad = (message: string) =>
-    new SyncError('INVALID_INPUT', `takeQuota: ${message}`, { retryable: false });
+  const bad = (message: string) => invalidInput(`takeQuota: ${message}`);
   if (typeof input?.scope !== 'string' || input.scope === '') throw bad('scope must be a non-empty string.');
   if (!Number.isSafeInteger(input.units) || input.units < 0) {
     throw bad(`units must be a whole number of at least 0, got ${String(input.units)}.`);

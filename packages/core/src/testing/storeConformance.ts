@@ -15,7 +15,7 @@ import {
 } from '../job/jobLifecycle';
 import { createProjectQuotaGovernor } from '../quota/projectQuota';
 import type { MailLabel, MailMessage, SinkWrite, SyncSink } from '../store/sink';
-import type { Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
+import type { CreateJobInput, Lease, ProgressPatch, StoreNotice, SyncStore } from '../store/syncStore';
 import { runPendingJobs } from './runPendingJobs';
 import { SteppedClock } from './steppedClock';
 import { syntheticBatch, syntheticMessage } from './syntheticBatch';
@@ -24,6 +24,7 @@ import { createTestSource } from './testSource';
 /** The id of every test of the suite, to skip one with a reason. */
 export const CONFORMANCE_TEST_IDS = [
   'getters-unknown',
+  'bad-input',
   'create-job',
   'one-active-job',
   'concurrent-starts',
@@ -399,6 +400,39 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       expect(await sweep(store, { autoResume: true, maxAttempts: 3 })).toEqual([]);
       expect(await store.claimJob({ workerId: 'worker-1', leaseMs: 60_000 })).toBeNull();
     });
+
+    test(
+      'bad-input',
+      'a malformed job or lease length is refused with INVALID_INPUT and writes nothing',
+      async () => {
+        const { store } = await open();
+        const good = { ...ACCOUNT, mode: 'full', trigger: 'manual' } as const;
+        const malformed: unknown[] = [
+          { ...good, source: '' },
+          { ...good, accountId: 42 },
+          { ...good, mode: 'auto' },
+          { ...good, trigger: 'cron' },
+          null,
+        ];
+        for (const input of malformed) {
+          await expectCode(store.createJob(input as CreateJobInput), 'INVALID_INPUT');
+        }
+        expect(await store.listJobs()).toEqual([]);
+        expect(await store.listAccountStates()).toEqual([]);
+        const { job } = await store.createJob(good);
+        for (const leaseMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '60000']) {
+          await expectCode(
+            store.claimJob({ workerId: 'worker-1', leaseMs: leaseMs as number }),
+            'INVALID_INPUT',
+          );
+        }
+        expect((await store.getJob(job.id))?.status).toBe('queued');
+        const { lease } = await claim(store);
+        const before = await store.getJob(job.id);
+        await expectCode(store.renewLease(lease, 0), 'INVALID_INPUT');
+        expect(await store.getJob(job.id)).toEqual(before);
+      },
+    );
 
     test('create-job', 'createJob makes a queued job, its logs and the account state', async () => {
       const { store } = await open();

@@ -282,7 +282,7 @@ export const updateProgressParams = (record: JobRecord, changeSeq: number): SQLI
  * index instead of every job: a long history of finished jobs does not slow the live ones down.
  */
 const ACTIVE_CONDITION = "status IN ('queued', 'running')";
-const FINISHED_CONDITION = "status IN ('completed', 'failed', 'cancelled', 'interrupted')";
+const FINISHED_CONDITION = "status NOT IN ('queued', 'running')";
 
 /** The account's queued or running job, if any. */
 export const ACTIVE_JOB_SQL = `SELECT * FROM jobs WHERE source = ? AND account_id = ? AND ${ACTIVE_CONDITION}`;

@@ -196,12 +196,14 @@ export const MIGRATIONS: readonly Migration[] = [
     // none) and finished jobs have their own index for listings by status; running ones are
     // found through jobs_one_active_per_account. A new job is not stamped (change_seq 0, left out
     // of jobs_by_change): watchers find new rows by row_seq, which AUTOINCREMENT never hands out
-    // twice, so only a job's later changes move it in jobs_by_change.
+    // twice, so only a job's later changes move it in jobs_by_change. (A partial index's condition
+    // is evaluated by every write that sets `status`: a list of two costs nothing measurable, one
+    // of four made SQLite build a lookup table per statement, ~7 µs on every claim.)
     sql: `
       DROP INDEX IF EXISTS jobs_queue;
       CREATE INDEX jobs_queue ON jobs (created_at, row_seq) WHERE status = 'queued';
       CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (status, created_at, row_seq)
-        WHERE status IN ('completed', 'failed', 'cancelled', 'interrupted');
+        WHERE status NOT IN ('queued', 'running');
       DROP INDEX IF EXISTS jobs_by_change;
       CREATE INDEX jobs_by_change ON jobs (change_seq) WHERE change_seq > 0;
     `,

@@ -47,7 +47,8 @@ export function sleep(ms: number, options: { clock?: Clock; signal?: AbortSignal
 }
 
 // One-entry memos: a write converts its own `now` several times over (the new row, the job it
-// returns, its lines), so the same instant comes back to back far more often than not.
+// returns, its lines), and parses back what it just formatted (a lease's expiry), so the same
+// instant comes back to back far more often than not.
 let lastMs = Number.NaN;
 let lastMsIso = '';
 let lastIso = '';
@@ -58,6 +59,11 @@ export const toIso = (epochMs: number): string => {
   if (epochMs !== lastMs) {
     lastMsIso = new Date(epochMs).toISOString();
     lastMs = epochMs;
+    // What `toISOString` writes parses back to the same instant (to the whole millisecond).
+    if (Number.isInteger(epochMs)) {
+      lastIso = lastMsIso;
+      lastIsoMs = epochMs;
+    }
   }
   return lastMsIso;
 };

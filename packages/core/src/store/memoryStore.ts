@@ -460,7 +460,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     track(record, before);
     if (newLogs.length > 0) logs.get(draft.id)?.push(...newLogs);
     notify(draft);
-    return { job: copy(draft), logs: copy(newLogs) };
+    return { job: copy(draft), logs: newLogs.length > 0 ? copy(newLogs) : [] };
   };
 
   /** Applies a core-computed transition to the job as it is now, with its lines. */

@@ -318,7 +318,13 @@ function rowsOfOtherRun(text: string, title: string): { before: string[]; after:
   return GOVERNOR ? { before: rows, after: [] } : { before: [], after: rows };
 }
 
-/** Replaces (or adds) this bench's section of RESULTS.md, among the notes `npm run bench` keeps. */
+/** In this bench's section of RESULTS.md, the line below which the text is hand-written and kept. */
+const KEEP_BELOW = '<!-- bench:fleet rewrites the tables above; the notes below this line are kept. -->';
+
+/**
+ * Replaces (or adds) this bench's section of RESULTS.md, among the notes `npm run bench` keeps: its
+ * tables, with the rows of the other governor setting kept, and what stands below `KEEP_BELOW`.
+ */
 function writeSection(tables: Array<{ title: string; rows: Row[]; notes: string[] }>): void {
   const path = here('./RESULTS.md');
   const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
@@ -346,13 +352,16 @@ function writeSection(tables: Array<{ title: string; rows: Row[]; notes: string[
     const after = text.slice(start + 3);
     const ends = [after.search(/\n## /), after.indexOf(`\n${marker}`)].filter((i) => i >= 0);
     const end = ends.length > 0 ? start + 3 + Math.min(...ends) + 1 : text.length;
-    next = `${text.slice(0, start)}${section}\n${text.slice(end)}`;
+    // What was written by hand below the tables (verdicts, earlier runs' conditions) stays.
+    const old = text.slice(start, end);
+    const kept = old.includes(KEEP_BELOW) ? old.slice(old.indexOf(KEEP_BELOW)) : `${KEEP_BELOW}\n\n`;
+    next = `${text.slice(0, start)}${section}\n${kept}${text.slice(end)}`;
   } else if (text.includes(marker)) {
     // Below the marker: `npm run bench` regenerates everything above it and keeps what is below.
     const at = text.indexOf(marker) + marker.length + 1;
-    next = `${text.slice(0, at)}\n${section}\n${text.slice(at)}`;
+    next = `${text.slice(0, at)}\n${section}\n${KEEP_BELOW}\n\n${text.slice(at)}`;
   } else {
-    next = `${text}\n${section}\n`;
+    next = `${text}\n${section}\n${KEEP_BELOW}\n`;
   }
   writeFileSync(path, next);
 }

@@ -16,10 +16,8 @@
  * BENCH_SOURCE     JSON of extra `gmailSource` options to try (e.g. `{"batchSize":200}`)
  * BENCH_FAULT_SPEED  emulator speed of the fault scenario (default 1: real speed)
  */
-import { createMemoryStore, createSyncEngine } from '@syncjob/core';
-import { gmailSource } from '@syncjob/gmail';
-import { DEFAULT_OAUTH_CLIENT, defaultRefreshToken, LEGACY_QUOTA, QUOTA_2026 } from '@syncjob/gmail-emulator';
-import { FAULTS_TITLE, runFaultsBench, startEmulatorProcess, waitForEnd } from './gmailFaults.ts';
+import { LEGACY_QUOTA, QUOTA_2026 } from '@syncjob/gmail-emulator';
+import { FAULTS_TITLE, runFaultsBench, startEmulatorProcess, timedSync } from './gmailFaults.ts';
 
 // Read once here: a benchmark's knobs.
 const { BENCH_MESSAGES, BENCH_ONLY, BENCH_SOURCE, BENCH_FAULT_SPEED } = process.env;
@@ -67,34 +65,15 @@ async function run(scenario: Scenario): Promise<Row> {
     speed: scenario.speed,
   });
   try {
-    const store = createMemoryStore();
-    const source = gmailSource({
-      auth: {
-        clientId: DEFAULT_OAUTH_CLIENT.clientId,
-        clientSecret: DEFAULT_OAUTH_CLIENT.clientSecret,
-        refreshToken: defaultRefreshToken(ADDRESS),
-        tokenUrl: `${emulator.url}/token`,
-      },
-      rootUrl: emulator.url,
+    const {
+      job: ended,
+      seconds,
+      stored,
+    } = await timedSync(emulator.url, {
       quota: scenario.quota,
-      quotaSpeed: scenario.speed,
-      transport: scenario.transport,
-      ...extraOptions,
+      speed: scenario.speed,
+      source: { transport: scenario.transport, ...extraOptions },
     });
-    // The engine's back-off is compressed like the emulator's minute, so a retry waits as long in
-    // emulated time as it would against Google.
-    const engine = createSyncEngine({
-      store,
-      sources: [source],
-      pollIntervalMs: 50,
-      retry: { minDelayMs: 1_000 / scenario.speed, maxDelayMs: 60_000 / scenario.speed },
-    });
-    const started = performance.now();
-    const { job } = await engine.start({ source: 'gmail', accountId: ADDRESS });
-    const ended = await waitForEnd(engine, job.id);
-    const seconds = (performance.now() - started) / 1000;
-    await engine.stop();
-    const stored = await store.data.countMessages({ source: 'gmail', accountId: ADDRESS });
     const stats = (await emulator.stats()).byUser[ADDRESS]!;
     const getCost = profile.costs['users.messages.get'];
     const unitsPerSecond = (profile.unitsPerUserPerMinute * scenario.speed) / 60;

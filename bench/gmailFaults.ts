@@ -93,7 +93,7 @@ export async function startEmulatorProcess(options: {
 }
 
 /** Resolves with the job once it has ended (any terminal status). */
-export function waitForEnd(engine: ReturnType<typeof createSyncEngine>, jobId: string): Promise<Job> {
+function waitForEnd(engine: ReturnType<typeof createSyncEngine>, jobId: string): Promise<Job> {
   return new Promise((resolve) => {
     const poll = setInterval(async () => {
       const job = await engine.store.getJob(jobId);
@@ -105,6 +105,44 @@ export function waitForEnd(engine: ReturnType<typeof createSyncEngine>, jobId: s
   });
 }
 
+/**
+ * One full sync of the benchmark's account against an emulator process, timed from the start to the
+ * job's end: a memory store, the Gmail source, and the engine's default back-off (1 s to 60 s)
+ * compressed like the emulator's minute, so a retry waits as long in emulated time as it would
+ * against Google. Shared with `bench/gmail.ts`.
+ */
+export async function timedSync(
+  emulatorUrl: string,
+  options: { quota: 'legacy' | '2026'; speed: number; source?: Record<string, unknown> },
+): Promise<{ store: ReturnType<typeof createMemoryStore>; job: Job; seconds: number; stored: number }> {
+  const store = createMemoryStore();
+  const source = gmailSource({
+    auth: {
+      clientId: DEFAULT_OAUTH_CLIENT.clientId,
+      clientSecret: DEFAULT_OAUTH_CLIENT.clientSecret,
+      refreshToken: defaultRefreshToken(ADDRESS),
+      tokenUrl: `${emulatorUrl}/token`,
+    },
+    rootUrl: emulatorUrl,
+    quota: options.quota,
+    quotaSpeed: options.speed,
+    ...options.source,
+  });
+  const engine = createSyncEngine({
+    store,
+    sources: [source],
+    pollIntervalMs: 50,
+    retry: { minDelayMs: 1_000 / options.speed, maxDelayMs: 60_000 / options.speed },
+  });
+  const started = performance.now();
+  const { job } = await engine.start({ source: 'gmail', accountId: ADDRESS });
+  const ended = await waitForEnd(engine, job.id);
+  const seconds = (performance.now() - started) / 1000;
+  await engine.stop();
+  const stored = await store.data.countMessages({ source: 'gmail', accountId: ADDRESS });
+  return { store, job: ended, seconds, stored };
+}
+
 async function runOnce(messages: number, speed: number, rate: number): Promise<FaultRun> {
   const emulator = await startEmulatorProcess({
     messages,
@@ -114,32 +152,8 @@ async function runOnce(messages: number, speed: number, rate: number): Promise<F
     faults: [latencyAt(speed), ...serverErrors(rate)],
   });
   try {
-    const store = createMemoryStore();
-    const source = gmailSource({
-      auth: {
-        clientId: DEFAULT_OAUTH_CLIENT.clientId,
-        clientSecret: DEFAULT_OAUTH_CLIENT.clientSecret,
-        refreshToken: defaultRefreshToken(ADDRESS),
-        tokenUrl: `${emulator.url}/token`,
-      },
-      rootUrl: emulator.url,
-      quota: 'legacy',
-      quotaSpeed: speed,
-    });
-    // The engine's default back-off (1 s to 60 s), compressed like the emulator's minute.
-    const engine = createSyncEngine({
-      store,
-      sources: [source],
-      pollIntervalMs: 50,
-      retry: { minDelayMs: 1_000 / speed, maxDelayMs: 60_000 / speed },
-    });
-    const started = performance.now();
-    const { job } = await engine.start({ source: 'gmail', accountId: ADDRESS });
-    const ended = await waitForEnd(engine, job.id);
-    const seconds = (performance.now() - started) / 1000;
-    await engine.stop();
-    const stored = await store.data.countMessages({ source: 'gmail', accountId: ADDRESS });
-    const logs = await store.getLogs(job.id, { limit: 100_000 });
+    const { store, job: ended, seconds, stored } = await timedSync(emulator.url, { quota: 'legacy', speed });
+    const logs = await store.getLogs(ended.id, { limit: 100_000 });
     const { counters } = ended;
     return {
       rate,

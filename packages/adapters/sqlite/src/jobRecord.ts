@@ -178,10 +178,9 @@ export function applyChangeToRecord(record: JobRecord, change: JobChange): void 
  * `jobs_by_change`): watchers find new rows by `row_seq`, the rowid.
  */
 export const INSERT_JOB_SQL = `
-  INSERT INTO jobs (id, source, account_id, status, phase, mode, job_trigger, counters, category_counts,
-    rate_per_sec, eta_seconds, current_item, created_at, started_at, updated_at, heartbeat_at,
-    lease_expires_at, finished_at, attempt, cancel_requested, error, last_log_seq, lease_token, worker_id,
-    waiting)
+  INSERT INTO jobs (id, source, account_id, job_trigger, created_at, status, phase, mode, counters,
+    category_counts, rate_per_sec, eta_seconds, current_item, waiting, started_at, updated_at, heartbeat_at,
+    lease_expires_at, finished_at, attempt, cancel_requested, error, last_log_seq, lease_token, worker_id)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (source, account_id) WHERE status IN ('queued', 'running') DO NOTHING`;
 
@@ -234,32 +233,14 @@ const mutableColumns = (record: JobRecord): SQLInputValue[] => [
   record.workerId,
 ];
 
+/** The columns that never change, then every column a transition may change (`mutableColumns`). */
 export const insertJobParams = (record: JobRecord): SQLInputValue[] => [
   record.id,
   record.source,
   record.accountId,
-  record.status,
-  record.phase,
-  record.mode,
   record.trigger,
-  JSON.stringify(record.counters),
-  JSON.stringify(record.categoryCounts),
-  record.ratePerSec,
-  record.etaSeconds,
-  record.currentItem,
   record.createdAt,
-  record.startedAt,
-  record.updatedAt,
-  record.heartbeatAt,
-  record.leaseExpiresAt,
-  record.finishedAt,
-  record.attempt,
-  record.cancelRequested ? 1 : 0,
-  record.error ? JSON.stringify(record.error) : null,
-  record.lastLogSeq,
-  record.leaseToken,
-  record.workerId,
-  record.waiting ? JSON.stringify(record.waiting) : null,
+  ...mutableColumns(record),
 ];
 
 export const updateJobParams = (record: JobRecord, changeSeq: number): SQLInputValue[] => [
